@@ -81,7 +81,7 @@ class Sampler:
     usage: Usage = field(default_factory=Usage)
     cost_usd: float = 0.0
     exhausted: str | None = None
-    _in_flight: int = 0
+    _pending: set[asyncio.Task[Completion | None]] = field(default_factory=set, repr=False)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -89,7 +89,9 @@ class Sampler:
 
     @property
     def remaining(self) -> int:
-        return max(0, self.max_samples - self.drawn - self._in_flight)
+        # a finished task has already counted itself in `drawn` (or drew nothing)
+        in_flight = sum(1 for task in self._pending if not task.done())
+        return max(0, self.max_samples - self.drawn - in_flight)
 
     @property
     def all_cached(self) -> bool:
@@ -118,7 +120,7 @@ class Sampler:
             asyncio.create_task(self._draw(dataclasses.replace(request, sample_index=start + i)))
             for i in range(take)
         ]
-        self._in_flight += take
+        self._pending.update(tasks)
         try:
             for next_done in asyncio.as_completed(tasks):
                 completion = await next_done
@@ -128,7 +130,7 @@ class Sampler:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            self._in_flight -= take
+            self._pending.difference_update(tasks)
 
     async def _draw(self, request: Request) -> Completion | None:
         provider, cache = self.lane.provider, self.lane.cache
