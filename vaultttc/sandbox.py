@@ -1,17 +1,19 @@
 """Running untrusted code: subprocesses with a timeout, memory and process limits, no keys.
 
-Every child starts from a small stdlib-only jail program (`_WORKER`, run as `python -I -S`)
-with a scrubbed environment (PATH, LANG, HOME/TMPDIR = its working directory, and only the
-variables the caller allows; secret-looking names are refused). Where the OS allows it cheaply
-(root with `unshare`), the jail gets new network, PID and mount namespaces: no network (only a
-downed loopback), no view of host processes, empty tmpfs over /tmp, /var/tmp, /dev/shm, /root
-and /home (the interpreter and the working directory are bound back), and killing it kills
-every process it started, even ones that called `setsid`. As root the code
-runs under a fresh unprivileged uid, so `RLIMIT_NPROC` (ignored for root) stops fork bombs, the
-host's files are read-only to it, and /proc/<pid>/environ of vaultttc is unreadable. Without
-root or `unshare` it degrades to rlimits and a process group in the caller's uid (see
-`isolation()`). Python candidates run in batches: one jail forks one child per candidate
-(`exec` of the source in a clean namespace), so thousands of candidates cost milliseconds each.
+Every child starts from a small stdlib-only jail program (`vaultttc/jail.py`, run by path as
+`python -I -S`) with a scrubbed environment (PATH, LANG, HOME/TMPDIR = its working directory,
+and only the variables the caller allows; secret-looking names are refused). Where the OS
+allows it cheaply (root with `unshare`), the jail gets new network, PID and mount namespaces:
+no network (only a downed loopback), no view of host processes, empty tmpfs over /tmp,
+/var/tmp, /dev/shm, /root and /home (the interpreter and the working directory are bound
+back), and killing it kills every process it started, even ones that called `setsid`. As root
+the code runs under a fresh unprivileged uid, so `RLIMIT_NPROC` (ignored for root) stops fork
+bombs, the host's files are read-only to it, and /proc/<pid>/environ of vaultttc is
+unreadable. Without root or `unshare` it degrades to rlimits and a process group in the
+caller's uid (see `isolation()`). Python candidates run in batches: one jail forks one child
+per candidate (`exec` of the source in a clean namespace), so thousands of candidates cost
+milliseconds each. This module is the parent side: it builds the jail's config, starts it,
+enforces the wall-clock budget and output cap, and reads its results.
 
 This module only runs what it is given: it never decides whether running is allowed (the
 verifiers require consent) and never reads or passes the caller's API keys.
@@ -38,9 +40,12 @@ from collections.abc import Callable, Collection, Coroutine, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from vaultttc.errors import ConfigError
+
+if TYPE_CHECKING:
+    from vaultttc.jail import Config, Limits
 
 __all__ = [
     "DEFAULT_MAX_OUTPUT",
@@ -59,6 +64,7 @@ DEFAULT_MAX_OUTPUT = 256 * 1024
 _SECRET = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKIE|SESSION", re.I)
 _UNSHARE = ["--net", "--pid", "--fork", "--kill-child", "--mount", "--mount-proc"]
 _BATCH_MAX = 1000
+_JAIL = str(Path(__file__).with_name("jail.py"))
 _uid_blocks = itertools.count()
 T = TypeVar("T")
 
@@ -111,208 +117,6 @@ def _others_can_run_python() -> bool:
     return True
 
 
-# The jail: stdlib only, started as `python -I -S -c _WORKER CONFIG_JSON`. As `exec` it sets up
-# and execs the caller's argv; as `batch` it reads a JSON list of sources on stdin, forks one
-# child per source and writes one JSON result per line. It runs as root inside the namespaces
-# (pid 1) and drops each child to its own uid, so killing "everything that uid can signal"
-# sweeps whatever the child left behind.
-_WORKER = r'''
-import ctypes, json, os, resource, select, shutil, signal, sys, tempfile, time, traceback
-CFG = json.loads(sys.argv[1])
-LIM = CFG["limits"]
-HIDDEN = {"/tmp": b"mode=1777", "/var/tmp": b"mode=1777", "/dev/shm": b"mode=1777",
-          "/root": b"mode=755", "/home": b"mode=755"}
-
-def private_mounts(keep):
-    """Fresh tmpfs over temp dirs and home dirs; bind back the paths the run needs."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    fds = {path: os.open(path, os.O_RDONLY) for path in keep if os.path.exists(path)}
-    for target, mode in HIDDEN.items():
-        if os.path.isdir(target) and not os.path.islink(target):
-            libc.mount(b"tmpfs", target.encode(), b"tmpfs", 0, b"size=256m," + mode)
-    for path, fd in sorted(fds.items()):
-        if any(path.startswith(t + "/") for t in HIDDEN):
-            os.makedirs(path, exist_ok=True)
-            if libc.mount(f"/proc/self/fd/{fd}".encode(), path.encode(), None, 4096 | 16384, None):
-                raise OSError(ctypes.get_errno(), "bind mount failed: " + path)
-        os.close(fd)
-
-def own_processes():
-    me = os.getuid()
-    n = 0
-    for pid in os.listdir("/proc"):
-        try:
-            n += pid.isdigit() and os.stat("/proc/" + pid).st_uid == me
-        except OSError:
-            pass
-    return n
-
-def drop(uid):
-    if uid is not None:
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-    nproc = LIM["nproc"] + (0 if uid is not None else own_processes())
-    cpu = int(LIM["timeout_s"]) + 2
-    mem = LIM["memory_mb"] * 1024 * 1024
-    for res, val in ((resource.RLIMIT_AS, mem), (resource.RLIMIT_CPU, cpu),
-                     (resource.RLIMIT_FSIZE, LIM["fsize"]), (resource.RLIMIT_CORE, 0),
-                     (resource.RLIMIT_NOFILE, 256), (resource.RLIMIT_NPROC, nproc)):
-        try:
-            resource.setrlimit(res, (val, val))
-        except (ValueError, OSError):
-            try:
-                resource.setrlimit(res, (val, resource.getrlimit(res)[1]))
-            except (ValueError, OSError):
-                pass
-
-def sweep(uid):
-    if CFG["ns"]:
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except OSError:
-            pass
-    elif uid is not None:
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.setuid(uid)
-                os.kill(-1, signal.SIGKILL)
-            finally:
-                os._exit(0)
-    while True:
-        try:
-            if os.waitpid(-1, os.WNOHANG)[0] == 0 and not CFG["ns"]:
-                break
-        except ChildProcessError:
-            break
-
-def child(source, cwd, out, err, uid):
-    status = 1
-    try:
-        os.setpgid(0, 0)
-        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-        os.dup2(out, 1)
-        os.dup2(err, 2)
-        os.closerange(3, 65536)
-        os.chdir(cwd)
-        drop(uid)
-        os.environ.clear()
-        os.environ.update(CFG["env"], HOME=cwd, TMPDIR=cwd)
-        sys.argv = ["<candidate>"]
-        code = compile(source, "<candidate>", "exec")
-        exec(code, {"__name__": "__main__", "__builtins__": __builtins__})
-        status = 0
-    except SystemExit as e:
-        status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        if not isinstance(e.code, (int, type(None))):
-            print(e.code, file=sys.stderr)
-    except BaseException as e:
-        try:
-            traceback.print_exception(type(e), e, e.__traceback__.tb_next)
-        except BaseException:
-            pass
-    finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(status & 255)
-
-def wait(pid, timeout):
-    try:
-        fd = os.pidfd_open(pid)
-        ready = select.select([fd], [], [], timeout)[0]
-        os.close(fd)
-        return bool(ready)
-    except OSError:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if os.waitpid(pid, os.WNOHANG)[0]:
-                return True
-            time.sleep(0.002)
-        return False
-
-def read(path):
-    with open(path, "rb") as f:
-        data = f.read(LIM["max_output"] + 1)
-    return data[:LIM["max_output"]].decode("utf-8", "replace"), len(data) > LIM["max_output"]
-
-def run_one(i, source, base):
-    uid = CFG["uid"] + i if CFG["uid"] is not None else None
-    cwd = os.path.join(base, str(i))
-    os.mkdir(cwd, 0o700)
-    if uid is not None:
-        os.chown(cwd, uid, uid)
-    out = os.open(cwd + ".out", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    err = os.open(cwd + ".err", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    sys.stdout.flush()
-    start = time.monotonic()
-    pid = os.fork()
-    if pid == 0:
-        child(source, cwd, out, err, uid)
-    os.close(out)
-    os.close(err)
-    try:
-        os.setpgid(pid, pid)
-    except OSError:
-        pass
-    done = wait(pid, LIM["timeout_s"])
-    if not done:
-        for kill in (os.killpg, os.kill):
-            try:
-                kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-    try:
-        status = os.waitpid(pid, 0)[1]
-        rc = os.waitstatus_to_exitcode(status) if done else None
-    except ChildProcessError:
-        rc = None
-    duration = time.monotonic() - start
-    sweep(uid)
-    stdout, cut_out = read(cwd + ".out")
-    stderr, cut_err = read(cwd + ".err")
-    shutil.rmtree(cwd, ignore_errors=True)
-    for name in (".out", ".err"):
-        os.unlink(cwd + name)
-    return {"rc": rc, "out": stdout, "err": stderr, "timed_out": not done,
-            "truncated": cut_out or cut_err, "duration": duration}
-
-def batch():
-    sources = json.loads(sys.stdin.read())
-    if CFG["ns"]:
-        private_mounts(CFG["keep"])
-    base = tempfile.mkdtemp(prefix="vaultttc-")
-    os.chmod(base, 0o711)
-    try:
-        for i, source in enumerate(sources):
-            print(json.dumps(run_one(i, source, base)), flush=True)
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
-
-def execute():
-    cwd = CFG["cwd"]
-    if CFG["ns"]:
-        private_mounts(CFG["keep"] + [cwd])
-    uid = CFG["uid"]
-    if uid is not None:
-        for root, dirs, files in os.walk(cwd):
-            for name in [root] + [os.path.join(root, n) for n in dirs + files]:
-                os.lchown(name, uid, uid)
-    os.chdir(cwd)
-    drop(uid)
-    env = dict(CFG["env"], HOME=cwd, TMPDIR=cwd)
-    try:
-        os.execvpe(CFG["argv"][0], CFG["argv"], env)
-    except OSError as e:
-        print(f"cannot run {CFG['argv'][0]}: {e}", file=sys.stderr)
-        os._exit(127)
-
-batch() if CFG["mode"] == "batch" else execute()
-'''
-
-
 def _env(allow: Collection[str]) -> dict[str, str]:
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8"}
@@ -331,7 +135,7 @@ def _uid_block(size: int) -> int | None:
     return 100_000 + (os.getpid() % 20_000) * 100_000 + (next(_uid_blocks) % 100) * _BATCH_MAX
 
 
-def _limits(timeout_s: float, memory_mb: int, max_output: int) -> dict[str, Any]:
+def _limits(timeout_s: float, memory_mb: int, max_output: int) -> Limits:
     return {"timeout_s": timeout_s, "memory_mb": memory_mb, "max_output": max_output,
             "fsize": max(16 * 1024 * 1024, 4 * max_output), "nproc": 64}
 
@@ -343,9 +147,9 @@ def _keep(extra: Sequence[str] = ()) -> list[str]:
     return sorted({os.path.realpath(p) for p in paths})
 
 
-def _command(config: dict[str, Any]) -> list[str]:
+def _command(config: Config) -> list[str]:
     prefix = ["unshare", *_UNSHARE] if config["ns"] else []
-    return [*prefix, sys.executable, "-I", "-S", "-c", _WORKER, json.dumps(config)]
+    return [*prefix, sys.executable, "-I", "-S", _JAIL, json.dumps(config)]
 
 
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
@@ -450,10 +254,11 @@ async def arun_python_batch(
 
 
 async def _batch(
-    sources: list[str], *, env: dict[str, str], limits: dict[str, Any]
+    sources: list[str], *, env: dict[str, str], limits: Limits
 ) -> list[SandboxResult]:
-    config = {"mode": "batch", "ns": isolation().namespaces, "uid": _uid_block(len(sources)),
-              "env": env, "limits": limits, "keep": _keep()}
+    config: Config = {"mode": "batch", "ns": isolation().namespaces,
+                      "uid": _uid_block(len(sources)), "env": env, "limits": limits,
+                      "keep": _keep()}
     budget = len(sources) * (limits["timeout_s"] + 1.0) + 10.0
     cap = len(sources) * (2 * limits["max_output"] + 4096) + 65536
     rc, out, err, _, _ = await _spawn(
@@ -508,9 +313,9 @@ async def arun_child(
     made = cwd is None
     workdir = Path(tempfile.mkdtemp(prefix="vaultttc-")) if cwd is None else Path(cwd).resolve()
     uid = _uid_block(1)
-    config = {"mode": "exec", "ns": isolation().namespaces, "uid": uid, "cwd": str(workdir),
-              "argv": list(argv), "env": _env(env_allow), "keep": _keep(argv),
-              "limits": _limits(timeout_s, memory_mb, max_output)}
+    config: Config = {"mode": "exec", "ns": isolation().namespaces, "uid": uid,
+                      "cwd": str(workdir), "argv": list(argv), "env": _env(env_allow),
+                      "keep": _keep(argv), "limits": _limits(timeout_s, memory_mb, max_output)}
     data = stdin.encode() if isinstance(stdin, str) else (stdin or b"")
     start = time.monotonic()
     try:

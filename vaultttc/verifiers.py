@@ -2,8 +2,9 @@
 
 `numeric` (exact rationals, then sympy equivalence with a relative tolerance), `exact`
 (normalised strings), `regex` (fullmatch), `python` (the candidate's code plus the task's test
-fence, or the stub's `>>>` examples, run in `vaultttc.sandbox`; only with consent) and `judge`
-(an LLM grades through a `Sampler`; weak evidence that never makes an answer `verified`).
+fence, or the stub's `>>>` examples, made into one program by `vaultttc.harness` and run in
+`vaultttc.sandbox`; only with consent) and `judge` (an LLM grades through a `Sampler`; weak
+evidence that never makes an answer `verified`).
 `choose_verifier` infers which one a task gets. Strengths (what a pass proves) are in
 `STRENGTH`. Verifiers never evaluate text in-process: math goes through a whitelist before
 sympy parses it, and code runs only in the sandbox.
@@ -11,7 +12,6 @@ sympy parses it, and code runs only in the sandbox.
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import os
 import re
@@ -20,12 +20,13 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
+from vaultttc import harness
 from vaultttc.answers import extract_answer, extract_code, normalize_answer
 from vaultttc.errors import BudgetExhausted, ConfigError
 from vaultttc.providers.base import Request
 from vaultttc.sampling import Sampler
-from vaultttc.sandbox import SandboxResult, arun_python_batch
-from vaultttc.tasks import Evidence, Settings, Task, Verdict, Verifier
+from vaultttc.sandbox import arun_python_batch
+from vaultttc.tasks import Settings, Task, Verdict, Verifier
 
 __all__ = [
     "STRENGTH",
@@ -212,133 +213,6 @@ class RegexVerifier(_ReferenceVerifier):
         return any(pattern.fullmatch(text) for text in (answer.strip(), normalize_answer(answer)))
 
 
-# The harness appended to a candidate program: each test statement (or docstring example)
-# runs on its own, so one failure does not hide the rest; the final line carries a nonce the
-# candidate cannot know, so a program that exits early (sys.exit(0), os._exit) never passes.
-_HARNESS = '''
-
-def __vt_example(src, want):
-    import ast, contextlib, io
-    buf, value = io.StringIO(), None
-    with contextlib.redirect_stdout(buf):
-        try:
-            value = eval(compile(src, "<example>", "eval"), globals())
-            if value is not None:
-                print(repr(value))
-        except SyntaxError:
-            exec(compile(src, "<example>", "exec"), globals())
-    got = buf.getvalue().strip()
-    if got == want or " ".join(got.split()) == " ".join(want.split()):
-        return
-    if not want and value is True:
-        return  # `>>> f(x) == y` with no output line is meant as an assertion
-    try:
-        if value is not None and ast.literal_eval(want) == value:
-            return
-    except Exception:
-        pass
-    raise AssertionError(f"{{src}}: expected {{want}}, got {{got}}")
-
-def __vt_run(tests):
-    import sys
-    passed = counted = broken = 0
-    for kind, src, want, counts in tests:
-        try:
-            if kind == "example":
-                __vt_example(src, want)
-            else:
-                exec(compile(src, "<tests>", "exec"), globals())
-            ok = True
-        except BaseException as exc:
-            ok, broken = False, broken + 1
-            head = src.strip().splitlines()[0][:160] if src.strip() else ""
-            print(f"FAILED {{head}}: {{type(exc).__name__}}: {{str(exc)[:300]}}", file=sys.stderr)
-        counted += counts
-        passed += counts and ok
-    print({nonce!r}, passed, counted, broken)
-
-__vt_run({tests!r})
-'''
-
-_Test = tuple[str, str, str, bool]
-_QUOTE = re.compile(r"""[rRuU]*("{3}|'{3}|"|')""")
-
-
-def _statements(source: str) -> list[_Test]:
-    """Top-level statements of a test fence; asserts and calls count as tests, the rest set up."""
-    tree = ast.parse(source)
-    lines = source.splitlines()
-    tests: list[_Test] = []
-    for node in tree.body:
-        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-        text = "\n".join(lines[first - 1: node.end_lineno])
-        definition = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-        has_assert = any(isinstance(sub, ast.Assert) for sub in ast.walk(node))
-        counts = isinstance(node, ast.Expr) or (has_assert and not definition)
-        tests.append(("stmt", text, "", counts))
-    if not any(t[3] for t in tests):
-        tests = [(kind, src, want, True) for kind, src, want, _ in tests]
-    return tests
-
-
-def _docstring(stub: str, entry_point: str | None) -> str:
-    """The entry point's docstring as written in the note (escapes like `\\n` kept as typed)."""
-    try:
-        tree = ast.parse(stub)
-    except SyntaxError:
-        return stub
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and (
-            entry_point is None or node.name == entry_point
-        ):
-            first = node.body[0] if node.body else None
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
-                literal = (ast.get_source_segment(stub, first) or "").strip()
-                quote = _QUOTE.match(literal)
-                return literal[quote.end(): -len(quote[1])] if quote else literal
-            return ""
-    return ""
-
-
-def _examples(stub: str, entry_point: str | None) -> list[_Test]:
-    """The stub docstring's `>>>` examples as tests (expected output compared like doctest).
-
-    Parsed leniently, line by line: real docstrings mix indentation that `doctest` rejects.
-    """
-    lines = [line.strip() for line in _docstring(stub, entry_point).splitlines()]
-    tests: list[_Test] = []
-    i = 0
-    while i < len(lines):
-        if not lines[i].startswith(">>>"):
-            i += 1
-            continue
-        source = [lines[i][3:].removeprefix(" ")]
-        i += 1
-        while i < len(lines) and lines[i].startswith("..."):
-            source.append(lines[i][3:].removeprefix(" "))
-            i += 1
-        want = []
-        while i < len(lines) and lines[i] and not lines[i].startswith(">>>"):
-            want.append(lines[i])
-            i += 1
-        tests.append(("example", "\n".join(source), "\n".join(want), True))
-    return tests
-
-
-def _read_run(result: SandboxResult, nonce: str, *, evidence: Evidence) -> Verdict:
-    """A verdict from the harness's nonce line: all statements ran, score = tests passed."""
-    strength = STRENGTH[evidence]
-    why = "timed out" if result.timed_out else result.stderr.strip()[-600:]
-    marks = [line.split() for line in result.stdout.splitlines() if line.startswith(nonce)]
-    if not marks or len(marks[-1]) != 4:
-        return Verdict(False, 0.0, strength, evidence, why or "the program ended before its tests")
-    passed, counted, broken = (int(x) for x in marks[-1][1:])
-    ok = result.ok and broken == 0
-    score = passed / counted if counted else float(ok)
-    detail = f"{passed}/{counted} passed" + ("" if ok else f"; {why}")
-    return Verdict(ok, score, strength, evidence, detail)
-
-
 class PythonVerifier:
     """Run the candidate's code against the task's test fence (or the stub's examples).
 
@@ -396,7 +270,7 @@ class PythonVerifier:
         if not self._allow:
             return [Verdict(None, 0.0, 0.0, "none", "execution not allowed") for _ in candidates]
         try:
-            tests, evidence = self._tests(task)
+            tests, evidence = harness.task_tests(task)
         except SyntaxError as exc:
             detail = f"the test fence does not parse: {exc}"
             return [Verdict(None, 0.0, 0.0, "none", detail) for _ in candidates]
@@ -407,25 +281,15 @@ class PythonVerifier:
             workers=min(self._workers, max(1, len(programs) // 8)),
         )
         if not tests:
-            return [_runs_only(result) for result in results]
-        return [_read_run(result, nonce, evidence=evidence) for result in results]
-
-    def _tests(self, task: Task) -> tuple[list[_Test], Evidence]:
-        if task.tests and task.tests.strip():
-            return _statements(task.tests), "tests"
-        return (_examples(task.stub, task.entry_point) if task.stub else []), "examples"
+            return [harness.runs_only(result) for result in results]
+        strength = STRENGTH[evidence]
+        return [harness.read_run(r, nonce, evidence=evidence, strength=strength) for r in results]
 
     @staticmethod
-    def program(candidate: str, task: Task, *, tests: list[_Test], nonce: str) -> str:
+    def program(candidate: str, task: Task, *, tests: list[harness.Test], nonce: str) -> str:
         """The whole program the sandbox runs: extracted code, then the harness."""
         code = extract_code(candidate, stub=task.stub, entry_point=task.entry_point)
-        return code + _HARNESS.format(nonce=nonce, tests=tests) if tests else code
-
-
-def _runs_only(result: SandboxResult) -> Verdict:
-    if result.ok:
-        return Verdict(None, 0.5, 0.0, "none", "runs; no tests or examples to check it against")
-    return Verdict(False, 0.0, 0.0, "none", result.stderr.strip()[-600:] or "crashed")
+        return harness.program(code, tests, nonce=nonce)
 
 
 _GRADE = re.compile(r"GRADE\s*[:=]\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
@@ -507,7 +371,6 @@ def _infer(task: Task) -> str | None:
     if _ISO_DATE.fullmatch(key) or not re.search(r"[\d+\-*/^\\]", task.expect):
         return "exact"  # a date, a choice letter or a word is not arithmetic
     return "numeric" if _sympy(task.expect) is not None else "exact"
-    return "exact"
 
 
 def _build(
