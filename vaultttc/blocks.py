@@ -68,7 +68,11 @@ def _comment_rule(state: StateBlock, start: int, end: int, silent: bool) -> bool
 
 
 def _make_parser() -> MarkdownIt:
-    md = MarkdownIt("commonmark").enable("table")
+    # No `table` rule: it is the costliest block rule, and the only table vaultttc reads (the
+    # changelog) is found in the paragraph that GFM would have made a table (`_table_rows`).
+    # Setext headings and link reference definitions never hold a block vaultttc reads, and
+    # their rules run on every paragraph line.
+    md = MarkdownIt("commonmark").disable(["lheading", "reference"])
     md.core.ruler.disable(["inline", "text_join"])
     md.block.ruler.before(
         "fence", "obsidian_comment", _comment_rule, {"alt": ["paragraph", "blockquote", "list"]}
@@ -255,28 +259,30 @@ def _inside(span: Span, spans: Sequence[Span]) -> bool:
 def _changelog(tokens: Sequence[Token], offset: int, lines: Sequence[str]) -> Changelog | None:
     for i, token in enumerate(tokens):
         if token.type == "heading_open" and "changelog" in tokens[i + 1].content.casefold():
-            return _section(tokens, i, offset)
+            return _section(tokens, i, offset, lines)
     return None
 
 
-def _section(tokens: Sequence[Token], i: int, offset: int) -> Changelog:
+def _section(tokens: Sequence[Token], i: int, offset: int, lines: Sequence[str]) -> Changelog:
     heading = _span(tokens[i], offset)
     level = int(tokens[i].tag[1:])
-    for j in range(i + 3, len(tokens)):
-        token = tokens[j]
+    for token in tokens[i + 3 :]:
         if token.type == "heading_open" and int(token.tag[1:]) <= level:
             break
-        if token.type == "table_open":
-            table = _span(token, offset)
-            return Changelog(heading, _header_cells(tokens, j), table, table.end)
+        if token.type == "paragraph_open" and token.level == tokens[i].level:
+            table = _table_rows(_span(token, offset), lines)
+            if table is not None:
+                header = lines[table.start].strip().strip("|").split("|")
+                return Changelog(heading, tuple(c.strip() for c in header), table, table.end)
     return Changelog(heading, (), None, heading.end)
 
 
-def _header_cells(tokens: Sequence[Token], start: int) -> tuple[str, ...]:
-    cells: list[str] = []
-    for token in tokens[start:]:
-        if token.type == "thead_close":
-            break
-        if token.type == "inline":
-            cells.append(token.content.strip())
-    return tuple(cells)
+_DELIMITER = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
+
+
+def _table_rows(paragraph: Span, lines: Sequence[str]) -> Span | None:
+    """The GFM table in a paragraph: a `|` header row, a delimiter row, and the rows after."""
+    for n in range(paragraph.start, paragraph.end - 1):
+        if "|" in lines[n] and _DELIMITER.match(lines[n + 1]):
+            return Span(n, paragraph.end)
+    return None

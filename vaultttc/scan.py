@@ -7,6 +7,7 @@ parses the rest on all cores, and rewrites the index. It never writes a note.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from collections.abc import Iterable
@@ -18,7 +19,7 @@ from typing import Any
 from vaultttc.config import CONFIG_DIR, load_config
 from vaultttc.errors import NoteError
 from vaultttc.note import Note, parse_note
-from vaultttc.vaultio import decode, digest, iter_notes
+from vaultttc.vaultio import decode, digest, note_stats
 
 __all__ = ["ScanResult", "describe", "scan_paths"]
 
@@ -97,9 +98,10 @@ def _scan_vault(root: Path, *, workers: int | None) -> ScanResult:
     config = load_config(root)
     index_path = root / CONFIG_DIR / "index.json"
     old = _load_index(index_path)
-    stats: dict[str, tuple[Path, os.stat_result]] = {}
-    for path in iter_notes(root, exclude=config.exclude):
-        stats[path.relative_to(root).as_posix()] = (path, path.stat())
+    stats: dict[str, tuple[str, os.stat_result]] = {}
+    cut = len(str(root)) + 1
+    for name, st in note_stats(root, exclude=config.exclude):
+        stats[name[cut:].replace(os.sep, "/")] = (name, st)
     fresh: dict[str, Entry] = {}
     todo: list[tuple[str, str, bytes | None]] = []
     for rel, (path, st) in stats.items():
@@ -107,11 +109,11 @@ def _scan_vault(root: Path, *, workers: int | None) -> ScanResult:
         if known and known["size"] == st.st_size and known["mtime_ns"] == st.st_mtime_ns:
             fresh[rel] = known
             continue
-        data = path.read_bytes() if known and known["size"] == st.st_size else None
+        data = Path(path).read_bytes() if known and known["size"] == st.st_size else None
         if known and data is not None and digest(data) == known["hash"]:  # touched only
             fresh[rel] = {**known, "mtime_ns": st.st_mtime_ns}
         else:
-            todo.append((str(path), rel, data))
+            todo.append((path, rel, data))
     for entry in _parse_all(todo, workers=workers):
         rel = entry["path"]
         st = stats[rel][1]
@@ -136,9 +138,16 @@ def _strip(entry: Entry) -> Entry:
 
 def _load_index(path: Path) -> dict[str, Entry]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        text = path.read_text(encoding="utf-8")
+    except OSError:
         return {}
+    gc.disable()  # json.loads of a large index spends a third of its time in the collector
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}
+    finally:
+        gc.enable()
     if not isinstance(data, dict) or data.get("version") != _INDEX_VERSION:
         return {}
     notes = data.get("notes")

@@ -24,7 +24,9 @@ __all__ = [
     "Loaded",
     "decode",
     "digest",
+    "encode",
     "iter_notes",
+    "note_stats",
     "read_note",
     "save_text",
     "update_note",
@@ -133,30 +135,40 @@ def update_note(
 def iter_notes(root: Path, *, exclude: tuple[str, ...] = ()) -> Iterator[Path]:
     """Every `.md` file under `root` in sorted order, skipping ignored and excluded folders
     and never following a symlink out of the vault."""
+    for path, _ in note_stats(root, exclude=exclude):
+        yield Path(path)
+
+
+def note_stats(
+    root: Path, *, exclude: tuple[str, ...] = ()
+) -> Iterator[tuple[str, os.stat_result]]:
+    """`iter_notes` with each note's stat, from one `scandir` pass (no second stat call)."""
     if root.is_file():
-        yield root
+        yield str(root), root.stat()
         return
+    top = str(root)
     base = root.resolve()
-    excluded = {base / e for e in exclude}
-    for folder, dirs, files in os.walk(root):
-        here = Path(folder)
-        dirs[:] = sorted(
-            d
-            for d in dirs
-            if d not in IGNORED_DIRS
-            and not d.startswith(".")
-            and here.resolve() / d not in excluded
-        )
-        for name in sorted(files):
-            path = here / name
-            if name.endswith(".md") and _inside(path, base):
-                yield path
+    excluded = {e.strip("/") for e in exclude}
+    stack = [top]
+    while stack:
+        with os.scandir(stack.pop()) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+        folders: list[str] = []
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                rel = entry.path[len(top) + 1 :]
+                if not entry.name.startswith(".") and rel not in excluded:
+                    folders.append(entry.path)
+            elif entry.name.endswith(".md") and _inside(entry, base):
+                yield entry.path, entry.stat()
+        stack.extend(reversed(folders))
 
 
-def _inside(path: Path, base: Path) -> bool:
-    if not path.is_symlink():
+def _inside(entry: os.DirEntry[str], base: Path) -> bool:
+    if not entry.is_symlink():
         return True
     try:
-        return path.resolve().is_relative_to(base) and path.resolve().is_file()
+        target = Path(entry.path).resolve()
+        return target.is_relative_to(base) and target.is_file()
     except OSError:
         return False
