@@ -168,7 +168,7 @@ def test_frontmatter_key_spans_and_template_placeholders() -> None:
 
 BAD_CASES = {
     "unclosed-frontmatter.md": (1, "never closed"),
-    "malformed-yaml.md": (4, "malformed frontmatter"),
+    "malformed-yaml.md": (3, "malformed frontmatter"),
     "frontmatter-not-mapping.md": (2, "not a mapping"),
     "not-utf8.md": (4, "not valid UTF-8"),
     "binary.md": (0, "binary file"),

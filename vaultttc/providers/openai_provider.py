@@ -32,11 +32,12 @@ from vaultttc.providers.common import (
     retry_malformed,
     status_error_text,
 )
+from vaultttc.providers.defaults import OPENAI_DEFAULT_MODEL
 
 __all__ = ["DEFAULT_MODEL", "KNOWN_EFFORTS", "OpenAIProvider", "call_openai", "response_params"]
 
 T = TypeVar("T")
-DEFAULT_MODEL = "gpt-6.1-sol"
+DEFAULT_MODEL = OPENAI_DEFAULT_MODEL
 _FULL = ("none", "low", "medium", "high", "xhigh", "max")
 KNOWN_EFFORTS: Mapping[str, tuple[str, ...]] = {
     "gpt-6.1-sol": ("low", "medium", "high", "xhigh", "max"),

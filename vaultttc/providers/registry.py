@@ -29,9 +29,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from vaultttc.errors import ConfigError, ProviderNotConfigured
-from vaultttc.providers import anthropic_provider, local, openai_provider
+from vaultttc.providers import local
 from vaultttc.providers.base import Provider
 from vaultttc.providers.common import Tuning
+from vaultttc.providers.defaults import (
+    ANTHROPIC_CACHE_MIN_TOKENS,
+    ANTHROPIC_DEFAULT_MODEL,
+    OPENAI_DEFAULT_MODEL,
+)
 from vaultttc.providers.pricing import parse_price_overrides, price_for
 
 __all__ = [
@@ -184,9 +189,9 @@ def _status(name: str, *, config: Mapping[str, Any], env: Mapping[str, str],
         return _local_status(config)
     if name == "anthropic":
         return _key_status(name, ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"),
-                           anthropic_provider.DEFAULT_MODEL, env=env, config=config)
+                           ANTHROPIC_DEFAULT_MODEL, env=env, config=config)
     if name == "openai":
-        return _key_status(name, ("OPENAI_API_KEY",), openai_provider.DEFAULT_MODEL, env=env,
+        return _key_status(name, ("OPENAI_API_KEY",), OPENAI_DEFAULT_MODEL, env=env,
                            config=config)
     if name == "openai-compatible":
         return _compat_status(model, base_url, config=config, env=env)
@@ -292,7 +297,9 @@ def build_provider(
     if name == "anthropic":
         return _build_anthropic(model, base_url, section=section, env=env, prices=prices)
     if name == "openai":
-        model = str(model or openai_provider.DEFAULT_MODEL)
+        from vaultttc.providers import openai_provider  # the SDK loads only when used
+
+        model = str(model or OPENAI_DEFAULT_MODEL)
         return openai_provider.OpenAIProvider(
             model, api_key=env["OPENAI_API_KEY"],
             base_url=str(base_url or section.get("base_url") or "https://api.openai.com/v1"),
@@ -303,14 +310,15 @@ def build_provider(
 
 def _build_anthropic(model: str | None, base_url: str | None, *, section: Mapping[str, Any],
                      env: Mapping[str, str], prices: Mapping[str, Any]) -> Provider:
-    model = str(model or anthropic_provider.DEFAULT_MODEL)
+    from vaultttc.providers import anthropic_provider  # the SDK loads only when used
+
+    model = str(model or ANTHROPIC_DEFAULT_MODEL)
     url = base_url or section.get("base_url") or env.get("ANTHROPIC_BASE_URL")
     return anthropic_provider.AnthropicProvider(
         model, api_key=env.get("ANTHROPIC_API_KEY"), auth_token=env.get("ANTHROPIC_AUTH_TOKEN"),
         base_url=str(url or "https://api.anthropic.com"),
         pricing=price_for("anthropic", model, prices), tuning=_tuning(section, Tuning()),
-        cache_min_tokens=int(section.get("cache_min_tokens",
-                                         anthropic_provider.CACHE_MIN_TOKENS)))
+        cache_min_tokens=int(section.get("cache_min_tokens", ANTHROPIC_CACHE_MIN_TOKENS)))
 
 
 def _build_local(section: Mapping[str, Any], prices: Mapping[str, Any]) -> Provider:
