@@ -1,0 +1,163 @@
+"""`best-of-n`: N candidates, a verifier scores them, the best passing one wins.
+
+Without a verifier it refuses (the seed's anti-pattern "No verifier in best-of-N"); with
+`verify:: judge` it runs but says the evidence is a judge's. Selection:
+
+1. every distinct candidate (program, or normalised answer) is verified once;
+2. the pool is the candidates that passed; when none did, the undecided ones (the verifier
+   could not tell: the answer is `unverified`), else those with the best partial score (the
+   answer is `failed`);
+3. within the pool, candidates are grouped by behaviour: for code, by what the programs return
+   on probe inputs built from the visible tests (CodeT-style dual agreement: a program that
+   passes the tests *and* agrees with many others is likelier right than a lone one); for
+   questions, by normalised answer. The largest group wins; ties go to the group whose first
+   member was sampled first; the group's first member is the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from vaultttc.confidence import mode_posterior, verified_confidence, vote_confidence
+from vaultttc.errors import ConfigError
+from vaultttc.sampling import Sampler
+from vaultttc.strategies.behaviour import behaviours, probe_calls
+from vaultttc.strategies.common import Candidate, candidate, finish, tally, verify_unique
+from vaultttc.strategies.prompts import answer_request
+from vaultttc.tasks import Outcome, Settings, Status, Task, Verdict, Verifier
+
+__all__ = ["NO_VERIFIER", "BestOfN", "Selection", "executed", "select", "selection_outcome"]
+
+NO_VERIFIER = (
+    "best-of-n needs a verifier — \"No verifier in best-of-N\" is the seed's anti-pattern "
+    "(a random sample is noise): give the question an expect:: answer or a test fence, or set "
+    "verify:: judge to accept a grader model's weaker evidence"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The winner of a verified pool and what backs it. `status` is the pool's: passing
+    candidates make it `verified`, undecided ones `unverified`, otherwise `failed`."""
+
+    chosen: Candidate | None
+    verdict: Verdict | None
+    status: Status
+    group: int
+    passed: int
+    counts: tuple[int, ...] = ()
+    note: str = ""
+
+
+def _pool(
+    candidates: Sequence[Candidate], verdicts: Mapping[str, Verdict]
+) -> tuple[list[Candidate], Status]:
+    passing = [c for c in candidates if verdicts[c.check].passed]
+    if passing:
+        return passing, "verified"
+    undecided = [c for c in candidates if verdicts[c.check].passed is None]
+    if undecided:
+        return undecided, "unverified"
+    best = max((verdicts[c.check].score for c in candidates), default=0.0)
+    return [c for c in candidates if verdicts[c.check].score == best], "failed"
+
+
+async def _groups(
+    pool: Sequence[Candidate], task: Task, *, executed: bool, timeout_s: float
+) -> list[str | None]:
+    """A group key per pool member: behaviour signature for executed code, else its key."""
+    if task.kind != "code" or not executed or len({c.check for c in pool}) < 2:
+        return [c.key for c in pool]
+    calls = probe_calls(task)
+    programs = list(dict.fromkeys(c.check for c in pool))
+    seen = dict(zip(programs, await behaviours(programs, calls, timeout_s=timeout_s),
+                    strict=True))
+    return [repr(seen[c.check]) if seen[c.check] is not None else None for c in pool]
+
+
+async def select(
+    candidates: Sequence[Candidate],
+    verdicts: Mapping[str, Verdict],
+    task: Task,
+    *,
+    executed: bool,
+    timeout_s: float,
+) -> Selection:
+    """Pick the best candidate: passing first, then the largest agreeing group."""
+    pool, status = _pool(candidates, verdicts)
+    if not pool:
+        return Selection(None, None, "failed", 0, 0)
+    passed = len(pool) if status == "verified" else 0
+    keys = await _groups(pool, task, executed=executed, timeout_s=timeout_s)
+    vote = tally(keys)
+    winner = next((c for c, k in zip(pool, keys, strict=True) if k == vote.winner), pool[0])
+    note = "" if not vote.tied else (
+        f"{len(vote.tied)} groups tied at {vote.votes}: the earliest-sampled group wins")
+    counts = tuple(vote.posterior_counts()) if vote.winner is not None else (1,)
+    return Selection(winner, verdicts[winner.check], status, vote.votes or 1, passed, counts,
+                     note)
+
+
+def _confidence(pick: Selection) -> float:
+    verdict = pick.verdict
+    assert verdict is not None
+    agreement = mode_posterior(pick.counts)
+    if pick.status == "unverified":
+        if verdict.score > 0:
+            # The code ran but nothing checked it: a pass of a check with the verdict's
+            # (near-zero) strength, so the executed-tests calibration applies.
+            return verified_confidence(evidence="tests", strength=verdict.strength,
+                                       passed=True, score=verdict.score, agreement=agreement)
+        return vote_confidence(pick.counts)
+    return verified_confidence(
+        evidence=verdict.evidence, strength=verdict.strength, passed=pick.status == "verified",
+        score=verdict.score, agreement=agreement,
+    )
+
+
+def selection_outcome(
+    task: Task, sampler: Sampler, pick: Selection, *, strategy: str, notes: Sequence[str] = ()
+) -> Outcome:
+    """The outcome of a verified selection (best-of-n, and the search strategies' end)."""
+    verdict = pick.verdict
+    if pick.chosen is None or verdict is None:
+        return finish(task, sampler, strategy=strategy, chosen=None, status="failed",
+                      confidence=0.0, evidence="none", notes=notes)
+    said = list(notes)
+    if verdict.evidence == "judge":
+        said.append("evidence is a judge's grade, not a check")
+    if pick.status == "unverified":
+        said.append(f"the verifier could not decide: {verdict.detail}")
+    judged = verdict.evidence == "judge"
+    status: Status = "consensus" if judged and pick.status == "verified" else pick.status
+    said += [pick.note, f"{pick.passed} of {sampler.drawn} candidates passed; "
+             f"{pick.group} agree with the chosen one"]
+    evidence = "vote" if pick.status == "unverified" else verdict.evidence
+    return finish(task, sampler, strategy=strategy, chosen=pick.chosen, status=status,
+                  confidence=_confidence(pick), evidence=evidence, agreed=pick.group,
+                  passed=pick.passed, notes=said)
+
+
+def executed(verifier: Verifier, verdicts: Mapping[str, Verdict]) -> bool:
+    """The python verifier ran candidates (a verdict or a run), so execution is consented."""
+    ran = any(v.passed is not None or v.score > 0 for v in verdicts.values())
+    return verifier.name == "python" and ran
+
+
+@dataclass(frozen=True, slots=True)
+class BestOfN:
+    name: str = "best-of-n"
+
+    async def run(
+        self, task: Task, settings: Settings, *, sampler: Sampler, verifier: Verifier | None
+    ) -> Outcome:
+        if verifier is None:
+            raise ConfigError(NO_VERIFIER)
+        request = answer_request(task, sampler.capabilities, max_tokens=settings.max_tokens)
+        drawn = await sampler.sample(request, settings.samples)
+        candidates = [candidate(c, task) for c in drawn]
+        verdicts = await verify_unique(verifier, candidates, task)
+        pick = await select(candidates, verdicts, task, executed=executed(verifier, verdicts),
+                            timeout_s=settings.timeout_s)
+        return selection_outcome(task, sampler, pick, strategy=self.name)
