@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from vaultttc import confidence, runner, verifiers
+from vaultttc import confidence, verifiers
 from vaultttc.answers import normalize_answer
 from vaultttc.note import parse_note
 from vaultttc.report import RunReport
@@ -307,11 +307,9 @@ async def run_vault(vault: Path, pool: str, *, strategy: str, samples: int,
     """`vaultttc run VAULT --provider replay:POOL --strategy S --samples N --allow-exec`."""
     cli = {"provider": f"replay:{(POOLS / pool).resolve()}", "strategy": strategy,
            "samples": samples, "execute": True}
-    context = RunContext(options=RunOptions(cli=cli, force=True), env={},
-                         today=lambda: date(2026, 1, 1))
-    # The runner has no seam for a verifier wrapper yet; the cache goes in here, scoped.
-    with mock.patch.object(runner, "choose_verifier", _caching(cache)):
-        return await run_paths([vault], context)
+    options = RunOptions(cli=cli, force=True, verifiers=_caching(cache))
+    context = RunContext(options=options, env={}, today=lambda: date(2026, 1, 1))
+    return await run_paths([vault], context)
 
 
 # ---------------------------------------------------------------- scoring

@@ -293,3 +293,17 @@ def test_column_zero_lines_inside_strings_and_brackets_continue_the_body() -> No
     namespace: dict[str, object] = {}
     exec(compile(program, "<test>", "exec"), namespace)
     assert namespace["total"]([9]) == 22  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("So the answer is simply 03/05/1973.", "1973-03-05"),
+        ("The answer is just 42.", "42"),
+        ("Therefore the answer is clearly (B).", "b"),
+    ],
+)
+def test_hedges_after_the_answer_marker_are_not_part_of_the_answer(text: str, key: str) -> None:
+    raw = extract_answer(text)
+    assert raw is not None
+    assert normalize_answer(raw) == key

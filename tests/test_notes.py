@@ -114,7 +114,10 @@ def test_examples_use_the_notes_language() -> None:
 
 
 def test_changelog_section_and_columns() -> None:
-    text = "# T\n\n## 🕓 Changelog\n\n| 날짜 | 변경 |\n|---|---|\n| 2026-05-08 | Phase 1 |\n\n## Next\n"
+    text = (
+        "# T\n\n## 🕓 Changelog\n\n| 날짜 | 변경 |\n|---|---|\n| 2026-05-08 | Phase 1 |\n"
+        "\n## Next\n"
+    )
     log = parse(text).changelog
     assert log is not None
     assert log.columns == ("날짜", "변경")
@@ -144,7 +147,9 @@ def test_answer_fences_are_not_examples() -> None:
 
 def test_question_ids_are_stable_across_edits_elsewhere_and_unique() -> None:
     one = parse("# A\n\n> [!question] Same?\n\n> [!question] Same?\n> id:: mine\n")
-    two = parse("# A changed\n\nnew prose\n\n> [!question] Same?\n\n> [!question] Same?\n> id:: mine\n")
+    two = parse(
+        "# A changed\n\nnew prose\n\n> [!question] Same?\n\n> [!question] Same?\n> id:: mine\n"
+    )
     assert [q.id for q in one.questions] == [q.id for q in two.questions]
     assert one.questions[1].id == "mine"
     three = parse("> [!question] Same?\n\n> [!question] Same?\n")

@@ -154,11 +154,13 @@ def normalize_answer(raw: str) -> str:
 # ---------------------------------------------------------------- extraction
 
 _THINK = re.compile(r"<think(?:ing)?>.*?(?:</think(?:ing)?>|\Z)", re.DOTALL | re.IGNORECASE)
+# Hedges between "the answer is" and the answer: "the answer is simply 03/05/1973".
+_HEDGE = r"(?:(?:simply|just|clearly|therefore|thus|then|probably|likely|exactly|now)\s+)*"
 _MARKERS = [
     re.compile(r"\banswer[*_]*\s*(?:is|was|would be|will be|should be|=|:)[*_]*:?[ \t]*"
-               r"(?P<ans>[^\n]+)", re.IGNORECASE),
-    re.compile(r"\banswer\b[^\n.:?]{0,40}?\s(?:is|would be|will be)\s+(?P<ans>[^\n]+)",
-               re.IGNORECASE),
+               + _HEDGE + r"(?P<ans>[^\n]+)", re.IGNORECASE),
+    re.compile(r"\banswer\b[^\n.:?]{0,40}?\s(?:is|would be|will be)\s+" + _HEDGE
+               + r"(?P<ans>[^\n]+)", re.IGNORECASE),
     re.compile(r"^#{4}\s*(?P<ans>[^\n]+)", re.MULTILINE),
     re.compile(r"^\s*(?:```|~~~)[ \t]*(?:output|result|answer|text)?[ \t]*\n"
                r"(?P<ans>[^\n`]+)\n\s*(?:```|~~~)[ \t]*$", re.MULTILINE | re.IGNORECASE),

@@ -68,4 +68,7 @@ def print_report(report: RunReport, *, dry_run: bool) -> None:
         str(totals["samples"]), str(tokens), f"${totals['cost_usd']:.4f}",
         f"{totals['seconds']:.1f}s",
     )  # fmt: skip
-    Console(highlight=False).print(table)
+    console = Console(highlight=False)
+    if not console.is_terminal:  # piped or captured: room for every column, never "chan…"
+        console = Console(highlight=False, width=120)
+    console.print(table)

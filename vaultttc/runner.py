@@ -22,7 +22,7 @@ from vaultttc.note import Note, Question
 from vaultttc.providers.base import Provider
 from vaultttc.sampling import Cache, CostMeter, Lane, Sampler
 from vaultttc.strategies import get_strategy
-from vaultttc.tasks import Settings, Task
+from vaultttc.tasks import Settings, Task, Verifier
 from vaultttc.verifiers import choose_verifier
 from vaultttc.writeback import Answered, answer_hash
 
@@ -32,12 +32,17 @@ log = logging.getLogger(__name__)
 
 ProviderFactory = Callable[[str, str | None], Provider]
 ProviderChoice = Callable[[Note, Question, Settings], str]
+VerifierChoice = Callable[..., Verifier | None]
 
 
 @dataclass(frozen=True, slots=True)
 class RunOptions:
+    """`cli`: settings from flags; `force`: re-ask answered questions; `verifiers`: the seam
+    that picks a task's verifier (`choose_verifier`'s signature), e.g. to wrap it in a cache."""
+
     cli: Mapping[str, Any] = field(default_factory=dict)
     force: bool = False
+    verifiers: VerifierChoice = choose_verifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,13 +126,14 @@ async def run_note(
     *,
     pool: LanePool,
     on_done: Callable[[Job, Answered], Awaitable[None] | None] | None = None,
+    verifiers: VerifierChoice = choose_verifier,
 ) -> dict[str, Answered]:
     """Ask every job concurrently; one note's jobs share its cost cap."""
     caps = [j.settings.max_cost_usd for j in jobs if j.settings.max_cost_usd is not None]
     meter = CostMeter(cap_usd=min(caps) if caps else None)
 
     async def one(job: Job) -> tuple[str, Answered]:
-        answered = await answer(job, pool=pool, meter=meter)
+        answered = await answer(job, pool=pool, meter=meter, verifiers=verifiers)
         if on_done is not None:
             maybe = on_done(job, answered)
             if maybe is not None:
@@ -137,14 +143,16 @@ async def run_note(
     return dict(await asyncio.gather(*(one(job) for job in jobs)))
 
 
-async def answer(job: Job, *, pool: LanePool, meter: CostMeter) -> Answered:
+async def answer(
+    job: Job, *, pool: LanePool, meter: CostMeter, verifiers: VerifierChoice = choose_verifier
+) -> Answered:
     settings = job.settings
     lane = pool.lane(settings.provider, settings.model)
     sampler = Sampler(lane, max_samples=settings.samples, meter=meter)
     judge = Sampler(lane, max_samples=settings.samples, meter=meter)
     base = Answered(job.question.hash, job.hash, None, language=job.task.language)
     try:
-        verifier = choose_verifier(job.task, settings, sampler=judge, allow_exec=settings.execute)
+        verifier = verifiers(job.task, settings, sampler=judge, allow_exec=settings.execute)
         strategy = get_strategy(settings.strategy)
         outcome = await strategy.run(job.task, settings, sampler=sampler, verifier=verifier)
     except VaultTTCError as exc:
@@ -152,4 +160,8 @@ async def answer(job: Job, *, pool: LanePool, meter: CostMeter) -> Answered:
     except Exception as exc:  # a crashing strategy or verifier fails its question only
         log.exception("question %s crashed", job.question.id)
         return replace(base, hash="", error=f"internal error ({type(exc).__name__}: {exc})")
+    # A judge's calls are spent on this answer too: count them in its tokens and cost.
+    outcome = replace(
+        outcome, usage=outcome.usage + judge.usage, cost_usd=outcome.cost_usd + judge.cost_usd
+    )
     return replace(base, outcome=outcome)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -111,7 +111,7 @@ class Sampler:
 
     async def stream(
         self, request: Request, n: int, *, start: int = 0
-    ) -> AsyncIterator[Completion]:
+    ) -> AsyncGenerator[Completion, None]:
         """Yield samples as they finish. Closing the iterator early cancels those in flight."""
         take = min(n, self.remaining)
         if take < n:

@@ -141,7 +141,9 @@ class VaultSession:
         if progress is not None:
             progress(display, len(jobs))
         tick = (lambda job, done: progress(display, -1)) if progress is not None else None
-        answered = await run_note(jobs, pool=self.pool, on_done=tick)
+        answered = await run_note(
+            jobs, pool=self.pool, on_done=tick, verifiers=self.context.options.verifiers
+        )
         questions = tuple(question_report(j, answered[j.question.id]) for j in jobs)
         return self._save(loaded, answered, questions, display)
 

@@ -186,10 +186,12 @@ def render_callout(done: Answered, *, templates: Templates, today: date) -> str:
     if outcome is None:
         context = {"kind": "failure", "label": "Failed", "error": done.error or "failed"}
         return templates.render("answer_error.md.j2", {**context, "date": today.isoformat()})
+    # A "vote" that no two samples agree on is no consensus: say so in the header.
+    alone = outcome.status == "consensus" and outcome.agreed < 2
     return templates.answer(
         {
             "kind": _CALLOUT[outcome.status],
-            "label": _LABEL[outcome.status],
+            "label": _LABEL["unverified" if alone else outcome.status],
             "o": outcome,
             "tally": _tally(outcome),
             "tokens": outcome.usage.input_tokens + outcome.usage.output_tokens

@@ -92,8 +92,12 @@ class LocalProvider:
         n_ctx: int = 4096,
         n_threads: int = 2,
         pricing: Pricing | None = None,
+        max_new_tokens: int = 160,
     ) -> None:
         self._gguf, self._n_ctx, self._n_threads = gguf, n_ctx, n_threads
+        # A CPU model writes ~30 tokens/s on 2 cores and a small base model says all it has to
+        # say early: cap what one sample may generate (config: [providers.local] max_tokens).
+        self._max_new_tokens = max_new_tokens
         self._pricing = pricing or Pricing()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vaultttc-llama")
         self._lock = threading.Lock()
@@ -121,13 +125,13 @@ class LocalProvider:
 
     def cache_identity(self) -> str:
         if self._gguf is None:
-            return f"gguf={packaged_identity()} n_ctx={self._n_ctx}"
+            return f"gguf={packaged_identity()} n_ctx={self._n_ctx} cap={self._max_new_tokens}"
         try:
             stat = self._gguf.stat()
         except OSError:
             return f"gguf={self._gguf} missing"
         return f"gguf={self._gguf.resolve()} size={stat.st_size} mtime={stat.st_mtime_ns} " \
-               f"n_ctx={self._n_ctx}"
+               f"n_ctx={self._n_ctx} cap={self._max_new_tokens}"
 
     async def complete(self, request: Request) -> Completion:
         cancel = threading.Event()
@@ -171,7 +175,7 @@ class LocalProvider:
                                     f"the context of {self._n_ctx}")
             try:
                 out = llama.create_completion(
-                    text, max_tokens=min(request.max_tokens, room),
+                    text, max_tokens=min(request.max_tokens, room, self._max_new_tokens),
                     temperature=(DEFAULT_TEMPERATURE if request.temperature is None
                                  else request.temperature),
                     stop=list(request.stop), seed=(request.seed or 0) + request.sample_index,

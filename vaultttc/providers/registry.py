@@ -327,6 +327,7 @@ def _build_local(section: Mapping[str, Any], prices: Mapping[str, Any]) -> Provi
     model = path.name.removesuffix(".gguf") if path else local.DEFAULT_MODEL
     return local.LocalProvider(path, n_ctx=int(section.get("n_ctx", 4096)),
                                n_threads=int(section.get("n_threads", 2)),
+                               max_new_tokens=int(section.get("max_tokens", 160)),
                                pricing=price_for("local", model, prices))
 
 

@@ -15,12 +15,10 @@ cost no extra samples compared with drawing one at a time, while they run concur
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import cast
 
 from vaultttc.confidence import mode_posterior
-from vaultttc.providers.base import Completion, Request
+from vaultttc.providers.base import Request
 from vaultttc.sampling import Sampler
 from vaultttc.strategies.common import Candidate, Tally, candidate, tally
 from vaultttc.strategies.prompts import answer_request
@@ -88,7 +86,7 @@ class AdaptiveConsistency:
     ) -> bool:
         """Draw one wave; True as soon as the vote settles (the rest of the wave is cancelled)."""
         # Sampler.stream is an async generator; closing it cancels the samples in flight.
-        stream = cast(AsyncGenerator[Completion, None], sampler.stream(request, size, start=start))
+        stream = sampler.stream(request, size, start=start)
         async with contextlib.aclosing(stream):
             async for completion in stream:
                 new = candidate(completion, task)

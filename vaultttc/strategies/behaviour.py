@@ -73,7 +73,10 @@ def _example_sources(task: Task) -> list[str]:
         return []
     docs = [ast.get_docstring(n) or "" for n in ast.walk(tree)
             if isinstance(n, ast.FunctionDef) and n.name == task.entry_point]
-    examples = doctest.DocTestParser().get_examples(docs[0]) if docs else []
+    try:
+        examples = doctest.DocTestParser().get_examples(docs[0]) if docs else []
+    except ValueError:  # inconsistent indentation in the docstring: no probes from it
+        return []
     return [ex.source for ex in examples]
 
 

@@ -62,7 +62,21 @@ def answer_request(
         prompt += f"\n\nContinue this partial answer exactly where it stops:\n\n{prefix}"
         prefix = ""
     return Request(prompt=prompt, max_tokens=max_tokens, thinking_budget=thinking_budget,
-                   effort=effort, prefix=prefix)
+                   effort=effort, prefix=prefix, stop=_stops(task, caps, steps=steps))
+
+
+# A base model does not know when to stop: it answers, then writes the next question (or the
+# next function). These end a completion where its answer ends; chat models stop themselves.
+_QUESTION_STOPS = ("\nQuestion:",)
+_CODE_STOPS = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\nassert ", "\n```")
+
+
+def _stops(task: Task, caps: Capabilities, *, steps: bool) -> tuple[str, ...]:
+    if caps.chat:
+        return ()
+    if task.kind == "code":
+        return _CODE_STOPS
+    return _QUESTION_STOPS if steps else (*_QUESTION_STOPS, "\n\n")
 
 
 def classify_request(task: Task, caps: Capabilities) -> Request:
@@ -73,4 +87,4 @@ def classify_request(task: Task, caps: Capabilities) -> Request:
                   f"easy or hard.\n\nTask:\n{body}")
     else:
         prompt = f"Task:\n{body}\n\nDifficulty (easy or hard):"
-    return Request(prompt=prompt, max_tokens=8, temperature=0.0)
+    return Request(prompt=prompt, max_tokens=8, temperature=0.0, stop=() if caps.chat else ("\n",))
