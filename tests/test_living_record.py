@@ -85,3 +85,33 @@ def test_check_examples_runs_and_records_one_note(tmp_path: Path) -> None:
     assert report.first_failure is not None and report.first_failure.line == 19
     expected = (DATA / "failing.after.md").read_bytes().replace(b"{today}", b"2026-06-01")
     assert note.read_bytes() == expected
+
+
+def test_fixing_a_failing_example_clears_failed_even_with_unverified_answers(
+    tmp_path: Path,
+) -> None:
+    """Examples no longer fail, so `failed` goes; the questions' own answers decide the rest."""
+    from datetime import date
+
+    from vaultttc.examples import run_examples
+    from vaultttc.living import record_outcome
+    from vaultttc.note import parse_note
+
+    note = tmp_path / "n.md"
+    broken = (
+        "---\nverification_status: pending\n---\n"
+        "> [!question] Q?\n> id:: q-x\n\n%% vaultttc:begin id=q-x hash=h %%\n"
+        "> [!info]- Consensus · vote 3/4 agree · confidence 0.70\n> 4\n%% vaultttc:end %%\n\n"
+        "```python\nassert 1 == 2\n```\n"
+    )
+    note.write_text(broken)
+
+    def record() -> str:
+        parsed = parse_note(note.read_text(), "n.md")
+        record_outcome(note, run_examples(parsed, allowed=True), today=date(2026, 1, 2))
+        text = note.read_text()
+        return str(parse_note(text, "n.md").frontmatter.data["verification_status"])  # type: ignore[union-attr]
+
+    assert record() == "failed"
+    note.write_text(note.read_text().replace("assert 1 == 2", "assert 1 == 1"))
+    assert record() == "consensus"  # what its one answer earned, now no example fails

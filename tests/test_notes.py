@@ -197,3 +197,13 @@ def test_bad_notes_get_one_line_errors_naming_file_and_line(name: str) -> None:
 
 def test_every_bad_case_is_covered() -> None:
     assert sorted(p.name for p in BAD.iterdir()) == sorted(BAD_CASES)
+
+
+def test_code_inside_a_question_callout_is_not_read_as_fields() -> None:
+    text = (
+        "> [!question] What does this print?\n> ```cpp\n> std::cout << 6 * 7;\n"
+        "> Foo::new();\n> ```\n> expect:: 42\n"
+    )
+    [question] = parse(text).questions
+    assert question.fields == {"expect": "42"}
+    assert "std::cout << 6 * 7;" in question.body

@@ -159,3 +159,47 @@ def test_unconfigured_named_provider_is_a_clear_error(vault: Path) -> None:
     result = CliRunner(env=NO_KEYS).invoke(cli, argv)
     assert result.exit_code == 2
     assert "ANTHROPIC_API_KEY" in result.output
+
+
+def test_consent_to_execute_does_not_reask_plain_questions(vault: Path) -> None:
+    run(str(vault), "--allow-exec")
+    report = report_of(run(str(vault)))
+    asked = [q for n in report["notes"] for q in n["questions"]]
+    assert asked == [], "toggling --allow-exec re-asked questions that run no code"
+
+
+def test_a_note_named_twice_runs_once(vault: Path) -> None:
+    note = vault / "10_Wiki/Topics/Math/divisor-counting.md"
+    report = report_of(run(str(vault / "10_Wiki"), str(note), str(note.parent)))
+    paths = [n["path"] for n in report["notes"]]
+    assert len(paths) == len(set(paths))
+
+
+def test_a_sample_budget_below_one_is_refused_with_the_line(vault: Path) -> None:
+    note = vault / "10_Wiki/Topics/Math/divisor-counting.md"
+    note.write_text(note.read_text().replace("> expect:: 24", "> expect:: 24\n> samples:: 0"))
+    report = report_of(run(str(note)))
+    [entry] = report["notes"]
+    assert entry["error"] is not None
+    assert ":107" in entry["error"] and "at least 1" in entry["error"]
+
+
+def test_the_readmes_openai_compatible_command_works_with_model_and_base_url(
+    vault: Path, stub: Any
+) -> None:
+    note = vault / "10_Wiki/Topics/Math/divisor-counting.md"
+    argv = ["run", str(note), "--provider", "openai-compatible", "--base-url", stub.openai_url,
+            "--model", "llama3.2", "--strategy", "direct", "--json"]  # fmt: skip
+    result = CliRunner(env=NO_KEYS).invoke(cli, argv, catch_exceptions=False)
+    report = report_of(result)
+    [question] = report["notes"][0]["questions"]
+    assert (question["provider"], question["model"]) == ("openai-compatible", "llama3.2")
+    assert question["error"] is None
+    assert [b["model"] for b in stub.bodies("chat")] == ["llama3.2"]
+
+
+def test_answer_headers_count_what_backs_the_answer(vault: Path) -> None:
+    run(str(vault), "--allow-exec")
+    text = (vault / "10_Wiki/Topics/Math/modular-exponentiation.md").read_text()
+    # samples:: 4 and all four recorded samples say 9: four agree, and the answer verifies
+    assert "> [!success]- Verified · self-consistency 4 passed · 4 samples" in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from vaultttc.errors import ProviderError, Redactor
 from vaultttc.note import parse_note
 from vaultttc.providers.base import Capabilities, Completion, Pricing, Provider, Request
 from vaultttc.providers.replay import ReplayProvider
@@ -93,3 +94,31 @@ def test_a_question_edited_during_the_run_keeps_the_authors_text_and_is_stale(
     assert other.answer is not None
     assert written.frontmatter is not None
     assert written.frontmatter.data["verification_status"] == "stale"
+
+
+class LeakyProvider(EditingProvider):
+    """A server that echoes the caller's key back in its error message, as real ones do."""
+
+    async def complete(self, request: Request) -> Completion:
+        raise ProviderError(f"HTTP 401: Invalid API key provided: {SECRET} (sk-proj-ab***yz)")
+
+
+SECRET = "sk-live-SECRET-1234567890"
+
+
+def test_a_key_echoed_in_a_provider_error_never_reaches_the_note(tmp_path: Path) -> None:
+    note = tmp_path / "n.md"
+    note.write_text(NOTE)
+    replay = tmp_path / "r.jsonl"
+    replay.write_text(REPLAY)
+    [vault] = vaults_for([tmp_path])
+    provider = LeakyProvider(ReplayProvider(replay), note, "|")
+    options = RunOptions(cli={"strategy": "direct"}, redact=Redactor({"MY_API_KEY": SECRET}))
+    context = RunContext(options=options, env={})
+    templates = _session(vault, provider).templates
+    session = VaultSession(vault, LanePool(lambda n, m: provider), templates, context)
+    report = asyncio.run(session.run(note))
+    text = note.read_text()
+    assert "HTTP 401" in text and "[redacted]" in text
+    assert SECRET not in text and "sk-proj" not in text
+    assert all(SECRET not in (q.error or "") for q in report.questions)

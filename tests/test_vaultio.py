@@ -92,3 +92,14 @@ def test_vault_walk_skips_ignored_and_excluded_folders_and_outside_links(tmp_pat
     os.symlink(tmp_path, vault / "loop")
     found = [p.relative_to(vault).as_posix() for p in iter_notes(vault, exclude=("Templates",))]
     assert found == ["a.md", "link-in.md", "sub/b.md"]
+
+
+def test_a_symlinked_note_is_saved_through_the_link(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "target.md"
+    target.write_text("old\n")
+    link = tmp_path / "link.md"
+    os.symlink(target, link)
+    save_text(link, "new\n", expected=digest(b"old\n"), bom=False)
+    assert link.is_symlink()
+    assert target.read_text() == "new\n"

@@ -34,7 +34,11 @@ END_RE = re.compile(r"^%%\s*vaultttc:end\s*%%\s*$")
 SKIP_RE = re.compile(r"^%%\s*vaultttc:\s*skip\b\s*(.*?)\s*%%\s*$", re.DOTALL)
 FIELD_RE = re.compile(r"^([A-Za-z_][\w-]*)::\s*(.*?)\s*$")
 CALLOUT_RE = re.compile(r"^\[!question\]([+-]?)[ \t]*(.*)$", re.IGNORECASE)
-_LANG_ALIASES = {"py": "python", "python3": "python", "py3": "python", "shell": "sh", "zsh": "sh"}
+_LANG_ALIASES = {
+    "py": "python", "python3": "python", "py3": "python", "shell": "sh", "zsh": "sh",
+    "ts": "typescript", "js": "javascript", "rs": "rust", "c++": "cpp", "golang": "go",
+    "rb": "ruby", "kt": "kotlin", "cs": "csharp", "c#": "csharp",
+}  # fmt: skip
 
 
 def normalize_lang(word: str) -> str:

@@ -20,13 +20,14 @@ from rich.table import Table
 
 from vaultttc.config import load_config
 from vaultttc.console import RunProgress, print_report
-from vaultttc.errors import VaultTTCError
-from vaultttc.newnote import create_note, find_vault_root
+from vaultttc.errors import Redactor, VaultTTCError
+from vaultttc.newnote import create_note
 from vaultttc.providers.registry import describe_providers, render_providers
 from vaultttc.runner import RunOptions
 from vaultttc.scan import scan_paths
 from vaultttc.session import RunContext, run_paths
 from vaultttc.strategies import STRATEGY_NAMES
+from vaultttc.vaultio import find_vault_root
 from vaultttc.watch import watch_command
 
 __all__ = ["cli", "main"]
@@ -87,7 +88,7 @@ def run(paths: tuple[Path, ...], **opts: Any) -> None:
     quiet = opts["as_json"] or not sys.stderr.isatty()
     with RunProgress(enabled=not quiet) as progress:
         context = RunContext(
-            options=RunOptions(cli=overrides, force=opts["force"]),
+            options=RunOptions(cli=overrides, force=opts["force"], redact=Redactor(os.environ)),
             env=dict(os.environ),
             dry_run=opts["dry_run"],
             base_url=opts["base_url"],

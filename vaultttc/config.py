@@ -82,6 +82,8 @@ def _coerce(values: Mapping[str, Any], *, source: str) -> dict[str, Any]:
         try:
             if key in _INT_KEYS:
                 out[key] = int(value)
+                if out[key] < 1:
+                    raise ConfigError(f"{source}: `{raw_key}` must be at least 1, not {value!r}")
             elif key in _FLOAT_KEYS:
                 out[key] = float(value)
             elif key in _STR_KEYS:

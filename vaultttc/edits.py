@@ -25,6 +25,7 @@ __all__ = [
     "apply_edits",
     "plan_edits",
     "region_lines",
+    "rewrite",
 ]
 
 OWNED_KEYS = ("confidence_score", "verification_status", "last_reinforced")
@@ -77,6 +78,13 @@ def plan_edits(note: Note, writeback: WriteBack, *, templates: Templates) -> lis
     if writeback.changelog is not None:
         edits.extend(_changelog_edit(note.changelog, writeback.changelog, lines, templates))
     return edits
+
+
+def rewrite(note: Note, writeback: WriteBack, *, templates: Templates) -> str | None:
+    """The note's text after `writeback`, or None when it would change nothing."""
+    edits = plan_edits(note, writeback, templates=templates)
+    text = apply_edits(note.text, edits, newline=note.newline) if edits else note.text
+    return None if text == note.text else text
 
 
 def apply_edits(text: str, edits: Sequence[Edit], *, newline: str = "\n") -> str:

@@ -6,6 +6,9 @@ and line so the CLI can print one line that points at the problem. Nothing here 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+
 __all__ = [
     "BudgetExhausted",
     "ConfigError",
@@ -13,6 +16,7 @@ __all__ = [
     "NoteError",
     "ProviderError",
     "ProviderNotConfigured",
+    "Redactor",
     "StaleNoteError",
     "VaultTTCError",
 ]
@@ -54,3 +58,25 @@ class BudgetExhausted(VaultTTCError):
 
 class ExecutionNotAllowed(VaultTTCError):
     """Running code needs consent: --allow-exec, `ttc.execute: true`, or `execute = true`."""
+
+
+_SECRET_NAME = re.compile(r"(API_KEY|AUTH_TOKEN|TOKEN|SECRET|PASSWORD)$")
+# Key-shaped strings a provider may echo back whole or in part ("sk-ant-…", "sk-proj-ab***yz").
+_KEY_SHAPE = re.compile(r"\b(?:sk|rk|pk)-[A-Za-z0-9_*.\-]{6,}")
+
+
+class Redactor:
+    """Removes secrets from text that may reach a note, a log or the terminal.
+
+    Built once from the environment at the edge: every value of a variable whose name looks
+    like a secret is replaced wherever it appears, and so is anything shaped like an API key.
+    """
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        values = {v for k, v in env.items() if _SECRET_NAME.search(k.upper()) and len(v) >= 6}
+        self._values = sorted(values, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for value in self._values:
+            text = text.replace(value, "[redacted]")
+        return _KEY_SHAPE.sub("[redacted]", text)

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from vaultttc.config import VaultConfig, load_config
-from vaultttc.edits import ChangelogEntry, WriteBack, apply_edits, plan_edits
+from vaultttc.edits import ChangelogEntry, WriteBack, rewrite
 from vaultttc.examples import NoteReport, RunOptions, run_examples
-from vaultttc.newnote import find_vault_root
 from vaultttc.note import Note
 from vaultttc.render import Templates
-from vaultttc.vaultio import Loaded, read_note, update_note
+from vaultttc.vaultio import Loaded, digest, encode, find_vault_root, read_note, update_note
+from vaultttc.writeback import questions_verdict
 
 __all__ = [
     "check_examples",
@@ -100,10 +100,13 @@ def plan_record(note: Note, report: NoteReport, *, today: date) -> WriteBack | N
         values: tuple[tuple[str, str], ...] = (("verification_status", "failed"),)
         message = failure.message if len(failure.message) <= 160 else failure.message[:159] + "…"
         change = f"examples: {Path(report.path).name}:{failure.line} failed — {message}"
-    elif report.all_passed and not open_questions(note):
-        values = (("verification_status", "verified"), ("last_reinforced", day))
+    elif report.all_passed:
         ran = sum(1 for r in report.results if r.status == "passed")
         change = f"examples: {ran} passed"
+        if open_questions(note):  # the questions' answers decide; no example fails it now
+            values = (("verification_status", questions_verdict(note).status),)
+        else:
+            values = (("verification_status", "verified"), ("last_reinforced", day))
     else:
         return None
     data = note.frontmatter.data if note.frontmatter else {}
@@ -115,18 +118,20 @@ def plan_record(note: Note, report: NoteReport, *, today: date) -> WriteBack | N
 
 def record_outcome(
     path: Path, report: NoteReport, *, today: date, vault_root: Path | None = None
-) -> bool:
-    """Write the outcome into the note at `path`; True when the note changed.
+) -> str | None:
+    """Write the outcome into the note at `path`; the hash of the bytes written, or None when
+    the note did not change (the daemon recognises its own save by that hash).
 
     Re-plans on the text found at save time, so an edit made meanwhile is never lost.
     """
     templates = Templates(vault_root)
+    bom = False
 
     def plan(loaded: Loaded) -> str | None:
+        nonlocal bom
+        bom = loaded.note.bom
         writeback = plan_record(loaded.note, report, today=today)
-        if writeback is None:
-            return None
-        edits = plan_edits(loaded.note, writeback, templates=templates)
-        return apply_edits(loaded.note.text, edits, newline=loaded.note.newline)
+        return None if writeback is None else rewrite(loaded.note, writeback, templates=templates)
 
-    return update_note(path, plan, display=report.path) is not None
+    text = update_note(path, plan, display=report.path)
+    return digest(encode(text, bom=bom)) if text is not None else None

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from vaultttc.errors import VaultTTCError
 from vaultttc.render import Templates
+from vaultttc.vaultio import find_vault_root
 
-__all__ = ["create_note", "find_vault_root", "note_name", "slug"]
+__all__ = ["create_note", "note_name", "slug"]
 
 _UNSAFE = re.compile(r'[\\/:*?"<>|#^\[\]\x00-\x1f]')
 
@@ -32,15 +33,6 @@ def note_name(title: str) -> str:
 def slug(title: str) -> str:
     text = unicodedata.normalize("NFKC", title).lower()
     return re.sub(r"[^\w]+", "-", text).strip("-")[:60] or "note"
-
-
-def find_vault_root(start: Path) -> Path:
-    """The nearest folder at or above `start` holding `.vaultttc/` or `.obsidian/`."""
-    here = start.resolve()
-    for folder in (here, *here.parents):
-        if (folder / ".vaultttc").is_dir() or (folder / ".obsidian").is_dir():
-            return folder
-    return here
 
 
 def create_note(

@@ -34,7 +34,7 @@ KNOWN_FIELDS = frozenset(
     {
         "expect", "verify", "strategy", "samples", "thinking_budget", "effort", "provider",
         "model", "id", "max_tokens", "max_cost_usd", "latency", "beam", "depth", "threshold",
-        "timeout",
+        "timeout", "tolerance",
     }
 )  # fmt: skip
 _LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
@@ -176,7 +176,13 @@ def _questions(
 def _question(
     callout: Callout, parsed: Parsed, lines: Sequence[str], *, path: str, language: str
 ) -> tuple[Question, tuple[int, ...]]:
-    title, body, fields = _callout_text(callout, lines, path)
+    fenced = {
+        n
+        for _, fence in parsed.fences
+        if callout.span.start <= fence.span.start < callout.span.end
+        for n in range(fence.span.start, fence.span.end)
+    }
+    title, body, fields = _callout_text(callout, lines, path, fenced=fenced)
     stub, test, taken = _code_task(callout, parsed, language)
     end = max([callout.span.end] + [f.span.end for f in (stub, test) if f])
     first = lines[callout.span.start]
@@ -226,15 +232,16 @@ def _unquote(line: str, depth: int) -> str:
 
 
 def _callout_text(
-    callout: Callout, lines: Sequence[str], path: str
+    callout: Callout, lines: Sequence[str], path: str, *, fenced: set[int]
 ) -> tuple[str, str, dict[str, str]]:
+    """Title, body and `key:: value` fields; lines of fences inside the callout are body."""
     texts = [_unquote(lines[i], callout.depth) for i in range(*_range(callout.span))]
     head = texts[0].strip()
     title = head[head.index("]") + 1 :].lstrip("+-").strip()
     fields: dict[str, str] = {}
     body: list[str] = []
     for n, text in enumerate(texts[1:], start=callout.span.start + 2):
-        match = FIELD_RE.match(text.strip())
+        match = None if n - 1 in fenced else FIELD_RE.match(text.strip())
         if match is None:
             body.append(text)
             continue

@@ -31,9 +31,8 @@ from vaultttc.config import VaultConfig, load_config
 from vaultttc.errors import VaultTTCError
 from vaultttc.examples import ExampleResult, NoteReport, RunOptions, run_examples, skip_reason
 from vaultttc.living import may_execute, record_outcome, run_options
-from vaultttc.newnote import find_vault_root
 from vaultttc.note import Example, Note
-from vaultttc.vaultio import iter_notes, read_note
+from vaultttc.vaultio import find_vault_root, iter_notes, read_note
 
 __all__ = ["main"]
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import jinja2
 
+from vaultttc.errors import ConfigError
+
 __all__ = ["Templates", "package_templates"]
 
 
@@ -52,7 +54,15 @@ class Templates:
         self._env.filters["quote"] = _quote
 
     def render(self, name: str, context: Mapping[str, Any]) -> str:
-        return self._env.get_template(name).render(**context).rstrip("\n")
+        try:
+            template = self._env.get_template(name)
+        except jinja2.TemplateNotFound:
+            where = f".vaultttc/templates/ or {package_templates()}"
+            raise ConfigError(f"no template {name!r} in {where}") from None
+        try:
+            return template.render(**context).rstrip("\n")
+        except jinja2.TemplateError as exc:
+            raise ConfigError(f"template {name}: {exc}") from None
 
     def answer(self, context: Mapping[str, Any]) -> str:
         return self.render("answer.md.j2", context)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vaultttc.config import VaultConfig, resolve_settings
-from vaultttc.errors import VaultTTCError
+from vaultttc.errors import Redactor, VaultTTCError
 from vaultttc.note import Note, Question
 from vaultttc.providers.base import Provider
 from vaultttc.sampling import Cache, CostMeter, Lane, Sampler
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 ProviderFactory = Callable[[str, str | None], Provider]
 ProviderChoice = Callable[[Note, Question, Settings], str]
 VerifierChoice = Callable[..., Verifier | None]
+KEY_SHAPES = Redactor({})  # without the environment, still removes anything shaped like a key
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,7 @@ class RunOptions:
     cli: Mapping[str, Any] = field(default_factory=dict)
     force: bool = False
     verifiers: VerifierChoice = choose_verifier
+    redact: Callable[[str], str] = field(default=KEY_SHAPES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +129,7 @@ async def run_note(
     pool: LanePool,
     on_done: Callable[[Job, Answered], Awaitable[None] | None] | None = None,
     verifiers: VerifierChoice = choose_verifier,
+    redact: Callable[[str], str] = KEY_SHAPES,
 ) -> dict[str, Answered]:
     """Ask every job concurrently; one note's jobs share its cost cap."""
     caps = [j.settings.max_cost_usd for j in jobs if j.settings.max_cost_usd is not None]
@@ -134,6 +137,8 @@ async def run_note(
 
     async def one(job: Job) -> tuple[str, Answered]:
         answered = await answer(job, pool=pool, meter=meter, verifiers=verifiers)
+        if answered.error is not None:  # provider errors can echo a key back: never write it
+            answered = replace(answered, error=redact(answered.error))
         if on_done is not None:
             maybe = on_done(job, answered)
             if maybe is not None:
@@ -158,7 +163,7 @@ async def answer(
     except VaultTTCError as exc:
         return replace(base, hash="", error=f"{type(exc).__name__}: {exc}")
     except Exception as exc:  # a crashing strategy or verifier fails its question only
-        log.exception("question %s crashed", job.question.id)
+        log.error("question %s crashed: %s", job.question.id, type(exc).__name__)
         return replace(base, hash="", error=f"internal error ({type(exc).__name__}: {exc})")
     # A judge's calls are spent on this answer too: count them in its tokens and cost.
     outcome = replace(

@@ -19,7 +19,7 @@ from typing import Any
 from vaultttc.config import CONFIG_DIR, load_config
 from vaultttc.errors import NoteError
 from vaultttc.note import Note, parse_note
-from vaultttc.vaultio import decode, digest, note_stats
+from vaultttc.vaultio import decode, digest, find_vault_root, note_stats
 
 __all__ = ["ScanResult", "describe", "scan_paths"]
 
@@ -86,7 +86,7 @@ def scan_paths(paths: Iterable[Path], *, workers: int | None = None) -> ScanResu
     reused = 0
     for path in paths:
         if path.is_dir():
-            result = _scan_vault(path, workers=workers)
+            result = _scan_vault(find_vault_root(path), path, workers=workers)
             entries.extend(result.entries)
             reused += result.reused
         else:
@@ -94,15 +94,18 @@ def scan_paths(paths: Iterable[Path], *, workers: int | None = None) -> ScanResu
     return ScanResult(entries, reused)
 
 
-def _scan_vault(root: Path, *, workers: int | None) -> ScanResult:
+def _scan_vault(root: Path, folder: Path, *, workers: int | None) -> ScanResult:
+    """Scan `folder` (the vault root or a folder in it) with the vault's config and index."""
     config = load_config(root)
     index_path = root / CONFIG_DIR / "index.json"
     old = _load_index(index_path)
     stats: dict[str, tuple[str, os.stat_result]] = {}
     cut = len(str(root)) + 1
-    for name, st in note_stats(root, exclude=config.exclude):
+    inside = folder.resolve().relative_to(root)
+    for name, st in note_stats(root / inside, exclude=_relative(config.exclude, inside)):
         stats[name[cut:].replace(os.sep, "/")] = (name, st)
-    fresh: dict[str, Entry] = {}
+    prefix = "" if inside == Path(".") else inside.as_posix() + "/"
+    fresh: dict[str, Entry] = {k: v for k, v in old.items() if not k.startswith(prefix)}
     todo: list[tuple[str, str, bytes | None]] = []
     for rel, (path, st) in stats.items():
         known = old.get(rel)
@@ -120,8 +123,16 @@ def _scan_vault(root: Path, *, workers: int | None) -> ScanResult:
         fresh[rel] = {**entry, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
     if fresh != old:
         _save_index(index_path, fresh)
-    entries = [_strip(fresh[rel]) for rel in sorted(fresh)]
+    entries = [_strip(fresh[rel]) for rel in sorted(fresh) if rel in stats]
     return ScanResult(entries, len(stats) - len(todo))
+
+
+def _relative(exclude: tuple[str, ...], inside: Path) -> tuple[str, ...]:
+    """The vault's excluded folders as seen from a folder inside it."""
+    if inside == Path("."):
+        return exclude
+    prefix = inside.as_posix() + "/"
+    return tuple(e[len(prefix) :] for e in exclude if e.startswith(prefix))
 
 
 def _parse_all(todo: list[tuple[str, str, bytes | None]], *, workers: int | None) -> list[Entry]:

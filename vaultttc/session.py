@@ -18,9 +18,8 @@ from pathlib import Path
 
 from vaultttc.cache import SqliteCache
 from vaultttc.config import CONFIG_DIR, VaultConfig, load_config
-from vaultttc.edits import apply_edits, plan_edits
+from vaultttc.edits import rewrite
 from vaultttc.errors import VaultTTCError
-from vaultttc.newnote import find_vault_root
 from vaultttc.note import Note, Question
 from vaultttc.providers.base import Provider
 from vaultttc.providers.registry import build_provider, choose_provider_name
@@ -28,7 +27,15 @@ from vaultttc.render import Templates
 from vaultttc.report import NoteReport, QuestionReport, RunReport, question_report
 from vaultttc.runner import LanePool, RunOptions, plan_jobs, run_note
 from vaultttc.tasks import Settings
-from vaultttc.vaultio import Loaded, digest, encode, iter_notes, read_note, update_note
+from vaultttc.vaultio import (
+    Loaded,
+    digest,
+    encode,
+    find_vault_root,
+    iter_notes,
+    read_note,
+    update_note,
+)
 from vaultttc.writeback import Answered, compose
 
 __all__ = ["RunContext", "Vault", "VaultSession", "run_paths", "vaults_for"]
@@ -49,14 +56,15 @@ def vaults_for(paths: Iterable[Path]) -> list[Vault]:
     """Group the notes named by `paths` (files or folders) by the vault they live in."""
     vaults: dict[Path, Vault] = {}
     for path in paths:
-        folder = path if path.is_dir() else path.parent
-        root = find_vault_root(folder)
-        if not (root / CONFIG_DIR).is_dir() and not (root / ".obsidian").is_dir():
-            root = folder.resolve()
+        root = find_vault_root(path if path.is_dir() else path.parent)
         vault = vaults.get(root)
         if vault is None:
             vault = vaults[root] = Vault(root, load_config(root))
-        vault.notes.extend(iter_notes(path, exclude=vault.config.exclude))
+        known = {p.resolve() for p in vault.notes}
+        for note in iter_notes(path, exclude=vault.config.exclude):
+            if note.resolve() not in known:  # `run d d/x.md` asks x.md once
+                known.add(note.resolve())
+                vault.notes.append(note)
     return list(vaults.values())
 
 
@@ -141,8 +149,9 @@ class VaultSession:
         if progress is not None:
             progress(display, len(jobs))
         tick = (lambda job, done: progress(display, -1)) if progress is not None else None
+        options = self.context.options
         answered = await run_note(
-            jobs, pool=self.pool, on_done=tick, verifiers=self.context.options.verifiers
+            jobs, pool=self.pool, on_done=tick, verifiers=options.verifiers, redact=options.redact
         )
         questions = tuple(question_report(j, answered[j.question.id]) for j in jobs)
         return self._save(loaded, answered, questions, display)
@@ -158,6 +167,7 @@ class VaultSession:
             config=self.vault.config.raw,
             env=self.context.env,
             base_url=self.context.base_url,
+            model=settings.model,
         )
 
     def _save(
@@ -170,10 +180,8 @@ class VaultSession:
         today = self.context.today()
 
         def plan(fresh: Loaded) -> str | None:
-            note = fresh.note
-            writeback = compose(note, answered, templates=self.templates, today=today)
-            edits = plan_edits(note, writeback, templates=self.templates)
-            return apply_edits(note.text, edits, newline=note.newline) if edits else None
+            writeback = compose(fresh.note, answered, templates=self.templates, today=today)
+            return rewrite(fresh.note, writeback, templates=self.templates)
 
         if self.context.dry_run:
             new = plan(loaded)

@@ -25,6 +25,7 @@ __all__ = [
     "decode",
     "digest",
     "encode",
+    "find_vault_root",
     "iter_notes",
     "note_stats",
     "read_note",
@@ -78,6 +79,7 @@ def save_text(path: Path, text: str, *, expected: str, bom: bool) -> str:
     changed since it was read.
     """
     data = encode(text, bom=bom)
+    path = path.resolve()  # a symlinked note is saved through the link, which stays a link
     mode = stat.S_IMODE(path.stat().st_mode)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".vaultttc-tmp", dir=path.parent)
     try:
@@ -130,6 +132,16 @@ def update_note(
             continue
         return text
     raise StaleNoteError(f"{display or path}: kept changing while vaultttc tried to save; skipped")
+
+
+def find_vault_root(start: Path) -> Path:
+    """The nearest folder at or above `start` holding `.vaultttc/` or `.obsidian/`; else
+    `start` itself (a plain folder of notes is its own vault)."""
+    here = start.resolve()
+    for folder in (here, *here.parents):
+        if (folder / ".vaultttc").is_dir() or (folder / ".obsidian").is_dir():
+            return folder
+    return here
 
 
 def iter_notes(root: Path, *, exclude: tuple[str, ...] = ()) -> Iterator[Path]:

@@ -27,7 +27,7 @@ import click
 
 from vaultttc.config import CONFIG_DIR
 from vaultttc.daemon import Daemon, Status, WatchSettings, WatchStats
-from vaultttc.errors import ConfigError
+from vaultttc.errors import ConfigError, Redactor
 from vaultttc.lock import VaultLock, pid_alive
 from vaultttc.providers.registry import choose_provider_name
 from vaultttc.runner import RunOptions
@@ -53,7 +53,8 @@ def main(path: Path, *, env: Mapping[str, str], debounce: float | None = None,
         overrides["execute"] = True
     if provider:  # a named provider that cannot work is a usage error now, not 1 per note
         choose_provider_name(cli=provider, config=vault.config, env=env, base_url=base_url)
-    context = RunContext(options=RunOptions(cli=overrides), env=env, base_url=base_url)
+    options = RunOptions(cli=overrides, redact=Redactor(env))
+    context = RunContext(options=options, env=env, base_url=base_url)
     settings = WatchSettings(
         debounce_s=vault.config.debounce_s if debounce is None else debounce,
         rescan_s=vault.config.rescan_s, allow_exec=allow_exec,

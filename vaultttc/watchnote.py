@@ -15,15 +15,13 @@ from datetime import date
 from pathlib import Path
 
 from vaultttc.config import VaultConfig
-from vaultttc.edits import apply_edits, plan_edits
 from vaultttc.errors import VaultTTCError
 from vaultttc.examples import NoteReport as ExamplesReport
-from vaultttc.living import check_examples, may_execute, plan_record
-from vaultttc.render import Templates
+from vaultttc.living import check_examples, may_execute, record_outcome
 from vaultttc.report import NoteReport
-from vaultttc.vaultio import Loaded, digest, encode, read_note, update_note
+from vaultttc.vaultio import read_note
 
-__all__ = ["note_bytes", "print_status", "record_examples", "run_and_record", "status_line"]
+__all__ = ["note_bytes", "print_status", "run_and_record", "status_line"]
 
 
 def run_and_record(
@@ -42,7 +40,7 @@ def run_and_record(
     if not note.examples or not may_execute(note, allow_exec=allow_exec, config=config):
         return None, None
     report = check_examples(path, allow_exec=allow_exec, today=today, record=False, display=rel)
-    return report, record_examples(path, report, today=today, root=root)
+    return report, record_outcome(path, report, today=today, vault_root=root)
 
 
 def note_bytes(path: Path, root: Path) -> bytes | None:
@@ -53,25 +51,6 @@ def note_bytes(path: Path, root: Path) -> bytes | None:
         return path.read_bytes() if path.is_file() else None
     except OSError:
         return None
-
-
-def record_examples(path: Path, report: ExamplesReport, *, today: date, root: Path) -> str | None:
-    """`living.record_outcome`, returning the hash of the bytes saved (None: nothing saved):
-    the daemon needs that hash to recognise its own save."""
-    templates = Templates(root)
-    bom = False
-
-    def plan(loaded: Loaded) -> str | None:
-        nonlocal bom
-        bom = loaded.note.bom
-        writeback = plan_record(loaded.note, report, today=today)
-        if writeback is None:
-            return None
-        edits = plan_edits(loaded.note, writeback, templates=templates)
-        return apply_edits(loaded.note.text, edits, newline=loaded.note.newline)
-
-    text = update_note(path, plan, display=report.path)
-    return digest(encode(text, bom=bom)) if text is not None else None
 
 
 def status_line(report: NoteReport, *, seconds: float, examples: ExamplesReport | None = None,

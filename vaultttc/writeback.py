@@ -29,6 +29,7 @@ __all__ = [
     "answer_hash",
     "compose",
     "note_verdict",
+    "questions_verdict",
     "region_verdict",
 ]
 
@@ -63,6 +64,8 @@ class NoteVerdict:
 def answer_hash(question: Question, settings: Settings) -> str:
     """Everything that determined the answer: the question's content and the run settings."""
     knobs = {k: v for k, v in asdict(settings).items() if k in _HASHED}
+    if question.kind != "code":  # consent to execute changes only a code task's verdict
+        knobs.pop("execute")
     text = question.hash + json.dumps(knobs, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
@@ -92,6 +95,13 @@ def note_verdict(kinds: Sequence[tuple[Kind, float | None]], *, stale: bool) -> 
     return NoteVerdict("consensus", confidence)
 
 
+def questions_verdict(note: Note) -> NoteVerdict:
+    """The note's status from its answer regions alone (no run in progress)."""
+    kinds = [region_verdict(_unquoted(q.answer.body, q.prefix)) for q in note.questions if q.answer]
+    stale = any(q.answer is None or q.answer.id != q.id for q in note.questions)
+    return note_verdict(kinds, stale=stale)
+
+
 def compose(
     note: Note,
     answered: Mapping[str, Answered],
@@ -118,7 +128,8 @@ def compose(
             kinds.append(_kind_of(done))
         elif question.answer is not None:
             kinds.append(region_verdict(_unquoted(question.answer.body, question.prefix)))
-            stale = stale or done is not None
+            # Asked, but edited since; or its region answers an earlier wording (another id).
+            stale = stale or done is not None or question.answer.id != question.id
         else:
             stale = True
     if not updates:
@@ -186,12 +197,10 @@ def render_callout(done: Answered, *, templates: Templates, today: date) -> str:
     if outcome is None:
         context = {"kind": "failure", "label": "Failed", "error": done.error or "failed"}
         return templates.render("answer_error.md.j2", {**context, "date": today.isoformat()})
-    # A "vote" that no two samples agree on is no consensus: say so in the header.
-    alone = outcome.status == "consensus" and outcome.agreed < 2
     return templates.answer(
         {
             "kind": _CALLOUT[outcome.status],
-            "label": _LABEL["unverified" if alone else outcome.status],
+            "label": _LABEL[outcome.status],
             "o": outcome,
             "tally": _tally(outcome),
             "tokens": outcome.usage.input_tokens + outcome.usage.output_tokens
@@ -203,8 +212,10 @@ def render_callout(done: Answered, *, templates: Templates, today: date) -> str:
 
 
 def _tally(outcome: Outcome) -> str:
+    """`6 passed · 8 samples`: counts, not a fraction, since samples include router calls."""
+    samples = f"{outcome.samples_used} sample" + ("s" if outcome.samples_used != 1 else "")
     if outcome.evidence in ("reference", "tests", "examples") and outcome.samples_used > 1:
-        return f"{outcome.passed}/{outcome.samples_used} passed"
+        return f"{outcome.passed} passed · {samples}"
     if outcome.evidence == "vote" or outcome.agreed > 1:
-        return f"{outcome.agreed}/{outcome.samples_used} agree"
-    return f"{outcome.samples_used} sample" + ("s" if outcome.samples_used != 1 else "")
+        return f"{outcome.agreed} agree · {samples}"
+    return samples

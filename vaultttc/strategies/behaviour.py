@@ -24,9 +24,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from vaultttc.sandbox import arun_python_batch
+from vaultttc.strategies.common import Candidate
 from vaultttc.tasks import Task
 
-__all__ = ["behaviours", "probe_calls"]
+__all__ = ["behaviours", "probe_calls", "vote_keys"]
 
 _TYPED: dict[str, list[Any]] = {
     "int": [0, 1, 2, 3, 5, 10, 13, 100, -4],
@@ -202,3 +203,15 @@ async def behaviours(
         lines = [line for line in result.stdout.splitlines() if line.startswith(nonce)]
         out.append(tuple(json.loads(lines[-1][len(nonce):])) if lines else None)
     return out
+
+
+async def vote_keys(
+    candidates: Sequence[Candidate], task: Task, *, execute: bool, timeout_s: float
+) -> list[str | None]:
+    """What each candidate votes for (None: unparsable, or a program that did not finish)."""
+    if task.kind != "code" or not execute:
+        return [c.key for c in candidates]
+    programs = list(dict.fromkeys(c.check for c in candidates))
+    found = await behaviours(programs, probe_calls(task), timeout_s=timeout_s)
+    seen = dict(zip(programs, found, strict=True))
+    return [repr(seen[c.check]) if seen[c.check] is not None else None for c in candidates]

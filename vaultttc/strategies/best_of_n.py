@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from vaultttc.confidence import mode_posterior, verified_confidence, vote_confidence
 from vaultttc.errors import ConfigError
 from vaultttc.sampling import Sampler
-from vaultttc.strategies.behaviour import behaviours, probe_calls
+from vaultttc.strategies.behaviour import vote_keys
 from vaultttc.strategies.common import Candidate, candidate, finish, tally, verify_unique
 from vaultttc.strategies.prompts import answer_request
 from vaultttc.tasks import Outcome, Settings, Status, Task, Verdict, Verifier
@@ -48,6 +48,7 @@ class Selection:
     passed: int
     counts: tuple[int, ...] = ()
     note: str = ""
+    considered: int = 0
 
 
 def _pool(
@@ -67,13 +68,9 @@ async def _groups(
     pool: Sequence[Candidate], task: Task, *, executed: bool, timeout_s: float
 ) -> list[str | None]:
     """A group key per pool member: behaviour signature for executed code, else its key."""
-    if task.kind != "code" or not executed or len({c.check for c in pool}) < 2:
+    if len({c.check for c in pool}) < 2:  # one program: nothing to tell apart
         return [c.key for c in pool]
-    calls = probe_calls(task)
-    programs = list(dict.fromkeys(c.check for c in pool))
-    seen = dict(zip(programs, await behaviours(programs, calls, timeout_s=timeout_s),
-                    strict=True))
-    return [repr(seen[c.check]) if seen[c.check] is not None else None for c in pool]
+    return await vote_keys(pool, task, execute=executed, timeout_s=timeout_s)
 
 
 async def select(
@@ -96,7 +93,7 @@ async def select(
         f"{len(vote.tied)} groups tied at {vote.votes}: the earliest-sampled group wins")
     counts = tuple(vote.posterior_counts()) if vote.winner is not None else (1,)
     return Selection(winner, verdicts[winner.check], status, vote.votes or 1, passed, counts,
-                     note)
+                     note, considered=len(candidates))
 
 
 def _confidence(pick: Selection) -> float:
@@ -131,7 +128,7 @@ def selection_outcome(
         said.append(f"the verifier could not decide: {verdict.detail}")
     judged = verdict.evidence == "judge"
     status: Status = "consensus" if judged and pick.status == "verified" else pick.status
-    said += [pick.note, f"{pick.passed} of {sampler.drawn} candidates passed; "
+    said += [pick.note, f"{pick.passed} of {pick.considered} candidates passed; "
              f"{pick.group} agree with the chosen one"]
     evidence = "vote" if pick.status == "unverified" else verdict.evidence
     return finish(task, sampler, strategy=strategy, chosen=pick.chosen, status=status,

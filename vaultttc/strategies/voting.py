@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from vaultttc.confidence import mode_posterior, verified_confidence, vote_confidence
 from vaultttc.sampling import Sampler
-from vaultttc.strategies.behaviour import behaviours, probe_calls
+from vaultttc.strategies.behaviour import vote_keys
 from vaultttc.strategies.common import Candidate, Tally, finish
 from vaultttc.tasks import Outcome, Status, Task, Verifier
 
@@ -26,18 +26,6 @@ async def can_execute(verifier: Verifier | None, probe: Candidate, task: Task) -
         return False
     verdict = await verifier.verify(probe.check, task)
     return verdict.passed is not None or verdict.score > 0
-
-
-async def vote_keys(
-    candidates: Sequence[Candidate], task: Task, *, execute: bool, timeout_s: float
-) -> list[str | None]:
-    """What each candidate votes for (None: unparsable, or a program that did not finish)."""
-    if task.kind != "code" or not execute:
-        return [c.key for c in candidates]
-    programs = list(dict.fromkeys(c.check for c in candidates))
-    found = await behaviours(programs, probe_calls(task), timeout_s=timeout_s)
-    seen = dict(zip(programs, found, strict=True))
-    return [repr(seen[c.check]) if seen[c.check] is not None else None for c in candidates]
 
 
 def _label(candidates: Sequence[Candidate], keys: Sequence[str | None]) -> dict[str, str]:
@@ -72,7 +60,9 @@ async def decide(
     if verdict is None or verdict.passed is None:
         if verifier is not None and verdict is not None:
             said.append(f"{verifier.name} could not decide: {verdict.detail}")
-        return finish(task, sampler, strategy=strategy, chosen=chosen, status="consensus",
+        # A plurality of one is no consensus: nothing but the sample itself backs it.
+        agreed: Status = "consensus" if vote.votes >= 2 or len(candidates) == 1 else "unverified"
+        return finish(task, sampler, strategy=strategy, chosen=chosen, status=agreed,
                       confidence=vote_confidence(counts), evidence="vote", agreed=vote.votes,
                       notes=said)
     status: Status = "failed"
@@ -84,4 +74,4 @@ async def decide(
     )
     return finish(task, sampler, strategy=strategy, chosen=chosen, status=status,
                   confidence=confidence, evidence=verdict.evidence, agreed=vote.votes,
-                  passed=int(verdict.passed), notes=[*said, verdict.detail])
+                  passed=vote.votes if verdict.passed else 0, notes=[*said, verdict.detail])
