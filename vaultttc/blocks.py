@@ -113,9 +113,9 @@ def parse_blocks(body: str, *, offset: int, lines: Sequence[str], path: str) -> 
     return Parsed(
         tokens=tokens,
         callouts=tuple(_callouts(tokens, offset)),
-        fences=tuple(_fences(tokens, offset, lines, path)),
-        answers=_answers(tokens, offset, lines, path),
-        changelog=_changelog(tokens, offset, lines),
+        fences=tuple(_fences(tokens, offset, lines=lines, path=path)),
+        answers=_answers(tokens, offset, lines=lines, path=path),
+        changelog=_changelog(tokens, offset, lines=lines),
     )
 
 
@@ -156,14 +156,14 @@ def _closing(tokens: Sequence[Token], i: int) -> int:
 
 
 def _fences(
-    tokens: Sequence[Token], offset: int, lines: Sequence[str], path: str
+    tokens: Sequence[Token], offset: int, *, lines: Sequence[str], path: str
 ) -> list[tuple[int, Fence]]:
     found: list[tuple[int, Fence]] = []
     for i, token in enumerate(tokens):
         if token.type != "fence":
             continue
         span = _span(token, offset)
-        _check_closed(token, span, lines, path)
+        _check_closed(token, span, lines=lines, path=path)
         first = lines[span.start]
         prefix = first[: len(first) - len(first.lstrip(" \t>"))]
         fence = Fence(
@@ -178,7 +178,7 @@ def _fences(
     return found
 
 
-def _check_closed(token: Token, span: Span, lines: Sequence[str], path: str) -> None:
+def _check_closed(token: Token, span: Span, *, lines: Sequence[str], path: str) -> None:
     last = lines[span.end - 1].lstrip(" \t>") if span.end - 1 < len(lines) else ""
     marker = token.markup
     closed = (
@@ -191,7 +191,7 @@ def _check_closed(token: Token, span: Span, lines: Sequence[str], path: str) -> 
 
 
 def _answers(
-    tokens: Sequence[Token], offset: int, lines: Sequence[str], path: str
+    tokens: Sequence[Token], offset: int, *, lines: Sequence[str], path: str
 ) -> tuple[AnswerRegion, ...]:
     regions: list[AnswerRegion] = []
     open_at: tuple[Span, re.Match[str]] | None = None
@@ -260,14 +260,14 @@ def _inside(span: Span, spans: Sequence[Span]) -> bool:
     return any(outer.start <= span.start and span.end <= outer.end for outer in spans)
 
 
-def _changelog(tokens: Sequence[Token], offset: int, lines: Sequence[str]) -> Changelog | None:
+def _changelog(tokens: Sequence[Token], offset: int, *, lines: Sequence[str]) -> Changelog | None:
     for i, token in enumerate(tokens):
         if token.type == "heading_open" and "changelog" in tokens[i + 1].content.casefold():
-            return _section(tokens, i, offset, lines)
+            return _section(tokens, i, offset=offset, lines=lines)
     return None
 
 
-def _section(tokens: Sequence[Token], i: int, offset: int, lines: Sequence[str]) -> Changelog:
+def _section(tokens: Sequence[Token], i: int, *, offset: int, lines: Sequence[str]) -> Changelog:
     heading = _span(tokens[i], offset)
     level = int(tokens[i].tag[1:])
     for token in tokens[i + 3 :]:

@@ -76,7 +76,9 @@ def plan_edits(note: Note, writeback: WriteBack, *, templates: Templates) -> lis
         if question is not None:
             edits.extend(_answer_edit(question, update, lines))
     if writeback.changelog is not None:
-        edits.extend(_changelog_edit(note.changelog, writeback.changelog, lines, templates))
+        edits.extend(
+            _changelog_edit(note.changelog, writeback.changelog, lines=lines, templates=templates)
+        )
     return edits
 
 
@@ -158,6 +160,7 @@ def _answer_edit(question: Question, update: AnswerUpdate, lines: Sequence[str])
 def _changelog_edit(
     changelog: Changelog | None,
     entry: ChangelogEntry,
+    *,
     lines: Sequence[str],
     templates: Templates,
 ) -> list[Edit]:

@@ -166,7 +166,7 @@ def _questions(
         seen[question.id] = count
         if count > 1 and "id" not in question.fields:
             question = replace(question, id=f"{question.id}-{count}")
-        answer = _answer_for(question, parsed.answers, lines, claimed)
+        answer = _answer_for(question, parsed.answers, lines=lines, claimed=claimed)
         if answer is not None:
             claimed.add(answer)
         found.append((replace(question, answer=answer), taken))
@@ -277,6 +277,7 @@ def _code_task(
 def _answer_for(
     question: Question,
     answers: Sequence[AnswerRegion],
+    *,
     lines: Sequence[str],
     claimed: set[AnswerRegion],
 ) -> AnswerRegion | None:

@@ -154,7 +154,7 @@ class VaultSession:
             jobs, pool=self.pool, on_done=tick, verifiers=options.verifiers, redact=options.redact
         )
         questions = tuple(question_report(j, answered[j.question.id]) for j in jobs)
-        return self._save(loaded, answered, questions, display)
+        return self._save(loaded, answered, questions=questions, display=display)
 
     def _choose(self, note: Note, question: Question, settings: Settings) -> str:
         stack = note.frontmatter.data.get("tech_stack") if note.frontmatter else None
@@ -174,6 +174,7 @@ class VaultSession:
         self,
         loaded: Loaded,
         answered: dict[str, Answered],
+        *,
         questions: tuple[QuestionReport, ...],
         display: str,
     ) -> NoteReport:

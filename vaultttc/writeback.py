@@ -121,8 +121,10 @@ def compose(
         done = answered.get(question.id)
         if done is not None and done.question_hash == question.hash:
             callout = render_callout(done, templates=templates, today=today)
-            if question.answer is None or question.answer.hash != done.hash or _differs(
-                question, callout
+            if (
+                question.answer is None
+                or question.answer.hash != done.hash
+                or _differs(question, callout)
             ):
                 updates.append(AnswerUpdate(question.id, done.hash, callout))
             kinds.append(_kind_of(done))
@@ -203,7 +205,8 @@ def render_callout(done: Answered, *, templates: Templates, today: date) -> str:
             "label": _LABEL[outcome.status],
             "o": outcome,
             "tally": _tally(outcome),
-            "tokens": outcome.usage.input_tokens + outcome.usage.output_tokens
+            "tokens": outcome.usage.input_tokens
+            + outcome.usage.output_tokens
             + outcome.usage.thinking_tokens,
             "language": done.language,
             "date": today.isoformat(),
