@@ -242,6 +242,16 @@ class StubServer:
                           "total_tokens": prompt_tokens + 7 * k}}
 
 
+def chat_body(text: str) -> Json:
+    """A Chat Completions reply whose one choice says `text` (for scripted answers)."""
+    return {
+        "id": "chatcmpl-w", "object": "chat.completion", "created": 0, "model": "stub-model",
+        "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                     "message": {"role": "assistant", "content": text}}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+    }  # fmt: skip
+
+
 def _has_cache_control(body: Json) -> bool:
     return "cache_control" in json.dumps(body)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stub_server import Reply, StubServer
+from stub_server import Reply, StubServer, chat_body
 
 from vaultttc.runner import RunOptions
 from vaultttc.session import RunContext, VaultSession, vaults_for
@@ -210,22 +210,6 @@ def test_an_edit_made_while_the_question_is_asked_survives(vault: Path) -> None:
     assert asked.answer is not None and "24" in asked.answer.body
 
 
-def chat_body(text: str) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-w",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "stub-model",
-        "choices": [
-            {
-                "index": 0,
-                "finish_reason": "stop",
-                "logprobs": None,
-                "message": {"role": "assistant", "content": text},
-            }
-        ],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-    }
 
 
 def test_temp_file_saves_vim_saves_and_renames(vault: Path, tmp_path: Path) -> None:

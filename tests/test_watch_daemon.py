@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stub_server import Reply, StubServer
+from stub_server import Reply, StubServer, chat_body
 
 from vaultttc.vaultio import read_note
 
@@ -47,22 +47,6 @@ def note_text(q: str) -> str:
     return f"# {q}\n\nProse the author wrote.\n\n> [!question] {q}\n> strategy:: direct\n\nMore.\n"
 
 
-def chat_body(text: str) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-w",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "stub-model",
-        "choices": [
-            {
-                "index": 0,
-                "finish_reason": "stop",
-                "logprobs": None,
-                "message": {"role": "assistant", "content": text},
-            }
-        ],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-    }
 
 
 class Daemon:
