@@ -54,15 +54,7 @@ LATENCY_TARGET_MS = 200.0
 RSS_TARGET_MB = 200.0
 IDLE_TARGET = 0.01  # of one core
 END = "%% vaultttc:end %%"
-CLI = (
-    "import sys\n"
-    "from vaultttc.cli import cli, main\n"
-    "if 'watch' not in cli.commands:\n"
-    "    from vaultttc.watch import watch_command\n"
-    "    cli.add_command(watch_command)\n"
-    "sys.argv[0] = 'vaultttc'\n"
-    "main()\n"
-)
+CLI = ("-m", "vaultttc.cli")  # the console script's own entry point
 
 
 def _block(tag: str, k: int) -> str:
@@ -190,7 +182,7 @@ def run(root: Path, args: argparse.Namespace) -> None:
     with err.open("wb") as sink:
         spawned = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-c", CLI, "watch", str(root), "--debounce", str(args.debounce),
+            [sys.executable, *CLI, "watch", str(root), "--debounce", str(args.debounce),
              "--provider", f"replay:{replay}"], stdout=subprocess.DEVNULL, stderr=sink)  # fmt: skip
     try:
         ready = _wait_for(lambda: "watching" in err.read_text(errors="replace"), 300,
@@ -245,7 +237,7 @@ def catch_up(root: Path, count: int) -> None:
     with err.open("wb") as sink:
         started = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-c", CLI, "watch", str(root), "--debounce", "0.3",
+            [sys.executable, *CLI, "watch", str(root), "--debounce", "0.3",
              "--provider", f"replay:{replay}"], stdout=subprocess.DEVNULL, stderr=sink)  # fmt: skip
     try:
         done = _wait_for(lambda: _ran(err) >= count, 3600, "the catch-up", poll=0.2)

@@ -1,7 +1,7 @@
 """`vaultttc watch` as a real process: signals, the one-daemon-per-vault lock, stale locks.
 
-The daemon runs as `vaultttc watch …` through the CLI's own entry point (the command is added
-to the group here if the CLI does not list it yet); the slow provider is the stub server, whose
+The daemon runs as `vaultttc watch …` through the CLI's own entry point (`python -m
+vaultttc.cli`); the slow provider is the stub server, whose
 replies to "slow" questions are held until the test lets them go.
 """
 
@@ -24,15 +24,7 @@ from stub_server import Reply, StubServer, chat_body
 from vaultttc.vaultio import read_note
 
 END = "%% vaultttc:end %%"
-CLI = (
-    "import sys\n"
-    "from vaultttc.cli import cli, main\n"
-    "if 'watch' not in cli.commands:\n"
-    "    from vaultttc.watch import watch_command\n"
-    "    cli.add_command(watch_command)\n"
-    "sys.argv[0] = 'vaultttc'\n"
-    "main()\n"
-)
+CLI = ("-m", "vaultttc.cli")  # the console script's own entry point
 
 
 def eventually(check: Callable[[], bool], what: str, timeout: float = 40.0) -> None:
@@ -56,7 +48,7 @@ class Daemon:
         self.err = vault.parent / f"stderr-{time.monotonic_ns()}.txt"
         with self.err.open("wb") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", CLI, "watch", str(vault), "--debounce", "0.2", *args],
+                [sys.executable, *CLI, "watch", str(vault), "--debounce", "0.2", *args],
                 stdout=subprocess.DEVNULL,
                 stderr=err,
                 env=_env(),
@@ -154,7 +146,7 @@ def test_a_second_daemon_on_the_same_vault_is_refused(vault: Path, replay: str) 
     try:
         eventually(lambda: "watching" in first.stderr(), "the first daemon to start")
         second = subprocess.run(
-            [sys.executable, "-c", CLI, "watch", str(vault), "--provider", replay],
+            [sys.executable, *CLI, "watch", str(vault), "--provider", replay],
             capture_output=True, text=True, timeout=60, env=_env())  # fmt: skip
         assert second.returncode == 2
         assert "already watched" in second.stderr and f"pid {first.proc.pid}" in second.stderr

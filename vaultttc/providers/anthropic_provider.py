@@ -29,6 +29,7 @@ import httpx2
 from vaultttc.errors import ProviderError
 from vaultttc.providers.base import Capabilities, Completion, Pricing, Request, Usage
 from vaultttc.providers.common import (
+    HostedIdentity,
     Malformed,
     Tuning,
     continuation_text,
@@ -188,8 +189,10 @@ def _warm_key(params: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(shared, sort_keys=True).encode()).hexdigest()
 
 
-class AnthropicProvider:
+class AnthropicProvider(HostedIdentity):
     """Claude models behind the Messages API."""
+
+    name = "anthropic"
 
     def __init__(
         self,
@@ -214,18 +217,6 @@ class AnthropicProvider:
         self._caps: ModelCaps | None = None
         self._caps_lock = asyncio.Lock()
         self._warmups = _Warmups()
-
-    @property
-    def name(self) -> str:
-        return "anthropic"
-
-    @property
-    def model(self) -> str:
-        return self._model
-
-    @property
-    def pricing(self) -> Pricing:
-        return self._pricing
 
     @property
     def capabilities(self) -> Capabilities:

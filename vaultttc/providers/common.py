@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from vaultttc.errors import ProviderError
-from vaultttc.providers.base import Request
+from vaultttc.providers.base import Pricing, Request
 
 __all__ = [
     "DEFAULT_TEMPERATURE",
     "EFFORT_LEVELS",
+    "HostedIdentity",
     "Malformed",
     "Tuning",
     "chat_turns",
@@ -127,3 +128,19 @@ async def retry_malformed(
                 ) from exc
             await asyncio.sleep(backoff * 2 ** (attempt - 1))
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+class HostedIdentity:
+    """`name`, `model` and `pricing` for the hosted providers, which keep them as attributes."""
+
+    name: str = ""
+    _model: str
+    _pricing: Pricing
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    @property
+    def pricing(self) -> Pricing:
+        return self._pricing

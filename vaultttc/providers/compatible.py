@@ -23,6 +23,7 @@ from typing import Any
 from vaultttc.providers.base import Capabilities, Completion, Pricing, Request, Usage
 from vaultttc.providers.common import (
     DEFAULT_TEMPERATURE,
+    HostedIdentity,
     Malformed,
     Tuning,
     chat_turns,
@@ -90,8 +91,10 @@ class _Batch:
     waiters: dict[int, asyncio.Future[Completion]]
 
 
-class CompatibleProvider:
+class CompatibleProvider(HostedIdentity):
     """Any OpenAI-compatible Chat Completions server."""
+
+    name = "openai-compatible"
 
     def __init__(
         self,
@@ -109,18 +112,6 @@ class CompatibleProvider:
         self._client = make_client(api_key=api_key, base_url=self._base_url, tuning=self._tuning)
         self._use_n = n_per_request
         self._pending: dict[Request, _Batch] = {}
-
-    @property
-    def name(self) -> str:
-        return "openai-compatible"
-
-    @property
-    def model(self) -> str:
-        return self._model
-
-    @property
-    def pricing(self) -> Pricing:
-        return self._pricing
 
     @property
     def capabilities(self) -> Capabilities:

@@ -24,6 +24,7 @@ from vaultttc.errors import ProviderError
 from vaultttc.providers.base import Capabilities, Completion, Pricing, Request, Usage
 from vaultttc.providers.common import (
     EFFORT_LEVELS,
+    HostedIdentity,
     Malformed,
     Tuning,
     chat_turns,
@@ -157,8 +158,10 @@ def make_client(*, api_key: str, base_url: str, tuning: Tuning) -> openai.AsyncO
                               max_retries=tuning.max_retries)
 
 
-class OpenAIProvider:
+class OpenAIProvider(HostedIdentity):
     """OpenAI models behind the Responses API."""
+
+    name = "openai"
 
     def __init__(
         self,
@@ -172,18 +175,6 @@ class OpenAIProvider:
         self._model, self._pricing, self._tuning = model, pricing, tuning or Tuning()
         self._base_url = base_url.rstrip("/")
         self._client = make_client(api_key=api_key, base_url=self._base_url, tuning=self._tuning)
-
-    @property
-    def name(self) -> str:
-        return "openai"
-
-    @property
-    def model(self) -> str:
-        return self._model
-
-    @property
-    def pricing(self) -> Pricing:
-        return self._pricing
 
     @property
     def capabilities(self) -> Capabilities:
