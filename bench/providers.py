@@ -28,10 +28,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from vaultttc.cache import SqliteCache
+from vaultttc.engine.sampling import Lane, Sampler
 from vaultttc.providers.base import Completion, Provider, Request
 from vaultttc.providers.registry import build_provider
-from vaultttc.sampling import Lane, Sampler
+from vaultttc.vault.cache import SqliteCache
 
 STUB = Path(__file__).resolve().parents[1] / "tests" / "stub_server.py"
 LATENCY = 0.2

@@ -7,7 +7,7 @@ nested folders of a temp dir, then times, in this one process:
 
 - baseline: `frontmatter.load` + `MarkdownIt("commonmark").enable("table").parse` of every
   note, single process (what a straightforward tool would do);
-- cold: `vaultttc.scan.scan_paths([root])` with no `.vaultttc/` index;
+- cold: `vaultttc.vault.scan.scan_paths([root])` with no `.vaultttc/` index;
 - warm: the same call again, nothing changed.
 
 Prints notes/second for each (and the CPU seconds, which other load on the machine does not
@@ -45,12 +45,12 @@ import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from vaultttc import blocks
-from vaultttc.blocks import parse_blocks
 from vaultttc.config import CONFIG_DIR
-from vaultttc.note import Changelog, Span
-from vaultttc.scan import scan_paths
-from vaultttc.vaultio import iter_notes
+from vaultttc.notes import blocks
+from vaultttc.notes.blocks import parse_blocks
+from vaultttc.notes.model import Changelog, Span
+from vaultttc.vault.files import iter_notes
+from vaultttc.vault.scan import scan_paths
 
 __all__ = ["Timing", "generate_vault", "main", "run_baseline", "run_scan"]
 
@@ -305,7 +305,7 @@ def _cold_scan(root: Path) -> tuple[Timing, list[dict[str, Any]]]:
 
 def _prototype_cold(root: Path, baseline: Timing) -> None:
     """End to end, alternating, best of 2: the shipped cold scan against prototypes swapped
-    into `vaultttc.blocks` (forked workers inherit them); entries must stay identical."""
+    into `vaultttc.notes.blocks` (forked workers inherit them); entries must stay identical."""
     shipped = (blocks._MD, blocks._changelog)
     variants = {
         "as shipped": shipped,

@@ -11,7 +11,7 @@ the reference figures of ../shared/benchmarks/README.md.
 
     python bench/strategies.py            # everything (a few minutes on 2 cores)
     python bench/strategies.py --quick    # 40 problems per pool
-    python bench/strategies.py --fit      # refit the calibration maps of vaultttc.confidence
+    python bench/strategies.py --fit      # refit the calibration maps of vaultttc.engine.confidence
 
 Execution results are cached by (code, tests) digest within one run.
 """
@@ -35,14 +35,15 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from vaultttc import confidence, verifiers
-from vaultttc.answers import normalize_answer
-from vaultttc.note import parse_note
-from vaultttc.report import RunReport
-from vaultttc.runner import RunOptions
-from vaultttc.sandbox import arun_python_batch
-from vaultttc.session import RunContext, run_paths
-from vaultttc.tasks import Settings, Task, Verdict, Verifier
+from vaultttc.engine import confidence
+from vaultttc.engine.extract import normalize_answer
+from vaultttc.engine.report import RunReport
+from vaultttc.engine.runner import RunOptions
+from vaultttc.engine.tasks import Settings, Task, Verdict, Verifier
+from vaultttc.notes.parse import parse_note
+from vaultttc.sandbox.parent import arun_python_batch
+from vaultttc.vault.session import RunContext, run_paths
+from vaultttc.verifiers import choose as verifiers
 
 ROOT = Path(__file__).resolve().parents[1]
 POOLS = ROOT / ".." / "shared" / "benchmarks" / "pools"

@@ -41,12 +41,12 @@ from pathlib import Path
 
 from scan import generate_vault  # bench/scan.py, beside this file
 
-from vaultttc.daemon import STATE_FILE
-from vaultttc.note import parse_note
-from vaultttc.runner import RunOptions
-from vaultttc.session import RunContext, VaultSession, vaults_for
-from vaultttc.vaultio import digest
-from vaultttc.watchfs import Seen, save_state
+from vaultttc.engine.runner import RunOptions
+from vaultttc.notes.parse import parse_note
+from vaultttc.vault.files import digest
+from vaultttc.vault.session import RunContext, VaultSession, vaults_for
+from vaultttc.watch.daemon import STATE_FILE
+from vaultttc.watch.events import Seen, save_state
 
 __all__ = ["main"]
 
@@ -54,7 +54,7 @@ LATENCY_TARGET_MS = 200.0
 RSS_TARGET_MB = 200.0
 IDLE_TARGET = 0.01  # of one core
 END = "%% vaultttc:end %%"
-CLI = ("-m", "vaultttc.cli")  # the console script's own entry point
+CLI = ("-m", "vaultttc.cli.main")  # the console script's own entry point
 
 
 def _block(tag: str, k: int) -> str:

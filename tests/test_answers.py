@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vaultttc.answers import extract_answer, extract_code, normalize_answer
+from vaultttc.engine.code import extract_code
+from vaultttc.engine.extract import extract_answer, normalize_answer
 
 POOLS = Path(__file__).resolve().parents[1] / ".." / "shared" / "benchmarks" / "pools"
 

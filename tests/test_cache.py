@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from stub_server import StubServer, stub_fixture  # noqa: F401
 
-from vaultttc.cache import CacheWarning, SqliteCache
+from vaultttc.engine.sampling import Lane, Sampler
 from vaultttc.providers.base import Completion, Message, Request, Usage
 from vaultttc.providers.registry import build_provider
 from vaultttc.providers.replay import ReplayProvider
-from vaultttc.sampling import Lane, Sampler
+from vaultttc.vault.cache import CacheWarning, SqliteCache
 
 REQUEST = Request(prompt="Q?", system="s", max_tokens=100, sample_index=2)
 ANSWER = Completion(text="42", model="m", provider="p", thinking="t", cost_usd=0.5,
@@ -71,7 +71,7 @@ WRITER = textwrap.dedent("""
     import sys
     import time
     from pathlib import Path
-    from vaultttc.cache import SqliteCache
+    from vaultttc.vault.cache import SqliteCache
     from vaultttc.providers.base import Completion, Request
     from vaultttc.providers.replay import ReplayProvider
 

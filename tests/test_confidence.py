@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vaultttc.confidence import (
+from vaultttc.engine.confidence import (
     IDENTITY,
     JEFFREYS,
     JUDGE_CAP,

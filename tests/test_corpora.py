@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from vaultttc.edits import WriteBack, apply_edits, plan_edits
-from vaultttc.note import parse_note
-from vaultttc.render import Templates
-from vaultttc.vaultio import decode, encode
+from vaultttc.notes.edits import WriteBack, apply_edits, plan_edits
+from vaultttc.notes.parse import parse_note
+from vaultttc.notes.render import Templates
+from vaultttc.vault.files import decode, encode
 
 CORPORA = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpora"
 NOTES = sorted(p for p in CORPORA.rglob("*.md") if p.name != "README.md")

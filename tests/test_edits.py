@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
-from vaultttc.edits import AnswerUpdate, ChangelogEntry, WriteBack, apply_edits, plan_edits
-from vaultttc.note import Note, parse_note
-from vaultttc.render import Templates
-from vaultttc.vaultio import decode, encode
+from vaultttc.notes.edits import AnswerUpdate, ChangelogEntry, WriteBack, apply_edits, plan_edits
+from vaultttc.notes.model import Note
+from vaultttc.notes.parse import parse_note
+from vaultttc.notes.render import Templates
+from vaultttc.vault.files import decode, encode
 
 CASES = Path(__file__).parent / "data" / "edits"
 TEMPLATES = Templates()

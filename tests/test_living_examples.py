@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from vaultttc import examples
-from vaultttc.examples import RunOptions, bound_names, output_diff, run_examples
-from vaultttc.note import parse_note
+from vaultttc.living import examples
+from vaultttc.living.examples import RunOptions, bound_names, output_diff, run_examples
+from vaultttc.notes.parse import parse_note
 
 
 def test_output_ignores_trailing_whitespace_and_blank_lines() -> None:

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from vaultttc import examples
-from vaultttc.sandbox import SandboxResult
+from vaultttc.living import examples
+from vaultttc.sandbox.parent import SandboxResult
 
 pytest_plugins = ["pytester"]
 

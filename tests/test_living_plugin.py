@@ -150,7 +150,7 @@ def run_vaultttc_test(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]
     Plugin autoloading is off (it only slows the run down): `main` must load its plugin itself.
     """
     code = (
-        "import sys; from vaultttc.pytest_plugin import main; "
+        "import sys; from vaultttc.living.pytest_plugin import main; "
         "sys.exit(main(sys.argv[1:2], allow_exec=sys.argv[2] == 'yes', extra_args=['-q']))"
     )
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from vaultttc.examples import ExampleResult, NoteReport
-from vaultttc.living import check_examples, open_questions, plan_record
-from vaultttc.note import parse_note
+from vaultttc.living.examples import ExampleResult, NoteReport
+from vaultttc.living.record import check_examples, open_questions, plan_record
+from vaultttc.notes.parse import parse_note
 
 pytest_plugins = ["pytester"]
 
@@ -93,9 +93,9 @@ def test_fixing_a_failing_example_clears_failed_even_with_unverified_answers(
     """Examples no longer fail, so `failed` goes; the questions' own answers decide the rest."""
     from datetime import date
 
-    from vaultttc.examples import run_examples
-    from vaultttc.living import record_outcome
-    from vaultttc.note import parse_note
+    from vaultttc.living.examples import run_examples
+    from vaultttc.living.record import record_outcome
+    from vaultttc.notes.parse import parse_note
 
     note = tmp_path / "n.md"
     broken = (

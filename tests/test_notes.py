@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from vaultttc.errors import NoteError
-from vaultttc.note import Note, parse_note
-from vaultttc.vaultio import decode
+from vaultttc.notes.model import Note
+from vaultttc.notes.parse import parse_note
+from vaultttc.vault.files import decode
 
 BAD = Path(__file__).parent / "data" / "bad"
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from stub_server import Reply, StubServer, stub_fixture  # noqa: F401
 
+from vaultttc.engine.sampling import Lane, Sampler
 from vaultttc.errors import ProviderError
 from vaultttc.providers.base import Completion, Request
 from vaultttc.providers.registry import build_provider
-from vaultttc.sampling import Lane, Sampler
 
 
 def make(stub_server: StubServer, **section: Any) -> Any:

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from vaultttc.engine.sampling import Lane, Sampler
 from vaultttc.errors import ProviderError
 from vaultttc.providers.base import Completion, Request
 from vaultttc.providers.local import LocalProvider, base_prompt
 from vaultttc.providers.registry import build_provider
-from vaultttc.sampling import Lane, Sampler
 
 pytestmark = pytest.mark.local_model
 

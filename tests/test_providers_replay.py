@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from vaultttc.engine.sampling import Lane, Sampler
 from vaultttc.errors import ConfigError, ProviderError
 from vaultttc.providers.base import Completion, Message, Request
 from vaultttc.providers.replay import ReplayProvider
-from vaultttc.sampling import Lane, Sampler
 
 POOLS = Path(__file__).resolve().parents[1] / ".." / "shared" / "benchmarks" / "pools"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import pytest
 
-from vaultttc.cli import cli
+from vaultttc.cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

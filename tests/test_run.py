@@ -13,8 +13,9 @@ import jsonschema
 import pytest
 from click.testing import CliRunner, Result
 
-from vaultttc.cli import cli
-from vaultttc.note import Note, parse_note
+from vaultttc.cli.main import cli
+from vaultttc.notes.model import Note
+from vaultttc.notes.parse import parse_note
 
 ROOT = Path(__file__).resolve().parents[1]
 REPLAY = ROOT / "tests" / "data" / "replay" / "vault_example.jsonl"

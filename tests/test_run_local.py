@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from vaultttc.cli import cli
-from vaultttc.note import parse_note
+from vaultttc.cli.main import cli
+from vaultttc.notes.parse import parse_note
 
 pytestmark = pytest.mark.local_model
 

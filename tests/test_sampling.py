@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from stub_server import Reply, StubServer, stub_fixture  # noqa: F401
 
+from vaultttc.engine.sampling import CostMeter, Lane, Sampler
 from vaultttc.errors import BudgetExhausted, ProviderError
 from vaultttc.providers.base import Capabilities, Completion, Pricing, Request
 from vaultttc.providers.registry import build_provider
 from vaultttc.providers.replay import ReplayProvider
-from vaultttc.sampling import CostMeter, Lane, Sampler
 
 
 def compatible(server: StubServer, **config: Any) -> Any:

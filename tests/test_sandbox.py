@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from vaultttc import sandbox
 from vaultttc.errors import ConfigError
-from vaultttc.sandbox import (
+from vaultttc.sandbox import parent as sandbox
+from vaultttc.sandbox.parent import (
     Isolation,
     arun_python,
     isolation,

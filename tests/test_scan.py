@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from vaultttc.scan import scan_paths
+from vaultttc.vault.scan import scan_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 

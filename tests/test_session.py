@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from vaultttc.engine.runner import LanePool, RunOptions
 from vaultttc.errors import ProviderError, Redactor
-from vaultttc.note import parse_note
+from vaultttc.notes.parse import parse_note
 from vaultttc.providers.base import Capabilities, Completion, Pricing, Provider, Request
 from vaultttc.providers.replay import ReplayProvider
-from vaultttc.runner import LanePool, RunOptions
-from vaultttc.session import RunContext, Vault, VaultSession, vaults_for
+from vaultttc.vault.session import RunContext, Vault, VaultSession, vaults_for
 
 NOTE = """---
 title: Concurrent edit

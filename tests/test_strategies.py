@@ -11,15 +11,15 @@ from typing import Any, TypeVar
 
 import pytest
 
-from vaultttc.confidence import JUDGE_CAP
+from vaultttc.engine.confidence import JUDGE_CAP
+from vaultttc.engine.sampling import CostMeter, Lane, Sampler
+from vaultttc.engine.tasks import Outcome, Settings, Task, Verdict
 from vaultttc.errors import ConfigError
 from vaultttc.providers.base import Capabilities, Completion, Pricing, Request, Usage
-from vaultttc.sampling import CostMeter, Lane, Sampler
 from vaultttc.strategies import STRATEGIES, STRATEGY_NAMES, get_strategy
 from vaultttc.strategies.auto import route
-from vaultttc.strategies.prompts import answer_request
-from vaultttc.tasks import Outcome, Settings, Task, Verdict
-from vaultttc.verifiers import PythonVerifier
+from vaultttc.strategies.shared.prompts import answer_request
+from vaultttc.verifiers.python import PythonVerifier
 
 T = TypeVar("T")
 

@@ -10,11 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_strategies import Expect, run
 
+from vaultttc.engine.sampling import Lane, Sampler
+from vaultttc.engine.tasks import Outcome, Settings, Task
 from vaultttc.providers.replay import ReplayProvider
-from vaultttc.sampling import Lane, Sampler
 from vaultttc.strategies import get_strategy
-from vaultttc.strategies.search import split_steps
-from vaultttc.tasks import Outcome, Settings, Task
+from vaultttc.strategies.shared.search import split_steps
 
 QUESTION = "Yesterday was April 30, 2021. What is the date today in MM/DD/YYYY?"
 RIGHT = "Yesterday was 04/30/2021.\n\nOne day later is May 1.\n\nThe answer is 05/01/2021."

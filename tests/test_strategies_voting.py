@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from test_strategies import QUESTION, Expect, Scripted, ask, run, sampler
 
-from vaultttc.confidence import mode_posterior
+from vaultttc.engine.confidence import mode_posterior
+from vaultttc.engine.tasks import Settings
 from vaultttc.strategies.adaptive import AdaptiveConsistency, settled, wave_size
-from vaultttc.strategies.common import tally
-from vaultttc.tasks import Settings
+from vaultttc.strategies.shared.common import tally
 
 MAY_1 = ["So the answer is 05/01/2021.", "The answer is: May 1, 2021", "The answer is 2021-05-01"]
 

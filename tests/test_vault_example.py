@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from vaultttc.examples import run_examples
-from vaultttc.vaultio import read_note
+from vaultttc.living.examples import run_examples
+from vaultttc.vault.files import read_note
 
 REPO = Path(__file__).resolve().parents[1]
 VAULT = REPO / "vault_example"

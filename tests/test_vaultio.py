@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from vaultttc.errors import StaleNoteError
-from vaultttc.vaultio import Loaded, digest, iter_notes, read_note, save_text, update_note
+from vaultttc.vault.files import Loaded, digest, iter_notes, read_note, save_text, update_note
 
 
 def test_save_replaces_atomically_and_keeps_mode(tmp_path: Path) -> None:

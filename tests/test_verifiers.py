@@ -9,20 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from vaultttc.engine.sampling import Lane, Sampler
+from vaultttc.engine.tasks import Settings, Task, Verdict, Verifier
 from vaultttc.errors import ConfigError
 from vaultttc.providers.replay import ReplayProvider
-from vaultttc.sampling import Lane, Sampler
-from vaultttc.tasks import Settings, Task, Verdict, Verifier
-from vaultttc.verifiers import (
-    STRENGTH,
-    ExactVerifier,
-    JudgeVerifier,
-    NumericVerifier,
-    PythonVerifier,
-    RegexVerifier,
-    choose_verifier,
-    equivalent,
-)
+from vaultttc.verifiers.choose import choose_verifier
+from vaultttc.verifiers.judge import JudgeVerifier
+from vaultttc.verifiers.python import PythonVerifier
+from vaultttc.verifiers.reference import ExactVerifier, NumericVerifier, RegexVerifier, equivalent
+from vaultttc.verifiers.strength import STRENGTH
 
 
 def verify(verifier: Verifier, candidate: str, task: Task) -> Verdict:

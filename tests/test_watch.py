@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 from stub_server import Reply, StubServer, chat_body
 
-from vaultttc.runner import RunOptions
-from vaultttc.session import RunContext, VaultSession, vaults_for
-from vaultttc.vaultio import read_note
-from vaultttc.watch import Daemon, WatchSettings
-from vaultttc.watchfs import EventSource, ScriptedSource, WatchdogSource
+from vaultttc.engine.runner import RunOptions
+from vaultttc.vault.files import read_note
+from vaultttc.vault.session import RunContext, VaultSession, vaults_for
+from vaultttc.watch.command import Daemon, WatchSettings
+from vaultttc.watch.events import EventSource, ScriptedSource, WatchdogSource
 
 END = "%% vaultttc:end %%"
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from vaultttc.debounce import Change, Finished, Scheduler, classify, is_note_path
-from vaultttc.report import NoteReport
-from vaultttc.vaultio import digest
-from vaultttc.watchfs import Seen, append_state, load_state, save_state, survey
-from vaultttc.watchnote import status_line
+from vaultttc.engine.report import NoteReport
+from vaultttc.vault.files import digest
+from vaultttc.watch.events import Seen, append_state, load_state, save_state, survey
+from vaultttc.watch.note import status_line
+from vaultttc.watch.schedule import Change, Finished, Scheduler, classify, is_note_path
 
 D = 2.5
 

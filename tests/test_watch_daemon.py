@@ -1,7 +1,7 @@
 """`vaultttc watch` as a real process: signals, the one-daemon-per-vault lock, stale locks.
 
 The daemon runs as `vaultttc watch …` through the CLI's own entry point (`python -m
-vaultttc.cli`); the slow provider is the stub server, whose
+vaultttc.cli.main`); the slow provider is the stub server, whose
 replies to "slow" questions are held until the test lets them go.
 """
 
@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 from stub_server import Reply, StubServer, chat_body
 
-from vaultttc.vaultio import read_note
+from vaultttc.vault.files import read_note
 
 END = "%% vaultttc:end %%"
-CLI = ("-m", "vaultttc.cli")  # the console script's own entry point
+CLI = ("-m", "vaultttc.cli.main")  # the console script's own entry point
 
 
 def eventually(check: Callable[[], bool], what: str, timeout: float = 40.0) -> None:

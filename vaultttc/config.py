@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from vaultttc.engine.tasks import Settings
 from vaultttc.errors import ConfigError
-from vaultttc.tasks import Settings
 
 __all__ = ["CONFIG_DIR", "VaultConfig", "load_config", "parse_config", "resolve_settings"]
 

@@ -29,7 +29,7 @@ from vaultttc.providers.common import (
     chat_turns,
     split_evenly,
 )
-from vaultttc.providers.openai_provider import call_openai, make_client
+from vaultttc.providers.openai import call_openai, make_client
 
 __all__ = ["N_SERVERS", "CompatibleProvider", "chat_params"]
 

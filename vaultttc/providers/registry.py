@@ -297,7 +297,7 @@ def build_provider(
     if name == "anthropic":
         return _build_anthropic(model, base_url, section=section, env=env, prices=prices)
     if name == "openai":
-        from vaultttc.providers import openai_provider  # the SDK loads only when used
+        from vaultttc.providers import openai as openai_provider  # the SDK loads only when used
 
         model = str(model or OPENAI_DEFAULT_MODEL)
         return openai_provider.OpenAIProvider(
@@ -310,7 +310,7 @@ def build_provider(
 
 def _build_anthropic(model: str | None, base_url: str | None, *, section: Mapping[str, Any],
                      env: Mapping[str, str], prices: Mapping[str, Any]) -> Provider:
-    from vaultttc.providers import anthropic_provider  # the SDK loads only when used
+    from vaultttc.providers import anthropic as anthropic_provider  # the SDK loads only when used
 
     model = str(model or ANTHROPIC_DEFAULT_MODEL)
     url = base_url or section.get("base_url") or env.get("ANTHROPIC_BASE_URL")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from vaultttc.engine.tasks import Strategy
 from vaultttc.errors import ConfigError
 from vaultttc.strategies.adaptive import AdaptiveConsistency
 from vaultttc.strategies.auto import Auto
@@ -19,7 +20,6 @@ from vaultttc.strategies.effort import Effort
 from vaultttc.strategies.mcts import Mcts
 from vaultttc.strategies.self_consistency import SelfConsistency
 from vaultttc.strategies.thinking import Thinking
-from vaultttc.tasks import Strategy
 
 __all__ = ["STRATEGIES", "STRATEGY_NAMES", "get_strategy"]
 

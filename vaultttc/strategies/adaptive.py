@@ -4,7 +4,7 @@ Samples are drawn in waves, concurrently. After each sample arrives, the stoppin
 whether the leading answer is the mode of the model's answer distribution with posterior
 probability at least `settings.threshold` (default 0.95): a Beta posterior when two answers
 compete (one seen answer is compared with an unseen alternative), a Dirichlet posterior when
-more do, both with the Jeffreys prior (see `vaultttc.confidence.mode_posterior`). When it is,
+more do, both with the Jeffreys prior (see `vaultttc.engine.confidence.mode_posterior`). When it is,
 the samples still in flight are cancelled. It never draws more than `settings.samples`.
 
 A wave holds as many samples as the fewest further ones that could settle the vote (if all
@@ -17,13 +17,13 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
-from vaultttc.confidence import mode_posterior
+from vaultttc.engine.confidence import mode_posterior
+from vaultttc.engine.sampling import Sampler
+from vaultttc.engine.tasks import Outcome, Settings, Task, Verifier
 from vaultttc.providers.base import Request
-from vaultttc.sampling import Sampler
-from vaultttc.strategies.common import Candidate, Tally, candidate, tally
-from vaultttc.strategies.prompts import answer_request
-from vaultttc.strategies.voting import can_execute, decide, vote_keys
-from vaultttc.tasks import Outcome, Settings, Task, Verifier
+from vaultttc.strategies.shared.common import Candidate, Tally, candidate, tally
+from vaultttc.strategies.shared.prompts import answer_request
+from vaultttc.strategies.shared.voting import can_execute, decide, vote_keys
 
 __all__ = ["AdaptiveConsistency", "settled", "wave_size"]
 

@@ -22,14 +22,14 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from vaultttc.sampling import Sampler
+from vaultttc.engine.sampling import Sampler
+from vaultttc.engine.tasks import Outcome, Settings, Strategy, Task, Verifier
 from vaultttc.strategies.adaptive import AdaptiveConsistency
 from vaultttc.strategies.best_of_n import BestOfN
 from vaultttc.strategies.direct import Direct
-from vaultttc.strategies.prompts import classify_request
 from vaultttc.strategies.self_consistency import SelfConsistency
+from vaultttc.strategies.shared.prompts import classify_request
 from vaultttc.strategies.thinking import Thinking
-from vaultttc.tasks import Outcome, Settings, Strategy, Task, Verifier
 
 __all__ = ["Auto", "Route", "route"]
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vaultttc.sampling import Sampler
-from vaultttc.strategies.search import Rollout, Search
-from vaultttc.tasks import Outcome, Settings, Task, Verifier
+from vaultttc.engine.sampling import Sampler
+from vaultttc.engine.tasks import Outcome, Settings, Task, Verifier
+from vaultttc.strategies.shared.search import Rollout, Search
 
 __all__ = ["Beam"]
 

@@ -19,13 +19,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from vaultttc.confidence import mode_posterior, verified_confidence, vote_confidence
+from vaultttc.engine.confidence import mode_posterior, verified_confidence, vote_confidence
+from vaultttc.engine.sampling import Sampler
+from vaultttc.engine.tasks import Outcome, Settings, Status, Task, Verdict, Verifier
 from vaultttc.errors import ConfigError
-from vaultttc.sampling import Sampler
-from vaultttc.strategies.behaviour import vote_keys
-from vaultttc.strategies.common import Candidate, candidate, finish, tally, verify_unique
-from vaultttc.strategies.prompts import answer_request
-from vaultttc.tasks import Outcome, Settings, Status, Task, Verdict, Verifier
+from vaultttc.strategies.shared.behaviour import vote_keys
+from vaultttc.strategies.shared.common import Candidate, candidate, finish, tally, verify_unique
+from vaultttc.strategies.shared.prompts import answer_request
 
 __all__ = ["NO_VERIFIER", "BestOfN", "Selection", "executed", "select", "selection_outcome"]
 

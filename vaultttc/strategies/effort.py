@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vaultttc.engine.sampling import Sampler
+from vaultttc.engine.tasks import Outcome, Settings, Task, Verifier
 from vaultttc.errors import ConfigError
-from vaultttc.sampling import Sampler
-from vaultttc.strategies.prompts import answer_request
-from vaultttc.strategies.single import answer_once
-from vaultttc.tasks import Outcome, Settings, Task, Verifier
+from vaultttc.strategies.shared.prompts import answer_request
+from vaultttc.strategies.shared.single import answer_once
 
 __all__ = ["Effort"]
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from vaultttc.sampling import Sampler
-from vaultttc.strategies.search import Search
-from vaultttc.tasks import Outcome, Settings, Task, Verifier
+from vaultttc.engine.sampling import Sampler
+from vaultttc.engine.tasks import Outcome, Settings, Task, Verifier
+from vaultttc.strategies.shared.search import Search
 
 __all__ = ["EXPLORATION", "Mcts"]
 

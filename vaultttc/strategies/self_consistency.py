@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vaultttc.sampling import Sampler
-from vaultttc.strategies.common import candidate, tally
-from vaultttc.strategies.prompts import answer_request
-from vaultttc.strategies.voting import can_execute, decide, vote_keys
-from vaultttc.tasks import Outcome, Settings, Task, Verifier
+from vaultttc.engine.sampling import Sampler
+from vaultttc.engine.tasks import Outcome, Settings, Task, Verifier
+from vaultttc.strategies.shared.common import candidate, tally
+from vaultttc.strategies.shared.prompts import answer_request
+from vaultttc.strategies.shared.voting import can_execute, decide, vote_keys
 
 __all__ = ["SelfConsistency"]
 

@@ -1,0 +1,159 @@
+"""The `vaultttc` command: parse options, call one library function, print, pick the exit code.
+
+Errors the user can cause arrive as `VaultTTCError` and leave here as one line on stderr with
+exit code 2; this is the only place that turns exceptions into exit codes. The environment is
+read here and passed down explicitly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from vaultttc.cli.console import RunProgress, print_report
+from vaultttc.cli.newnote import create_note
+from vaultttc.config import load_config
+from vaultttc.engine.runner import RunOptions
+from vaultttc.errors import Redactor, VaultTTCError
+from vaultttc.providers.registry import describe_providers, render_providers
+from vaultttc.strategies import STRATEGY_NAMES
+from vaultttc.vault.files import find_vault_root
+from vaultttc.vault.scan import scan_paths
+from vaultttc.vault.session import RunContext, run_paths
+from vaultttc.watch.command import watch_command
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="vaultttc")
+def cli() -> None:
+    """Test-time compute for Markdown knowledge vaults."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def scan(paths: tuple[Path, ...], as_json: bool) -> None:
+    """List every note's blocks and errors (read-only)."""
+    result = scan_paths(paths)
+    if as_json:
+        click.echo(json.dumps({"notes": result.entries, "errors": result.errors}, indent=2,
+                              ensure_ascii=False))  # fmt: skip
+    else:
+        _print_scan(result.entries)
+    if result.errors:
+        sys.exit(2)
+
+
+def _print_scan(entries: list[dict[str, object]]) -> None:
+    table = Table("note", "lines", "block", "detail", box=None, pad_edge=False)
+    for entry in entries:
+        if entry["error"]:
+            click.echo(f"error: {entry['error']}", err=True)
+            continue
+        blocks = entry["blocks"]
+        assert isinstance(blocks, list)
+        for block in blocks:
+            detail = block.get("id") or block.get("language") or ""
+            lines = f"{block['first_line']}-{block['last_line']}"
+            table.add_row(str(entry["path"]), lines, block["kind"], str(detail))
+    Console(highlight=False).print(table)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--provider", help="local, anthropic, openai, openai-compatible or replay:PATH.")
+@click.option("--model", help="Model id for the provider.")
+@click.option("--strategy", type=click.Choice(STRATEGY_NAMES), help="Override every question's.")
+@click.option("--samples", type=click.IntRange(min=1), help="Sample budget per question.")
+@click.option("--base-url", help="Base URL (ending in /v1) for openai-compatible servers.")
+@click.option("--dry-run", is_flag=True, help="Print the diff; write nothing.")
+@click.option("--force", is_flag=True, help="Re-run questions whose answers are up to date.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
+@click.option("--allow-exec", is_flag=True, help="Allow running code from notes and models.")
+def run(paths: tuple[Path, ...], **opts: Any) -> None:
+    """Answer, verify and score the questions in notes, and write the answers back."""
+    overrides = {k: opts[k] for k in ("provider", "model", "strategy", "samples") if opts[k]}
+    if opts["allow_exec"]:
+        overrides["execute"] = True
+    quiet = opts["as_json"] or not sys.stderr.isatty()
+    with RunProgress(enabled=not quiet) as progress:
+        context = RunContext(
+            options=RunOptions(cli=overrides, force=opts["force"], redact=Redactor(os.environ)),
+            env=dict(os.environ),
+            dry_run=opts["dry_run"],
+            base_url=opts["base_url"],
+            progress=progress.update if not quiet else None,
+        )
+        report = asyncio.run(run_paths(paths, context))
+    if opts["as_json"]:
+        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print_report(report, dry_run=opts["dry_run"])
+    sys.exit(report.exit_code)
+
+
+@cli.command()
+@click.argument("title")
+@click.option("--template", default="note", show_default=True, help="Template name.")
+@click.option("--folder", type=click.Path(file_okay=False, path_type=Path), default=Path("."))
+def new(title: str, template: str, folder: Path) -> None:
+    """Write a new note in the seed's shape from a template."""
+    path = create_note(title, folder=folder, template=template)
+    click.echo(str(path))
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--allow-exec", is_flag=True, help="Allow running the notes' examples.")
+@click.option("--record", is_flag=True, help="Write the outcome back into each note.")
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+def test(path: Path, allow_exec: bool, record: bool, pytest_args: tuple[str, ...]) -> None:
+    """Run the notes' embedded examples as tests (living documentation) with pytest."""
+    from vaultttc.living import pytest_plugin  # imports pytest: only for this command
+
+    sys.exit(pytest_plugin.main([path], allow_exec=allow_exec, record=record,
+                                extra_args=pytest_args))  # fmt: skip
+
+
+@cli.command()
+@click.option("--base-url", help="Base URL of an OpenAI-compatible server, to check it.")
+@click.option("--vault", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Vault whose .vaultttc/config.toml to read.")  # fmt: skip
+def providers(base_url: str | None, vault: Path) -> None:
+    """Which providers are configured, and what to set for the others."""
+    config = load_config(find_vault_root(vault))
+    statuses = describe_providers(dict(os.environ), config.raw, base_url=base_url)
+    click.echo(render_providers(statuses))
+
+
+cli.add_command(watch_command)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except VaultTTCError as exc:
+        click.echo(f"vaultttc: {exc}", err=True)
+        sys.exit(2)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

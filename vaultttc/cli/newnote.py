@@ -1,0 +1,57 @@
+"""`vaultttc new`: a note in the seed's shape, rendered from a template, never overwriting.
+
+`note_name(title)` and `render_note` are pure; `create_note` is the IO shell that finds the
+vault root (for template overrides), picks a filename-safe name and writes exclusively.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from vaultttc.errors import VaultTTCError
+from vaultttc.notes.render import Templates
+from vaultttc.vault.files import find_vault_root
+
+__all__ = ["create_note", "note_name", "slug"]
+
+_UNSAFE = re.compile(r'[\\/:*?"<>|#^\[\]\x00-\x1f]')
+
+
+def note_name(title: str) -> str:
+    """A filename that is safe on every OS and in Obsidian links; keeps CJK and spaces."""
+    name = _UNSAFE.sub(" ", unicodedata.normalize("NFC", title))
+    name = re.sub(r"\s+", " ", name).strip(" .")
+    if not name:
+        raise VaultTTCError(f"cannot make a file name from the title {title!r}")
+    return name[:120] + ".md"
+
+
+def slug(title: str) -> str:
+    text = unicodedata.normalize("NFKC", title).lower()
+    return re.sub(r"[^\w]+", "-", text).strip("-")[:60] or "note"
+
+
+def create_note(
+    title: str,
+    *,
+    folder: Path,
+    template: str = "note",
+    today: Callable[[], date] = date.today,
+) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / note_name(title)
+    day = today()
+    text = Templates(find_vault_root(folder)).new_note(
+        template,
+        {"title": title, "id": f"note-{day:%Y%m%d}-{slug(title)}", "today": day.isoformat()},
+    )
+    try:
+        with path.open("x", encoding="utf-8", newline="") as handle:
+            handle.write(text + "\n")
+    except FileExistsError:
+        raise VaultTTCError(f"{path}: a note with this name exists; not overwritten") from None
+    return path

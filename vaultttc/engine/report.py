@@ -1,0 +1,117 @@
+"""The run report: per note, per question, and totals — as values and as product.md's JSON.
+
+Pure. `verified` is true when a verifier passed the answer, false when the question failed,
+and null when nothing could verify it (consensus, judge, no verifier, or an error).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from vaultttc.engine.runner import Job
+from vaultttc.notes.compose import Answered
+
+__all__ = ["NoteReport", "QuestionReport", "RunReport", "question_report"]
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionReport:
+    id: str
+    line: int
+    strategy: str
+    provider: str
+    model: str
+    samples_used: int
+    answer: str | None
+    verified: bool | None
+    status: str
+    confidence: float | None
+    input_tokens: int
+    output_tokens: int
+    thinking_tokens: int
+    cost_usd: float
+    cached: bool
+    error: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NoteReport:
+    path: str
+    questions: tuple[QuestionReport, ...] = ()
+    changed: bool = False
+    error: str | None = None
+    diff: str | None = None
+    written_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    notes: tuple[NoteReport, ...]
+    seconds: float = 0.0
+
+    def totals(self) -> dict[str, Any]:
+        questions = [q for n in self.notes for q in n.questions]
+        return {
+            "notes": len(self.notes),
+            "notes_changed": sum(n.changed for n in self.notes),
+            "notes_unreadable": sum(n.error is not None and not n.questions for n in self.notes),
+            "questions": len(questions),
+            "verified": sum(q.status == "verified" for q in questions),
+            "consensus": sum(q.status in ("consensus", "unverified") for q in questions),
+            "failed": sum(q.status in ("failed", "error") for q in questions),
+            "samples": sum(q.samples_used for q in questions),
+            "input_tokens": sum(q.input_tokens for q in questions),
+            "output_tokens": sum(q.output_tokens for q in questions),
+            "thinking_tokens": sum(q.thinking_tokens for q in questions),
+            "cost_usd": round(sum(q.cost_usd for q in questions), 6),
+            "cached": sum(q.cached for q in questions),
+            "seconds": round(self.seconds, 3),
+        }
+
+    @property
+    def exit_code(self) -> int:
+        if any(n.error is not None for n in self.notes):
+            return 2
+        return 1 if self.totals()["failed"] else 0
+
+    def to_json(self) -> Mapping[str, Any]:
+        notes = [
+            {
+                "path": n.path,
+                "changed": n.changed,
+                "error": n.error,
+                "questions": [asdict(q) for q in n.questions],
+            }
+            for n in self.notes
+        ]
+        return {"notes": notes, "totals": self.totals()}
+
+
+def question_report(job: Job, answered: Answered) -> QuestionReport:
+    settings, outcome = job.settings, answered.outcome
+    head = QuestionReport(
+        id=job.question.id, line=job.question.span.first_line, strategy=settings.strategy,
+        provider=settings.provider, model=settings.model or "", samples_used=0, answer=None,
+        verified=None, status="error", confidence=None, input_tokens=0, output_tokens=0,
+        thinking_tokens=0, cost_usd=0.0, cached=False, error=answered.error,
+    )  # fmt: skip
+    if outcome is None:
+        return head
+    return replace(
+        head,
+        strategy=outcome.strategy,
+        samples_used=outcome.samples_used,
+        answer=outcome.code or outcome.answer,
+        verified={"verified": True, "failed": False}.get(outcome.status),
+        status=outcome.status,
+        confidence=round(outcome.confidence, 4),
+        input_tokens=outcome.usage.input_tokens,
+        output_tokens=outcome.usage.output_tokens,
+        thinking_tokens=outcome.usage.thinking_tokens,
+        cost_usd=round(outcome.cost_usd, 6),
+        cached=outcome.cached,
+        note=outcome.note,
+    )

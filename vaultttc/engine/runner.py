@@ -1,0 +1,172 @@
+"""The runner: a parsed note in, answers out. No file IO, no environment, no clock.
+
+`plan_jobs` decides which questions need asking (their stored hash differs from the one their
+content and settings give, or `force`), `run_note` asks them concurrently through shared
+provider lanes, and returns what each question got. Failures stay with their question: a
+provider error, an exhausted budget or a crashing verifier becomes that question's error and
+never stops the others. Saving is the caller's business (see `vaultttc.vault.session`).
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from vaultttc.config import VaultConfig, resolve_settings
+from vaultttc.engine.sampling import Cache, CostMeter, Lane, Sampler
+from vaultttc.engine.tasks import Settings, Task, Verifier
+from vaultttc.errors import Redactor, VaultTTCError
+from vaultttc.notes.compose import Answered, answer_hash
+from vaultttc.notes.model import Note, Question
+from vaultttc.providers.base import Provider
+from vaultttc.strategies import get_strategy
+from vaultttc.verifiers.choose import choose_verifier
+
+__all__ = ["Job", "LanePool", "ProviderChoice", "RunOptions", "plan_jobs", "run_note"]
+
+log = logging.getLogger(__name__)
+
+ProviderFactory = Callable[[str, str | None], Provider]
+ProviderChoice = Callable[[Note, Question, Settings], str]
+VerifierChoice = Callable[..., Verifier | None]
+KEY_SHAPES = Redactor({})  # without the environment, still removes anything shaped like a key
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """`cli`: settings from flags; `force`: re-ask answered questions; `verifiers`: the seam
+    that picks a task's verifier (`choose_verifier`'s signature), e.g. to wrap it in a cache."""
+
+    cli: Mapping[str, Any] = field(default_factory=dict)
+    force: bool = False
+    verifiers: VerifierChoice = choose_verifier
+    redact: Callable[[str], str] = field(default=KEY_SHAPES)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    question: Question
+    task: Task
+    settings: Settings
+    hash: str
+
+
+@dataclass
+class LanePool:
+    """One lane per (provider, model) for a whole run, so limits hold across notes."""
+
+    factory: ProviderFactory
+    cache: Cache | None = None
+    limit: int | None = None
+    lanes: dict[tuple[str, str | None], Lane] = field(default_factory=dict)
+
+    def lane(self, name: str, model: str | None) -> Lane:
+        key = (name, model)
+        if key not in self.lanes:
+            self.lanes[key] = Lane(self.factory(name, model), self.cache, self.limit)
+        return self.lanes[key]
+
+    async def aclose(self) -> None:
+        for lane in self.lanes.values():
+            await lane.provider.aclose()
+
+
+def task_for(question: Question, language: str) -> Task:
+    stub = question.stub.code if question.stub else None
+    return Task(
+        id=question.id,
+        question=question.text,
+        kind=question.kind,
+        language=language,
+        expect=question.fields.get("expect"),
+        stub=stub,
+        tests=question.test.code if question.test else None,
+        entry_point=_entry_point(stub) if stub else None,
+        fields=dict(question.fields),
+    )
+
+
+def _entry_point(stub: str) -> str | None:
+    try:
+        tree = ast.parse(stub)
+    except SyntaxError:
+        return None
+    names = [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    return names[-1] if names else None
+
+
+def plan_jobs(
+    note: Note,
+    *,
+    config: VaultConfig,
+    options: RunOptions,
+    pool: LanePool,
+    choose: ProviderChoice,
+) -> list[Job]:
+    """The questions of `note` that need asking, with their resolved settings and hash."""
+    jobs: list[Job] = []
+    for question in note.questions:
+        settings = resolve_settings(
+            cli=options.cli, fields_=question.fields, ttc=note.ttc, config=config,
+            source=f"{note.path}:{question.span.first_line}",
+        )  # fmt: skip
+        name = choose(note, question, settings)
+        lane = pool.lane(name, settings.model)
+        settings = replace(settings, provider=name, model=lane.provider.model)
+        digest = answer_hash(question, settings)
+        if options.force or question.answer is None or question.answer.hash != digest:
+            jobs.append(Job(question, task_for(question, note.language), settings, digest))
+    return jobs
+
+
+async def run_note(
+    jobs: list[Job],
+    *,
+    pool: LanePool,
+    on_done: Callable[[Job, Answered], Awaitable[None] | None] | None = None,
+    verifiers: VerifierChoice = choose_verifier,
+    redact: Callable[[str], str] = KEY_SHAPES,
+) -> dict[str, Answered]:
+    """Ask every job concurrently; one note's jobs share its cost cap."""
+    caps = [j.settings.max_cost_usd for j in jobs if j.settings.max_cost_usd is not None]
+    meter = CostMeter(cap_usd=min(caps) if caps else None)
+
+    async def one(job: Job) -> tuple[str, Answered]:
+        answered = await answer(job, pool=pool, meter=meter, verifiers=verifiers)
+        if answered.error is not None:  # provider errors can echo a key back: never write it
+            answered = replace(answered, error=redact(answered.error))
+        if on_done is not None:
+            maybe = on_done(job, answered)
+            if maybe is not None:
+                await maybe
+        return job.question.id, answered
+
+    return dict(await asyncio.gather(*(one(job) for job in jobs)))
+
+
+async def answer(
+    job: Job, *, pool: LanePool, meter: CostMeter, verifiers: VerifierChoice = choose_verifier
+) -> Answered:
+    settings = job.settings
+    lane = pool.lane(settings.provider, settings.model)
+    sampler = Sampler(lane, max_samples=settings.samples, meter=meter)
+    judge = Sampler(lane, max_samples=settings.samples, meter=meter)
+    base = Answered(job.question.hash, job.hash, None, language=job.task.language)
+    try:
+        verifier = verifiers(job.task, settings, sampler=judge, allow_exec=settings.execute)
+        strategy = get_strategy(settings.strategy)
+        outcome = await strategy.run(job.task, settings, sampler=sampler, verifier=verifier)
+    except VaultTTCError as exc:
+        return replace(base, hash="", error=f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # a crashing strategy or verifier fails its question only
+        log.error("question %s crashed: %s", job.question.id, type(exc).__name__)
+        return replace(base, hash="", error=f"internal error ({type(exc).__name__}: {exc})")
+    # A judge's calls are spent on this answer too: count them in its tokens and cost.
+    outcome = replace(
+        outcome, usage=outcome.usage + judge.usage, cost_usd=outcome.cost_usd + judge.cost_usd
+    )
+    return replace(base, outcome=outcome)

@@ -1,0 +1,132 @@
+"""What strategies answer and what they return: tasks, settings, verdicts and outcomes.
+
+These values are the contract between the note model (which builds `Task`s from question
+blocks), the strategies and verifiers (which turn a task into an `Outcome`), and the runner
+(which renders outcomes back into the note). Pure values and protocols; no IO.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from vaultttc.engine.sampling import Sampler
+from vaultttc.providers.base import Usage
+
+__all__ = [
+    "Evidence",
+    "Outcome",
+    "Settings",
+    "Status",
+    "Strategy",
+    "Task",
+    "Verdict",
+    "Verifier",
+]
+
+Evidence = Literal["reference", "tests", "examples", "judge", "vote", "none"]
+Status = Literal["verified", "consensus", "failed", "unverified"]
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One question block or code task, as a strategy sees it.
+
+    `question` is the callout's text without its inline fields. For a code task, `stub` is the
+    fence in the note's language (signature + docstring) and `tests` the optional test fence;
+    `entry_point` is the stub's function name.
+    """
+
+    id: str
+    question: str
+    kind: Literal["question", "code"] = "question"
+    language: str = "python"
+    expect: str | None = None
+    stub: str | None = None
+    tests: str | None = None
+    entry_point: str | None = None
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Resolved knobs for one task (CLI > question field > note ttc > tech_stack > config)."""
+
+    strategy: str = "auto"
+    provider: str = "local"
+    model: str | None = None
+    samples: int = 8
+    thinking_budget: int | None = None
+    effort: str | None = None
+    max_tokens: int = 1024
+    max_cost_usd: float | None = None
+    verify: str | None = None
+    execute: bool = False
+    latency_critical: bool = False
+    beam_width: int = 2
+    depth: int = 3
+    threshold: float = 0.95
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A verifier's judgement of one candidate.
+
+    `passed` is None when the verifier could not decide (e.g. execution not allowed).
+    `score` in [0, 1] ranks candidates (fraction of tests passed, judge grade).
+    `strength` in [0, 1] says how much a pass proves (hidden-test grade ~0.97, a few
+    examples less, a judge much less); confidence is built from it.
+    """
+
+    passed: bool | None
+    score: float
+    strength: float
+    evidence: Evidence
+    detail: str = ""
+
+
+class Verifier(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    async def verify(self, candidate: str, task: Task) -> Verdict: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A strategy's answer to one task, with everything the answer region shows.
+
+    `answer` is the final answer only (never thinking); `code` the chosen code for code tasks.
+    `agreed` counts samples that voted for the answer; `passed` candidates that passed the
+    verifier. `note` carries budget exhaustion, tie-breaks and routing reasons.
+    """
+
+    task_id: str
+    answer: str
+    status: Status
+    confidence: float
+    strategy: str
+    evidence: Evidence
+    samples_used: int
+    agreed: int = 0
+    passed: int = 0
+    code: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
+    cached: bool = False
+    provider: str = ""
+    model: str = ""
+    note: str = ""
+
+
+class Strategy(Protocol):
+    """A test-time-compute strategy: draws through `sampler`, judges with `verifier`."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def run(
+        self, task: Task, settings: Settings, *, sampler: Sampler, verifier: Verifier | None
+    ) -> Outcome: ...

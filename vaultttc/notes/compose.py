@@ -1,0 +1,231 @@
+"""From outcomes to a `WriteBack`: answer callouts, the note's status and confidence, a row.
+
+Pure. A question's answer region records what was decided (its callout type and confidence);
+the note's `verification_status` and `confidence_score` are recomputed from every region, new
+and old, so that a re-run of one question keeps the others' verdicts.
+
+confidence_score = the minimum confidence over the note's answered questions: a note is as
+trustworthy as its weakest answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Literal
+
+from vaultttc.engine.tasks import Outcome, Settings
+from vaultttc.notes.edits import AnswerUpdate, ChangelogEntry, WriteBack
+from vaultttc.notes.model import AnswerRegion, Note, Question
+from vaultttc.notes.render import Templates
+
+__all__ = [
+    "Answered",
+    "NoteVerdict",
+    "answer_hash",
+    "compose",
+    "note_verdict",
+    "questions_verdict",
+    "region_verdict",
+]
+
+Kind = Literal["verified", "consensus", "unverified", "failed", "error"]
+NoteStatus = Literal["verified", "consensus", "failed", "stale", "pending"]
+_HASHED = ("strategy", "provider", "model", "samples", "thinking_budget", "effort", "max_tokens",
+           "verify", "execute", "beam_width", "depth", "threshold")  # fmt: skip
+_CALLOUT = {"verified": "success", "consensus": "info", "unverified": "info", "failed": "failure"}
+_LABEL = {"verified": "Verified", "consensus": "Consensus", "unverified": "Unverified",
+          "failed": "Failed", "error": "Failed"}  # fmt: skip
+_REGION_RE = re.compile(r"\[!(\w+)\][+-]?\s*(\w+)")
+_CONFIDENCE_RE = re.compile(r"confidence (\d+(?:\.\d+)?)")
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """What a run decided for one question: an outcome, or the error that stopped it."""
+
+    question_hash: str
+    hash: str
+    outcome: Outcome | None
+    error: str | None = None
+    language: str = "python"
+
+
+@dataclass(frozen=True, slots=True)
+class NoteVerdict:
+    status: NoteStatus
+    confidence: float | None
+
+
+def answer_hash(question: Question, settings: Settings) -> str:
+    """Everything that determined the answer: the question's content and the run settings."""
+    knobs = {k: v for k, v in asdict(settings).items() if k in _HASHED}
+    if question.kind != "code":  # consent to execute changes only a code task's verdict
+        knobs.pop("execute")
+    text = question.hash + json.dumps(knobs, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def region_verdict(region: AnswerRegion, prefix: str = "") -> tuple[Kind, float | None]:
+    """A stored answer region's verdict: from its begin marker, or (regions written before
+    markers carried it) from the callout header the default template renders."""
+    if region.verdict is not None:
+        marked = region.verdict if region.verdict in _LABEL else "failed"
+        return marked, region.confidence  # type: ignore[return-value]
+    body = _unquoted(region.body, prefix)
+    first = body.strip().split("\n", 1)[0] if body.strip() else ""
+    match = _REGION_RE.search(first)
+    label = match.group(2).lower() if match else "failed"
+    kind: Kind = label if label in _CALLOUT else "failed"  # type: ignore[assignment]
+    confidence = _CONFIDENCE_RE.search(first)
+    return kind, float(confidence.group(1)) if confidence else None
+
+
+def note_verdict(kinds: Sequence[tuple[Kind, float | None]], *, stale: bool) -> NoteVerdict:
+    if not kinds:
+        return NoteVerdict("pending", None)
+    scores = [c for _, c in kinds if c is not None]
+    confidence = min(scores) if scores else None
+    names = {k for k, _ in kinds}
+    if names & {"failed", "error"}:
+        return NoteVerdict("failed", confidence)
+    if stale:
+        return NoteVerdict("stale", confidence)
+    if names == {"verified"}:
+        return NoteVerdict("verified", confidence)
+    return NoteVerdict("consensus", confidence)
+
+
+def questions_verdict(note: Note) -> NoteVerdict:
+    """The note's status from its answer regions alone (no run in progress)."""
+    kinds = [region_verdict(q.answer, q.prefix) for q in note.questions if q.answer]
+    stale = any(q.answer is None or q.answer.id != q.id for q in note.questions)
+    return note_verdict(kinds, stale=stale)
+
+
+def compose(
+    note: Note,
+    answered: Mapping[str, Answered],
+    *,
+    templates: Templates,
+    today: date,
+) -> WriteBack:
+    """The write-back for a note given this run's answers (keyed by question id).
+
+    Answers whose question changed since it was asked are dropped (the author's text wins);
+    the question is then `stale` until the next run.
+    """
+    updates: list[AnswerUpdate] = []
+    kinds: list[tuple[Kind, float | None]] = []
+    stale = False
+    for question in note.questions:
+        done = answered.get(question.id)
+        if done is not None and done.question_hash == question.hash:
+            callout = render_callout(done, templates=templates, today=today)
+            kind, confidence = _kind_of(done)
+            if (
+                question.answer is None
+                or question.answer.hash != done.hash
+                or (question.answer.verdict, question.answer.confidence) != (kind, confidence)
+                or _differs(question, callout)
+            ):
+                updates.append(AnswerUpdate(question.id, done.hash, callout, kind, confidence))
+            kinds.append((kind, confidence))
+        elif question.answer is not None:
+            kinds.append(region_verdict(question.answer, question.prefix))
+            # Asked, but edited since; or its region answers an earlier wording (another id).
+            stale = stale or done is not None or question.answer.id != question.id
+        else:
+            stale = True
+    if not updates:
+        return WriteBack()
+    verdict = note_verdict(kinds, stale=stale)
+    return WriteBack(
+        frontmatter=_frontmatter(verdict, today),
+        answers=tuple(updates),
+        changelog=_row(answered, verdict, today),
+    )
+
+
+def _differs(question: Question, callout: str) -> bool:
+    assert question.answer is not None
+    return _unquoted(question.answer.body, question.prefix) != callout
+
+
+def _unquoted(body: str, prefix: str) -> str:
+    if not prefix:
+        return body
+    marker = prefix.rstrip()
+    return "\n".join(line.removeprefix(marker).removeprefix(" ") for line in body.split("\n"))
+
+
+def _kind_of(done: Answered) -> tuple[Kind, float | None]:
+    if done.outcome is None:
+        return "error", 0.0
+    return done.outcome.status, round(done.outcome.confidence, 2)
+
+
+def _frontmatter(verdict: NoteVerdict, today: date) -> tuple[tuple[str, str], ...]:
+    values: list[tuple[str, str]] = []
+    if verdict.confidence is not None:
+        values.append(("confidence_score", f"{verdict.confidence:.2f}"))
+    values.append(("verification_status", verdict.status))
+    if verdict.status == "verified":
+        values.append(("last_reinforced", today.isoformat()))
+    return tuple(values)
+
+
+def _row(answered: Mapping[str, Answered], verdict: NoteVerdict, today: date) -> ChangelogEntry:
+    outcomes = [a.outcome for a in answered.values() if a.outcome is not None]
+    counts: dict[str, int] = {}
+    for a in answered.values():
+        kind = a.outcome.status if a.outcome else "error"
+        counts[kind] = counts.get(kind, 0) + 1
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+    strategies = sorted({o.strategy for o in outcomes})
+    tokens = sum(o.usage.input_tokens + o.usage.output_tokens + o.usage.thinking_tokens
+                 for o in outcomes)  # fmt: skip
+    cost = sum(o.cost_usd for o in outcomes)
+    confidence = f"{verdict.confidence:.2f}" if verdict.confidence is not None else "-"
+    return ChangelogEntry(
+        date=today.isoformat(),
+        change=f"vaultttc: {len(answered)} answered ({summary}) · {verdict.status}",
+        strategy=", ".join(strategies) or "-",
+        confidence=confidence,
+        tokens=str(tokens),
+        cost=f"${cost:.4f}",
+    )
+
+
+def render_callout(done: Answered, *, templates: Templates, today: date) -> str:
+    outcome = done.outcome
+    if outcome is None:
+        context = {"kind": "failure", "label": "Failed", "error": done.error or "failed"}
+        return templates.render("answer_error.md.j2", {**context, "date": today.isoformat()})
+    return templates.answer(
+        {
+            "kind": _CALLOUT[outcome.status],
+            "label": _LABEL[outcome.status],
+            "o": outcome,
+            "tally": _tally(outcome),
+            "tokens": outcome.usage.input_tokens
+            + outcome.usage.output_tokens
+            + outcome.usage.thinking_tokens,
+            "language": done.language,
+            "date": today.isoformat(),
+        }
+    )
+
+
+def _tally(outcome: Outcome) -> str:
+    """`6 passed · 8 samples`: counts, not a fraction, since samples include router calls."""
+    samples = f"{outcome.samples_used} sample" + ("s" if outcome.samples_used != 1 else "")
+    if outcome.evidence in ("reference", "tests", "examples") and outcome.samples_used > 1:
+        return f"{outcome.passed} passed · {samples}"
+    if outcome.evidence == "vote" or outcome.agreed > 1:
+        return f"{outcome.agreed} agree · {samples}"
+    return samples

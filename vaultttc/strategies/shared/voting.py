@@ -1,0 +1,77 @@
+"""Voting strategies' shared half: what a sample votes for, and what a finished vote means.
+
+A question's sample votes for its normalised answer. A code sample votes for its behaviour
+(the results of the entry point on probe inputs) when the python verifier shows that execution
+is allowed, otherwise for its program text. `decide` turns a tally into an outcome: the winner
+is checked by the verifier when there is one (a pass makes it `verified`, a failure `failed`),
+and is `consensus` otherwise. Draws no samples itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from vaultttc.engine.confidence import mode_posterior, verified_confidence, vote_confidence
+from vaultttc.engine.sampling import Sampler
+from vaultttc.engine.tasks import Outcome, Status, Task, Verifier
+from vaultttc.strategies.shared.behaviour import vote_keys
+from vaultttc.strategies.shared.common import Candidate, Tally, finish
+
+__all__ = ["can_execute", "decide", "vote_keys"]
+
+
+async def can_execute(verifier: Verifier | None, probe: Candidate, task: Task) -> bool:
+    """Whether the python verifier runs code for this task (it ran `probe`)."""
+    if task.kind != "code" or verifier is None or verifier.name != "python":
+        return False
+    verdict = await verifier.verify(probe.check, task)
+    return verdict.passed is not None or verdict.score > 0
+
+
+def _label(candidates: Sequence[Candidate], keys: Sequence[str | None]) -> dict[str, str]:
+    """Display names for tied keys: the first voter's answer (or sample number for code)."""
+    out: dict[str, str] = {}
+    for c, k in zip(candidates, keys, strict=True):
+        if k is not None and k not in out:
+            out[k] = c.answer if c.answer is not None else f"sample {c.index + 1}"
+    return out
+
+
+async def decide(
+    task: Task,
+    sampler: Sampler,
+    *,
+    candidates: Sequence[Candidate],
+    keys: Sequence[str | None],
+    vote: Tally,
+    verifier: Verifier | None,
+    strategy: str,
+    notes: Sequence[str] = (),
+) -> Outcome:
+    """The outcome of a finished vote, checked by the verifier when there is one."""
+    said = [*notes, vote.describe_tie(_label(candidates, keys))]
+    if vote.winner is None:
+        return finish(task, sampler, strategy=strategy, chosen=None, status="failed",
+                      confidence=0.0, evidence="none", notes=said)
+    chosen = next(c for c, k in zip(candidates, keys, strict=True) if k == vote.winner)
+    said.append(f"{vote.votes} of {len(candidates)} samples agree")
+    counts = vote.posterior_counts()
+    verdict = await verifier.verify(chosen.check, task) if verifier is not None else None
+    if verdict is None or verdict.passed is None:
+        if verifier is not None and verdict is not None:
+            said.append(f"{verifier.name} could not decide: {verdict.detail}")
+        # A plurality of one is no consensus: nothing but the sample itself backs it.
+        agreed: Status = "consensus" if vote.votes >= 2 or len(candidates) == 1 else "unverified"
+        return finish(task, sampler, strategy=strategy, chosen=chosen, status=agreed,
+                      confidence=vote_confidence(counts), evidence="vote", agreed=vote.votes,
+                      notes=said)
+    status: Status = "failed"
+    if verdict.passed:
+        status = "consensus" if verdict.evidence == "judge" else "verified"
+    confidence = verified_confidence(
+        evidence=verdict.evidence, strength=verdict.strength, passed=verdict.passed,
+        score=verdict.score, agreement=mode_posterior(counts),
+    )
+    return finish(task, sampler, strategy=strategy, chosen=chosen, status=status,
+                  confidence=confidence, evidence=verdict.evidence, agreed=vote.votes,
+                  passed=vote.votes if verdict.passed else 0, notes=[*said, verdict.detail])

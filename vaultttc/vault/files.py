@@ -1,0 +1,187 @@
+"""Notes on disk: decoding, atomic compare-and-swap saves, and walking a vault.
+
+This is the IO edge for notes. A save writes a temp file in the note's folder, fsyncs it, keeps
+the file mode, and replaces the note only if its bytes are still the ones that were read; a
+changed note raises `StaleNoteError` and `update_note` re-plans on the new text. A crash leaves
+either the old note or the new one, never half of either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from vaultttc.errors import NoteError, StaleNoteError
+from vaultttc.notes.model import Note
+from vaultttc.notes.parse import parse_note
+
+__all__ = [
+    "IGNORED_DIRS",
+    "Loaded",
+    "decode",
+    "digest",
+    "encode",
+    "find_vault_root",
+    "iter_notes",
+    "note_stats",
+    "read_note",
+    "save_text",
+    "update_note",
+]
+
+IGNORED_DIRS = frozenset({".obsidian", ".trash", ".vaultttc", ".git"})  # and every dot-folder
+BOM = "\ufeff"
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """A note as read: its parsed model and the hash of the exact bytes read."""
+
+    path: Path
+    note: Note
+    hash: str
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def decode(data: bytes, path: str) -> str:
+    """UTF-8 text of a note (BOM kept), or a `NoteError` naming the line of the bad byte."""
+    if b"\x00" in data[:8192]:
+        raise NoteError(path, 0, "is a binary file, not a Markdown note")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        bad = data[exc.start : exc.start + 1].hex()
+        raise NoteError(path, line, f"is not valid UTF-8 (byte 0x{bad})") from None
+
+
+def read_note(path: Path, *, display: str | None = None) -> Loaded:
+    data = path.read_bytes()
+    name = display or str(path)
+    return Loaded(path, parse_note(decode(data, name), name), digest(data))
+
+
+def encode(text: str, *, bom: bool) -> bytes:
+    return ((BOM if bom else "") + text).encode("utf-8")
+
+
+def save_text(path: Path, text: str, *, expected: str, bom: bool) -> str:
+    """Atomically replace `path` with `text` if its bytes still hash to `expected`.
+
+    Returns the new content hash. Raises `StaleNoteError` and leaves the note alone when it
+    changed since it was read.
+    """
+    data = encode(text, bom=bom)
+    path = path.resolve()  # a symlinked note is saved through the link, which stays a link
+    mode = stat.S_IMODE(path.stat().st_mode)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".vaultttc-tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        if digest(path.read_bytes()) != expected:
+            raise StaleNoteError(f"{path}: changed on disk while vaultttc worked; not written")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return digest(data)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def update_note(
+    path: Path,
+    plan: Callable[[Loaded], str | None],
+    *,
+    attempts: int = 3,
+    display: str | None = None,
+) -> str | None:
+    """Read, plan the new text, compare-and-swap; on a concurrent edit, re-plan on the new text.
+
+    `plan` returns the new text, or None when nothing should change. Returns the text written,
+    or None when nothing was. Gives up with `StaleNoteError` after `attempts` collisions.
+    """
+    for _ in range(attempts):
+        loaded = read_note(path, display=display)
+        text = plan(loaded)
+        if text is None or text == loaded.note.text:
+            return None
+        try:
+            save_text(path, text, expected=loaded.hash, bom=loaded.note.bom)
+        except StaleNoteError:
+            continue
+        return text
+    raise StaleNoteError(f"{display or path}: kept changing while vaultttc tried to save; skipped")
+
+
+def find_vault_root(start: Path) -> Path:
+    """The nearest folder at or above `start` holding `.vaultttc/` or `.obsidian/`; else
+    `start` itself (a plain folder of notes is its own vault)."""
+    here = start.resolve()
+    for folder in (here, *here.parents):
+        if (folder / ".vaultttc").is_dir() or (folder / ".obsidian").is_dir():
+            return folder
+    return here
+
+
+def iter_notes(root: Path, *, exclude: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Every `.md` file under `root` in sorted order, skipping ignored and excluded folders
+    and never following a symlink out of the vault."""
+    for path, _ in note_stats(root, exclude=exclude):
+        yield Path(path)
+
+
+def note_stats(
+    root: Path, *, exclude: tuple[str, ...] = ()
+) -> Iterator[tuple[str, os.stat_result]]:
+    """`iter_notes` with each note's stat, from one `scandir` pass (no second stat call)."""
+    if root.is_file():
+        yield str(root), root.stat()
+        return
+    top = str(root)
+    base = root.resolve()
+    excluded = {e.strip("/") for e in exclude}
+    stack = [top]
+    while stack:
+        with os.scandir(stack.pop()) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+        folders: list[str] = []
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                rel = entry.path[len(top) + 1 :]
+                if not entry.name.startswith(".") and rel not in excluded:
+                    folders.append(entry.path)
+            elif entry.name.endswith(".md") and _inside(entry, base):
+                yield entry.path, entry.stat()
+        stack.extend(reversed(folders))
+
+
+def _inside(entry: os.DirEntry[str], base: Path) -> bool:
+    if not entry.is_symlink():
+        return True
+    try:
+        target = Path(entry.path).resolve()
+        return target.is_relative_to(base) and target.is_file()
+    except OSError:
+        return False

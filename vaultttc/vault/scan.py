@@ -1,0 +1,177 @@
+"""`vaultttc scan`: every note's blocks and errors, read-only, with an index for warm runs.
+
+`describe(note)` is pure. `scan_vault(root)` is the IO shell: it walks the vault, reuses the
+entries of notes whose (size, mtime) or content hash is unchanged from `.vaultttc/index.json`,
+parses the rest on all cores, and rewrites the index. It never writes a note.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vaultttc.config import CONFIG_DIR, load_config
+from vaultttc.errors import NoteError
+from vaultttc.notes.model import Note
+from vaultttc.notes.parse import parse_note
+from vaultttc.vault.files import decode, digest, find_vault_root, note_stats
+
+__all__ = ["ScanResult", "describe", "scan_paths"]
+
+_INDEX_VERSION = 1
+Entry = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    entries: list[Entry]
+    reused: int
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for e in self.entries if e["error"])
+
+
+def describe(note: Note) -> list[Entry]:
+    """The blocks of a note as scan reports them, in document order, 1-based lines."""
+    blocks: list[Entry] = []
+    for q in note.questions:
+        blocks.append(_block(q.kind, q.span.first_line, q.span.last_line, id=q.id, fields=q.fields))
+        if q.answer is not None:
+            span = q.answer.span
+            blocks.append(_block("answer", span.first_line, span.last_line, id=q.answer.id))
+    for a in note.orphan_answers:
+        blocks.append(_block("answer", a.span.first_line, a.span.last_line, id=a.id))
+    for ex in note.examples:
+        span = ex.fence.span
+        extra = {"skip": ex.skip} if ex.skip else {}
+        blocks.append(
+            _block("example", span.first_line, span.last_line, language=ex.fence.lang, **extra)
+        )
+    if note.changelog is not None:
+        end = note.changelog.table or note.changelog.heading
+        blocks.append(_block("changelog", note.changelog.heading.first_line, end.last_line))
+    return sorted(blocks, key=lambda b: b["first_line"])
+
+
+def _block(kind: str, first: int, last: int, **extra: Any) -> Entry:
+    return {"kind": kind, "first_line": first, "last_line": last, **extra}
+
+
+def _scan_one(args: tuple[str, str, bytes | None]) -> Entry:
+    path, rel, data = args
+    try:
+        raw = Path(path).read_bytes() if data is None else data
+        note = parse_note(decode(raw, rel), rel)
+    except (NoteError, OSError) as exc:
+        return {"path": rel, "blocks": [], "error": _message(exc, rel), "hash": None}
+    return {"path": rel, "language": note.language, "blocks": describe(note), "error": None,
+            "hash": digest(raw)}  # fmt: skip
+
+
+def _message(exc: Exception, rel: str) -> str:
+    if isinstance(exc, NoteError):
+        return str(exc)
+    return f"{rel}: cannot be read ({exc.__class__.__name__}: {exc})"
+
+
+def scan_paths(paths: Iterable[Path], *, workers: int | None = None) -> ScanResult:
+    """Scan files and folders; folders use (and refresh) their vault index."""
+    entries: list[Entry] = []
+    reused = 0
+    for path in paths:
+        if path.is_dir():
+            result = _scan_vault(find_vault_root(path), path, workers=workers)
+            entries.extend(result.entries)
+            reused += result.reused
+        else:
+            entries.append(_strip(_scan_one((str(path), str(path), None))))
+    return ScanResult(entries, reused)
+
+
+def _scan_vault(root: Path, folder: Path, *, workers: int | None) -> ScanResult:
+    """Scan `folder` (the vault root or a folder in it) with the vault's config and index."""
+    config = load_config(root)
+    index_path = root / CONFIG_DIR / "index.json"
+    old = _load_index(index_path)
+    stats: dict[str, tuple[str, os.stat_result]] = {}
+    cut = len(str(root)) + 1
+    inside = folder.resolve().relative_to(root)
+    for name, st in note_stats(root / inside, exclude=_relative(config.exclude, inside)):
+        stats[name[cut:].replace(os.sep, "/")] = (name, st)
+    prefix = "" if inside == Path(".") else inside.as_posix() + "/"
+    fresh: dict[str, Entry] = {k: v for k, v in old.items() if not k.startswith(prefix)}
+    todo: list[tuple[str, str, bytes | None]] = []
+    for rel, (path, st) in stats.items():
+        known = old.get(rel)
+        if known and known["size"] == st.st_size and known["mtime_ns"] == st.st_mtime_ns:
+            fresh[rel] = known
+            continue
+        data = Path(path).read_bytes() if known and known["size"] == st.st_size else None
+        if known and data is not None and digest(data) == known["hash"]:  # touched only
+            fresh[rel] = {**known, "mtime_ns": st.st_mtime_ns}
+        else:
+            todo.append((path, rel, data))
+    for entry in _parse_all(todo, workers=workers):
+        rel = entry["path"]
+        st = stats[rel][1]
+        fresh[rel] = {**entry, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    if fresh != old:
+        _save_index(index_path, fresh)
+    entries = [_strip(fresh[rel]) for rel in sorted(fresh) if rel in stats]
+    return ScanResult(entries, len(stats) - len(todo))
+
+
+def _relative(exclude: tuple[str, ...], inside: Path) -> tuple[str, ...]:
+    """The vault's excluded folders as seen from a folder inside it."""
+    if inside == Path("."):
+        return exclude
+    prefix = inside.as_posix() + "/"
+    return tuple(e[len(prefix) :] for e in exclude if e.startswith(prefix))
+
+
+def _parse_all(todo: list[tuple[str, str, bytes | None]], *, workers: int | None) -> list[Entry]:
+    count = workers if workers is not None else (os.cpu_count() or 1)
+    if count <= 1 or len(todo) < 64:
+        return [_scan_one(item) for item in todo]
+    with ProcessPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(_scan_one, todo, chunksize=max(16, len(todo) // (count * 8))))
+
+
+def _strip(entry: Entry) -> Entry:
+    return {k: v for k, v in entry.items() if k not in ("size", "mtime_ns", "hash")}
+
+
+def _load_index(path: Path) -> dict[str, Entry]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    gc.disable()  # json.loads of a large index spends a third of its time in the collector
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}
+    finally:
+        gc.enable()
+    if not isinstance(data, dict) or data.get("version") != _INDEX_VERSION:
+        return {}
+    notes = data.get("notes")
+    return notes if isinstance(notes, dict) else {}
+
+
+def _save_index(path: Path, notes: dict[str, Entry]) -> None:
+    """Best effort: the index is a cache, and a read-only vault is still scannable."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"version": _INDEX_VERSION, "notes": notes}), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        return

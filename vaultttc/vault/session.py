@@ -1,0 +1,218 @@
+"""`vaultttc run` as a library call: the IO shell around the runner.
+
+Finds each path's vault, loads its config, cache and providers, reads notes, runs them
+concurrently, and saves each note with compare-and-swap (re-planning on an author's concurrent
+edit). One bad note is reported and skipped; it never stops the vault. Environment variables
+and the clock arrive as arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from vaultttc.config import CONFIG_DIR, VaultConfig, load_config
+from vaultttc.engine.report import NoteReport, QuestionReport, RunReport, question_report
+from vaultttc.engine.runner import LanePool, RunOptions, plan_jobs, run_note
+from vaultttc.engine.tasks import Settings
+from vaultttc.errors import VaultTTCError
+from vaultttc.notes.compose import Answered, compose
+from vaultttc.notes.edits import rewrite
+from vaultttc.notes.model import Note, Question
+from vaultttc.notes.render import Templates
+from vaultttc.providers.base import Provider
+from vaultttc.providers.registry import build_provider, choose_provider_name
+from vaultttc.vault.cache import SqliteCache
+from vaultttc.vault.files import (
+    Loaded,
+    digest,
+    encode,
+    find_vault_root,
+    iter_notes,
+    read_note,
+    update_note,
+)
+
+__all__ = ["RunContext", "Vault", "VaultSession", "run_paths", "vaults_for"]
+
+Progress = Callable[[str, int], None]
+
+
+@dataclass
+class Vault:
+    """A vault root with what a run needs from it, loaded once."""
+
+    root: Path
+    config: VaultConfig
+    notes: list[Path] = field(default_factory=list)
+
+
+def vaults_for(paths: Iterable[Path]) -> list[Vault]:
+    """Group the notes named by `paths` (files or folders) by the vault they live in."""
+    vaults: dict[Path, Vault] = {}
+    for path in paths:
+        root = find_vault_root(path if path.is_dir() else path.parent)
+        vault = vaults.get(root)
+        if vault is None:
+            vault = vaults[root] = Vault(root, load_config(root))
+        known = {p.resolve() for p in vault.notes}
+        for note in iter_notes(path, exclude=vault.config.exclude):
+            if note.resolve() not in known:  # `run d d/x.md` asks x.md once
+                known.add(note.resolve())
+                vault.notes.append(note)
+    return list(vaults.values())
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """What every note of one run shares; built once per run by `run_paths`."""
+
+    options: RunOptions
+    env: Mapping[str, str]
+    today: Callable[[], date] = date.today
+    dry_run: bool = False
+    base_url: str | None = None
+    progress: Progress | None = None
+
+
+async def run_paths(paths: Iterable[Path], context: RunContext) -> RunReport:
+    started = time.perf_counter()
+    reports: list[NoteReport] = []
+    for vault in vaults_for(paths):
+        reports.extend(await _run_vault(vault, context))
+    return RunReport(tuple(reports), time.perf_counter() - started)
+
+
+async def _run_vault(vault: Vault, context: RunContext) -> list[NoteReport]:
+    session = VaultSession.open(vault, context)
+    gate = asyncio.Semaphore(4)
+
+    async def one(path: Path) -> NoteReport:
+        async with gate:
+            return await session.run(path)
+
+    try:
+        return list(await asyncio.gather(*(one(p) for p in vault.notes)))
+    finally:
+        await session.aclose()
+
+
+@dataclass(frozen=True, slots=True)
+class VaultSession:
+    """One vault's providers, cache and templates, shared by every note run in it.
+
+    The CLI opens one per run; the daemon keeps one open for as long as it watches.
+    """
+
+    vault: Vault
+    pool: LanePool
+    templates: Templates
+    context: RunContext
+
+    @classmethod
+    def open(cls, vault: Vault, context: RunContext) -> VaultSession:
+        cache_dir = vault.root / CONFIG_DIR
+        cache_dir.mkdir(exist_ok=True)
+
+        def factory(name: str, model: str | None) -> Provider:
+            return build_provider(
+                name, model=model, base_url=context.base_url, config=vault.config.raw,
+                env=context.env,
+            )  # fmt: skip
+
+        cache = SqliteCache(cache_dir / "cache.sqlite")
+        pool = LanePool(factory, cache, vault.config.concurrency)
+        return cls(vault, pool, Templates(vault.root), context)
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
+
+    async def run(self, path: Path) -> NoteReport:
+        """Run one note: ask what changed, then save with compare-and-swap."""
+        display = _display(path, self.vault.root)
+        try:
+            loaded = read_note(path, display=display)
+            jobs = plan_jobs(
+                loaded.note, config=self.vault.config, options=self.context.options,
+                pool=self.pool, choose=self._choose,
+            )  # fmt: skip
+        except (OSError, VaultTTCError) as exc:
+            return NoteReport(display, error=_one_line(exc, display))
+        if not jobs:
+            return NoteReport(display)
+        progress = self.context.progress
+        if progress is not None:
+            progress(display, len(jobs))
+        tick = (lambda job, done: progress(display, -1)) if progress is not None else None
+        options = self.context.options
+        answered = await run_note(
+            jobs, pool=self.pool, on_done=tick, verifiers=options.verifiers, redact=options.redact
+        )
+        questions = tuple(question_report(j, answered[j.question.id]) for j in jobs)
+        return self._save(loaded, answered, questions=questions, display=display)
+
+    def _choose(self, note: Note, question: Question, settings: Settings) -> str:
+        stack = note.frontmatter.data.get("tech_stack") if note.frontmatter else None
+        framework = stack.get("framework") if isinstance(stack, Mapping) else None
+        return choose_provider_name(
+            cli=self.context.options.cli.get("provider"),
+            question_field=question.fields.get("provider"),
+            note_ttc=note.ttc.get("provider"),
+            tech_stack_framework=framework,
+            config=self.vault.config.raw,
+            env=self.context.env,
+            base_url=self.context.base_url,
+            model=settings.model,
+        )
+
+    def _save(
+        self,
+        loaded: Loaded,
+        answered: dict[str, Answered],
+        *,
+        questions: tuple[QuestionReport, ...],
+        display: str,
+    ) -> NoteReport:
+        today = self.context.today()
+
+        def plan(fresh: Loaded) -> str | None:
+            writeback = compose(fresh.note, answered, templates=self.templates, today=today)
+            return rewrite(fresh.note, writeback, templates=self.templates)
+
+        if self.context.dry_run:
+            new = plan(loaded)
+            diff = _diff(loaded.note.text, new, display) if new is not None else ""
+            return NoteReport(display, questions=questions, changed=bool(diff), diff=diff)
+        try:
+            written = update_note(loaded.path, plan, display=display)
+        except (OSError, VaultTTCError) as exc:
+            return NoteReport(display, questions=questions, error=_one_line(exc, display))
+        if written is None:
+            return NoteReport(display, questions=questions)
+        saved = digest(encode(written, bom=loaded.note.bom))
+        return NoteReport(display, questions=questions, changed=True, written_hash=saved)
+
+
+def _diff(old: str, new: str, display: str) -> str:
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True),
+        fromfile=f"a/{display}", tofile=f"b/{display}",
+    )  # fmt: skip
+    return "".join(lines)
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _one_line(exc: BaseException, display: str) -> str:
+    text = str(exc).replace("\n", " ")
+    return text if text.startswith(display) else f"{display}: {text}"
