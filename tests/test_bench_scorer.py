@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_strategies", ROOT / "bench" /
-                                                  "strategies.py")
+    spec = importlib.util.spec_from_file_location(
+        "bench_strategies", ROOT / "bench" / "strategies.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -49,10 +50,15 @@ PROSE = '''def shout(word, times):
 
 def test_docstring_examples_become_asserts() -> None:
     assert bench.docstring_asserts(DOCTEST, "double") == [
-        "assert double([1, 2]) == [2, 4]", "assert double([]) == []"]
+        "assert double([1, 2]) == [2, 4]",
+        "assert double([]) == []",
+    ]
     assert bench.docstring_asserts(PROSE, "shout") == [
-        "assert shout('hi', 2) == 'HIHI'", "assert shout('hey', 1) == 'HEY'",
-        "assert shout('a', 0) == ''", "assert shout(word='ab', times=1) == 'AB'"]
+        "assert shout('hi', 2) == 'HIHI'",
+        "assert shout('hey', 1) == 'HEY'",
+        "assert shout('a', 0) == ''",
+        "assert shout(word='ab', times=1) == 'AB'",
+    ]
 
 
 def _pool(tmp_path: Path, rows: list[dict[str, object]]) -> str:
@@ -61,19 +67,34 @@ def _pool(tmp_path: Path, rows: list[dict[str, object]]) -> str:
     return "tiny.jsonl"
 
 
-def test_a_tiny_date_pool_scores_the_written_answers(tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_tiny_date_pool_scores_the_written_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     right = "The answer is 05/01/2021."
     wrong = "The answer is 04/30/2021."
-    pool = _pool(tmp_path, [
-        {"problem_id": "date/1", "question": "Yesterday was April 30, 2021. What is the date "
-         "today in MM/DD/YYYY?", "gold": "05/01/2021", "samples": [right, right, wrong]},
-        {"problem_id": "date/2", "question": "Tomorrow is May 2, 2021. What is the date today "
-         "in MM/DD/YYYY?", "gold": "05/01/2021", "samples": [wrong, right, wrong]},
-    ])
+    pool = _pool(
+        tmp_path,
+        [
+            {
+                "problem_id": "date/1",
+                "question": "Yesterday was April 30, 2021. What is the date today in MM/DD/YYYY?",
+                "gold": "05/01/2021",
+                "samples": [right, right, wrong],
+            },
+            {
+                "problem_id": "date/2",
+                "question": "Tomorrow is May 2, 2021. What is the date today in MM/DD/YYYY?",
+                "gold": "05/01/2021",
+                "samples": [wrong, right, wrong],
+            },
+        ],
+    )
     monkeypatch.setattr(bench, "POOLS", tmp_path / "pools")
-    [scored] = asyncio.run(bench.bench_pool("tiny", pool, [("self-consistency", 0)],
-                                            limit=None, work=tmp_path / "work"))
+    [scored] = asyncio.run(
+        bench.bench_pool(
+            "tiny", pool, [("self-consistency", 0)], limit=None, work=tmp_path / "work"
+        )
+    )
     assert (scored.accuracy, scored.samples, scored.errors) == (50.0, 3.0, 0)
     assert [ok for _, ok in scored.pairs] == [True, False]
     notes = "".join(p.read_text() for p in (tmp_path / "work" / "tiny").glob("*.md"))
@@ -85,10 +106,15 @@ def test_a_tiny_date_pool_scores_the_written_answers(tmp_path: Path,
 
 def test_code_is_scored_by_the_hidden_check() -> None:
     gold = {"entry_point": "inc", "test": "def check(f):\n    assert f(1) == 2\n"}
-    problems = [bench.Problem("a", gold, ""), bench.Problem("b", gold, ""),
-                bench.Problem("c", gold, "")]
-    written = {"a": bench.Written("", "def inc(x):\n    return x + 1\n", 0.9),
-               "b": bench.Written("", "def inc(x):\n    return x\n", 0.9)}
+    problems = [
+        bench.Problem("a", gold, ""),
+        bench.Problem("b", gold, ""),
+        bench.Problem("c", gold, ""),
+    ]
+    written = {
+        "a": bench.Written("", "def inc(x):\n    return x + 1\n", 0.9),
+        "b": bench.Written("", "def inc(x):\n    return x\n", 0.9),
+    }
     cache: dict[str, bool] = {}
     assert asyncio.run(bench.score_code(problems, written, cache)) == [True, False, False]
     assert len(cache) == 3

@@ -21,9 +21,17 @@ from vaultttc.providers.replay import ReplayProvider
 from vaultttc.vault.cache import CacheWarning, SqliteCache
 
 REQUEST = Request(prompt="Q?", system="s", max_tokens=100, sample_index=2)
-ANSWER = Completion(text="42", model="m", provider="p", thinking="t", cost_usd=0.5,
-                    usage=Usage(1, 2, 3, 4, 5), latency_s=1.5, finish_reason="stop",
-                    sample_index=2)
+ANSWER = Completion(
+    text="42",
+    model="m",
+    provider="p",
+    thinking="t",
+    cost_usd=0.5,
+    usage=Usage(1, 2, 3, 4, 5),
+    latency_s=1.5,
+    finish_reason="stop",
+    sample_index=2,
+)
 
 
 def replay(tmp_path: Path, sample: str = "a") -> ReplayProvider:
@@ -41,11 +49,22 @@ def test_a_stored_completion_comes_back_whole(tmp_path: Path) -> None:
         assert len(cache) == 1
 
 
-@pytest.mark.parametrize("change", [
-    {"sample_index": 3}, {"prompt": "Q? "}, {"system": None}, {"max_tokens": 101},
-    {"thinking_budget": 1024}, {"effort": "high"}, {"temperature": 0.5}, {"seed": 1},
-    {"stop": ("\n",)}, {"prefix": "Step"}, {"messages": (Message("user", "hi"),)},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"sample_index": 3},
+        {"prompt": "Q? "},
+        {"system": None},
+        {"max_tokens": 101},
+        {"thinking_budget": 1024},
+        {"effort": "high"},
+        {"temperature": 0.5},
+        {"seed": 1},
+        {"stop": ("\n",)},
+        {"prefix": "Step"},
+        {"messages": (Message("user", "hi"),)},
+    ],
+)
 def test_every_request_field_is_part_of_the_key(tmp_path: Path, change: dict[str, Any]) -> None:
     provider = replay(tmp_path)
     with SqliteCache(tmp_path / "cache.sqlite") as cache:
@@ -93,9 +112,13 @@ def test_two_processes_can_write_at_once(tmp_path: Path) -> None:
     provider = replay(tmp_path)
     cache_path = tmp_path / "cache.sqlite"
     SqliteCache(cache_path).close()
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(cache_path),
-                                 str(tmp_path / "r.jsonl"), tag], stderr=subprocess.PIPE)
-               for tag in ("x", "y")]
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(cache_path), str(tmp_path / "r.jsonl"), tag],
+            stderr=subprocess.PIPE,
+        )
+        for tag in ("x", "y")
+    ]
     for w in writers:
         _, err = w.communicate(timeout=120)
         assert w.returncode == 0, err.decode()
@@ -122,13 +145,13 @@ def test_a_corrupt_file_is_moved_aside_with_a_warning(tmp_path: Path) -> None:
 
 
 def test_a_rerun_makes_no_provider_calls_and_keys_never_reach_the_file(
-        tmp_path: Path, stub: StubServer) -> None:
+    tmp_path: Path, stub: StubServer
+) -> None:
     secret = "sk-ant-very-secret-key-1234"
     path = tmp_path / "cache.sqlite"
 
     async def run() -> Sampler:
-        provider = build_provider("anthropic", base_url=stub.url,
-                                  env={"ANTHROPIC_API_KEY": secret})
+        provider = build_provider("anthropic", base_url=stub.url, env={"ANTHROPIC_API_KEY": secret})
         with SqliteCache(path) as cache:
             sampler = Sampler(Lane(provider, cache), max_samples=4)
             await sampler.sample(Request(prompt="Q?", thinking_budget=2000), 4)

@@ -66,10 +66,16 @@ def test_ties_are_not_settled_and_known_values_hold() -> None:
 
 
 def test_verified_confidence_follows_the_strength_of_the_evidence() -> None:
-    def conf(evidence: str, strength: float, passed: bool = True, agreement: float = 0.9,
-             score: float = 1.0) -> float:
-        return verified_confidence(evidence=evidence, strength=strength, passed=passed,
-                                   score=score, agreement=agreement)
+    def conf(
+        evidence: str,
+        strength: float,
+        passed: bool = True,
+        agreement: float = 0.9,
+        score: float = 1.0,
+    ) -> float:
+        return verified_confidence(
+            evidence=evidence, strength=strength, passed=passed, score=score, agreement=agreement
+        )
 
     assert conf("reference", 0.99) == 0.99
     assert conf("judge", 0.5, agreement=1.0) <= JUDGE_CAP < conf("reference", 0.99)
@@ -96,8 +102,15 @@ def test_ece_is_zero_when_calibrated_and_the_gap_when_not() -> None:
 
 
 def test_an_isotonic_fit_is_monotone_and_matches_block_accuracies() -> None:
-    pairs = ([(0.2, False)] * 3 + [(0.2, True)] + [(0.5, True)] * 2 + [(0.5, False)] * 2
-             + [(0.6, False)] * 2 + [(0.9, True)] * 9 + [(0.9, False)])
+    pairs = (
+        [(0.2, False)] * 3
+        + [(0.2, True)]
+        + [(0.5, True)] * 2
+        + [(0.5, False)] * 2
+        + [(0.6, False)] * 2
+        + [(0.9, True)] * 9
+        + [(0.9, False)]
+    )
     knots = fit_isotonic(pairs)
     # 0.5 (2 of 4 right) and 0.6 (0 of 2) violate monotonicity: pooled into one block.
     assert knots == ((0.2, 0.25), (0.5333, 0.3333), (0.9, 0.9))

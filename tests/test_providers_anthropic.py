@@ -19,8 +19,13 @@ LONG = "Background. " * 600  # ~7,000 characters: long enough to cache
 
 def provider(server: StubServer, **section: Any) -> Any:
     config = {"providers": {"anthropic": {"max_retries": 2, "timeout_s": 5, **section}}}
-    return build_provider("anthropic", model=MODEL, base_url=server.url, config=config,
-                          env={"ANTHROPIC_API_KEY": "sk-ant-test-key"})
+    return build_provider(
+        "anthropic",
+        model=MODEL,
+        base_url=server.url,
+        config=config,
+        env={"ANTHROPIC_API_KEY": "sk-ant-test-key"},
+    )
 
 
 def complete(server: StubServer, request: Request, **section: Any) -> Completion:
@@ -39,7 +44,8 @@ def last_message(server: StubServer) -> dict[str, Any]:
 
 
 def test_budget_becomes_enabled_thinking_and_thinking_stays_out_of_the_answer(
-        stub: StubServer) -> None:
+    stub: StubServer,
+) -> None:
     done = complete(stub, Request(prompt="What is 6*7?", max_tokens=500, thinking_budget=2000))
     body = last_message(stub)
     assert body["thinking"] == {"type": "enabled", "budget_tokens": 2000}
@@ -57,8 +63,7 @@ def test_small_budget_is_raised_to_the_api_minimum(stub: StubServer) -> None:
     assert last_message(stub)["max_tokens"] > 1024
 
 
-def test_adaptive_thinking_with_effort_where_budgets_are_not_supported(
-        stub: StubServer) -> None:
+def test_adaptive_thinking_with_effort_where_budgets_are_not_supported(stub: StubServer) -> None:
     caps = full_capabilities()
     caps["thinking"]["types"]["enabled"] = {"supported": False}
     stub.model_caps[MODEL] = caps
@@ -68,8 +73,7 @@ def test_adaptive_thinking_with_effort_where_budgets_are_not_supported(
     assert body["output_config"] == {"effort": "high"}
 
 
-def test_unsupported_effort_is_a_clear_error_before_any_message_is_sent(
-        stub: StubServer) -> None:
+def test_unsupported_effort_is_a_clear_error_before_any_message_is_sent(stub: StubServer) -> None:
     caps = full_capabilities()
     caps["effort"]["max"] = {"supported": False}
     stub.model_caps[MODEL] = caps
@@ -129,8 +133,7 @@ def test_short_prompts_carry_no_cache_control(stub: StubServer) -> None:
     assert "cache_control" not in str(last_message(stub))
 
 
-def test_shared_prefix_is_cached_once_then_read_by_concurrent_samples(
-        stub: StubServer) -> None:
+def test_shared_prefix_is_cached_once_then_read_by_concurrent_samples(stub: StubServer) -> None:
     stub.latency = 0.2  # the cache is written only once the first request is answered
 
     async def go() -> list[Completion]:
@@ -191,21 +194,35 @@ def test_bad_key_names_the_variable(stub: StubServer) -> None:
 
 
 def test_max_tokens_stop_is_reported_as_length(stub: StubServer) -> None:
-    message = {"id": "m", "type": "message", "role": "assistant", "model": MODEL,
-               "content": [{"type": "text", "text": "cut"}], "stop_reason": "max_tokens",
-               "stop_sequence": None, "usage": {"input_tokens": 4, "output_tokens": 9}}
+    message = {
+        "id": "m",
+        "type": "message",
+        "role": "assistant",
+        "model": MODEL,
+        "content": [{"type": "text", "text": "cut"}],
+        "stop_reason": "max_tokens",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 4, "output_tokens": 9},
+    }
     stub.enqueue("messages", Reply(body=message))
     done = complete(stub, Request(prompt="q"))
     assert (done.text, done.finish_reason, done.usage.output_tokens) == ("cut", "length", 9)
 
 
 def test_cost_comes_from_the_price_table_and_config_overrides(stub: StubServer) -> None:
-    config = {"providers": {"anthropic": {"max_retries": 0}},
-              "prices": {MODEL: {"input": 1000.0, "output": 2000.0}}}
+    config = {
+        "providers": {"anthropic": {"max_retries": 0}},
+        "prices": {MODEL: {"input": 1000.0, "output": 2000.0}},
+    }
 
     async def go() -> Completion:
-        p = build_provider("anthropic", model=MODEL, base_url=stub.url, config=config,
-                           env={"ANTHROPIC_API_KEY": "k"})
+        p = build_provider(
+            "anthropic",
+            model=MODEL,
+            base_url=stub.url,
+            config=config,
+            env={"ANTHROPIC_API_KEY": "k"},
+        )
         try:
             return await p.complete(Request(prompt="q"))
         finally:

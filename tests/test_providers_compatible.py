@@ -15,14 +15,15 @@ from vaultttc.providers.registry import build_provider
 
 
 def make(stub_server: StubServer, **section: Any) -> Any:
-    config = {"providers": {"openai-compatible": {"model": "qwen3-8b", "max_retries": 1,
-                                                  **section}}}
-    return build_provider("openai-compatible", base_url=stub_server.openai_url, config=config,
-                          env={})
+    config = {
+        "providers": {"openai-compatible": {"model": "qwen3-8b", "max_retries": 1, **section}}
+    }
+    return build_provider(
+        "openai-compatible", base_url=stub_server.openai_url, config=config, env={}
+    )
 
 
-def sample(stub_server: StubServer, request: Request, n: int,
-           **section: Any) -> list[Completion]:
+def sample(stub_server: StubServer, request: Request, n: int, **section: Any) -> list[Completion]:
     async def go() -> list[Completion]:
         p = make(stub_server, **section)
         try:
@@ -78,11 +79,25 @@ def test_unknown_servers_get_one_request_per_sample(stub: StubServer) -> None:
 
 
 def test_reasoning_content_is_kept_apart(stub: StubServer) -> None:
-    reply = {"id": "c", "object": "chat.completion", "created": 0, "model": "qwen3-8b",
-             "choices": [{"index": 0, "finish_reason": "length", "message": {
-                 "role": "assistant", "content": "42", "reasoning_content": "6*7 is 42"}}],
-             "usage": {"prompt_tokens": 5, "completion_tokens": 9, "total_tokens": 14,
-                       "completion_tokens_details": {"reasoning_tokens": 4}}}
+    reply = {
+        "id": "c",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "qwen3-8b",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "length",
+                "message": {"role": "assistant", "content": "42", "reasoning_content": "6*7 is 42"},
+            }
+        ],
+        "usage": {
+            "prompt_tokens": 5,
+            "completion_tokens": 9,
+            "total_tokens": 14,
+            "completion_tokens_details": {"reasoning_tokens": 4},
+        },
+    }
     stub.enqueue("chat", Reply(body=reply))
     (done,) = sample(stub, Request(prompt="q"), 1)
     assert (done.text, done.thinking, done.finish_reason) == ("42", "6*7 is 42", "length")
@@ -100,12 +115,12 @@ def test_errors_and_empty_replies_become_provider_errors(stub: StubServer) -> No
 
 
 def test_an_unreachable_server_names_its_url() -> None:
-    config = {"providers": {"openai-compatible": {"model": "m", "max_retries": 0,
-                                                  "timeout_s": 2}}}
+    config = {"providers": {"openai-compatible": {"model": "m", "max_retries": 0, "timeout_s": 2}}}
 
     async def go() -> None:
-        p = build_provider("openai-compatible", base_url="http://127.0.0.1:9/v1",
-                           config=config, env={})
+        p = build_provider(
+            "openai-compatible", base_url="http://127.0.0.1:9/v1", config=config, env={}
+        )
         try:
             await p.complete(Request(prompt="q"))
         finally:

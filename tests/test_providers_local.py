@@ -30,8 +30,9 @@ def ask(provider: LocalProvider, request: Request) -> Completion:
 
 
 def test_the_packaged_model_completes_a_prompt(gemma: LocalProvider) -> None:
-    done = ask(gemma, Request(prompt="Question: What is the capital of France?\nAnswer:",
-                              max_tokens=16))
+    done = ask(
+        gemma, Request(prompt="Question: What is the capital of France?\nAnswer:", max_tokens=16)
+    )
     assert isinstance(done.text, str) and done.text.strip()
     assert done.usage.input_tokens > 5 and 0 < done.usage.output_tokens <= 16
     assert done.finish_reason in ("stop", "length")
@@ -40,8 +41,10 @@ def test_the_packaged_model_completes_a_prompt(gemma: LocalProvider) -> None:
 
 def test_samples_are_seeded_by_index(gemma: LocalProvider) -> None:
     request = Request(prompt="Once upon a time", max_tokens=24)
-    texts = [ask(gemma, Request(prompt=request.prompt, max_tokens=24, sample_index=i)).text
-             for i in range(3)]
+    texts = [
+        ask(gemma, Request(prompt=request.prompt, max_tokens=24, sample_index=i)).text
+        for i in range(3)
+    ]
     again = ask(gemma, Request(prompt=request.prompt, max_tokens=24, sample_index=1)).text
     assert again == texts[1]
     assert len(set(texts)) >= 2
@@ -64,7 +67,8 @@ def test_a_prompt_longer_than_the_context_is_a_clear_error(gemma: LocalProvider)
 
 
 def test_closing_a_stream_early_stops_generation_and_leaves_the_model_usable(
-        gemma: LocalProvider) -> None:
+    gemma: LocalProvider,
+) -> None:
     async def go() -> tuple[Sampler, Completion]:
         sampler = Sampler(Lane(gemma), max_samples=3)
         request = Request(prompt="The history of Rome", max_tokens=48)

@@ -13,13 +13,19 @@ from vaultttc.providers.base import Completion, Message, Request
 from vaultttc.providers.registry import build_provider
 
 
-def complete(server: StubServer, request: Request, model: str = "gpt-6-sol",
-             **section: Any) -> Completion:
+def complete(
+    server: StubServer, request: Request, model: str = "gpt-6-sol", **section: Any
+) -> Completion:
     config = {"providers": {"openai": {"max_retries": 2, "timeout_s": 5, **section}}}
 
     async def go() -> Completion:
-        p = build_provider("openai", model=model, base_url=server.openai_url, config=config,
-                           env={"OPENAI_API_KEY": "sk-openai-test"})
+        p = build_provider(
+            "openai",
+            model=model,
+            base_url=server.openai_url,
+            config=config,
+            env={"OPENAI_API_KEY": "sk-openai-test"},
+        )
         try:
             return await p.complete(request)  # type: ignore[no-any-return]
         finally:
@@ -33,9 +39,11 @@ def body(server: StubServer) -> dict[str, Any]:
 
 
 def test_effort_is_sent_as_reasoning_effort_and_reasoning_tokens_are_counted(
-        stub: StubServer) -> None:
-    done = complete(stub, Request(prompt="What is 6*7?", system="Be brief.", effort="high",
-                                  max_tokens=300))
+    stub: StubServer,
+) -> None:
+    done = complete(
+        stub, Request(prompt="What is 6*7?", system="Be brief.", effort="high", max_tokens=300)
+    )
     sent = body(stub)
     assert sent["reasoning"] == {"effort": "high"}
     assert sent["instructions"] == "Be brief."
@@ -52,14 +60,16 @@ def test_effort_is_sent_as_reasoning_effort_and_reasoning_tokens_are_counted(
 
 
 def test_a_budget_without_effort_maps_to_an_effort_and_widens_the_output_cap(
-        stub: StubServer) -> None:
+    stub: StubServer,
+) -> None:
     complete(stub, Request(prompt="q", max_tokens=500, thinking_budget=20_000))
     assert body(stub)["reasoning"] == {"effort": "xhigh"}
     assert body(stub)["max_output_tokens"] == 20_500
 
 
 def test_an_effort_the_model_does_not_take_is_a_clear_error_without_a_request(
-        stub: StubServer) -> None:
+    stub: StubServer,
+) -> None:
     with pytest.raises(ProviderError, match=r"effort 'none' is not supported.*low"):
         complete(stub, Request(prompt="q", effort="none"), model="gpt-6.1-sol")
     with pytest.raises(ProviderError, match="not supported"):
@@ -68,21 +78,28 @@ def test_an_effort_the_model_does_not_take_is_a_clear_error_without_a_request(
 
 
 def test_a_server_rejecting_an_effort_gives_a_clear_error(stub: StubServer) -> None:
-    error = {"error": {"message": "Unsupported value: 'reasoning.effort' does not support "
-                       "'max' with this model.", "type": "invalid_request_error"}}
+    error = {
+        "error": {
+            "message": "Unsupported value: 'reasoning.effort' does not support "
+            "'max' with this model.",
+            "type": "invalid_request_error",
+        }
+    }
     stub.enqueue("responses", Reply(status=400, body=error))
     with pytest.raises(ProviderError, match=r"reasoning effort not supported.*HTTP 400"):
         complete(stub, Request(prompt="q", effort="max"), model="unknown-model")
 
 
 def test_conversation_and_prefix_are_sent_as_turns(stub: StubServer) -> None:
-    request = Request(prompt="And then?", prefix="Step 2:",
-                      messages=(Message("user", "Start"), Message("assistant", "Step 1")))
+    request = Request(
+        prompt="And then?",
+        prefix="Step 2:",
+        messages=(Message("user", "Start"), Message("assistant", "Step 1")),
+    )
     complete(stub, request)
     turns = body(stub)["input"]
     assert [t["role"] for t in turns] == ["user", "assistant", "user"]
-    assert turns[-1]["content"].startswith("And then?") and turns[-1]["content"].endswith(
-        "Step 2:")
+    assert turns[-1]["content"].startswith("And then?") and turns[-1]["content"].endswith("Step 2:")
 
 
 def test_stop_sequences_cut_the_text(stub: StubServer) -> None:
@@ -112,15 +129,30 @@ def test_timeout_becomes_a_provider_error(stub: StubServer) -> None:
 
 
 def test_truncation_is_reported_as_length(stub: StubServer) -> None:
-    response = {"id": "r", "object": "response", "created_at": 0, "status": "incomplete",
-                "incomplete_details": {"reason": "max_output_tokens"}, "model": "gpt-6-sol",
-                "output": [{"id": "m", "type": "message", "role": "assistant",
-                            "status": "incomplete", "content": [
-                                {"type": "output_text", "text": "partial", "annotations": []}]}],
-                "usage": {"input_tokens": 3, "output_tokens": 50, "total_tokens": 53,
-                          "input_tokens_details": {"cached_tokens": 0},
-                          "output_tokens_details": {"reasoning_tokens": 40}}}
+    response = {
+        "id": "r",
+        "object": "response",
+        "created_at": 0,
+        "status": "incomplete",
+        "incomplete_details": {"reason": "max_output_tokens"},
+        "model": "gpt-6-sol",
+        "output": [
+            {
+                "id": "m",
+                "type": "message",
+                "role": "assistant",
+                "status": "incomplete",
+                "content": [{"type": "output_text", "text": "partial", "annotations": []}],
+            }
+        ],
+        "usage": {
+            "input_tokens": 3,
+            "output_tokens": 50,
+            "total_tokens": 53,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": 40},
+        },
+    }
     stub.enqueue("responses", Reply(body=response))
     done = complete(stub, Request(prompt="q"))
-    assert (done.text, done.finish_reason, done.usage.thinking_tokens) == ("partial", "length",
-                                                                           40)
+    assert (done.text, done.finish_reason, done.usage.thinking_tokens) == ("partial", "length", 40)

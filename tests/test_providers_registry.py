@@ -21,8 +21,11 @@ from vaultttc.providers.registry import (
     render_providers,
 )
 
-ALL_KEYS = {"ANTHROPIC_API_KEY": "sk-ant", "OPENAI_API_KEY": "sk-oai",
-            "OPENAI_BASE_URL": "http://gpu-box:8000/v1"}
+ALL_KEYS = {
+    "ANTHROPIC_API_KEY": "sk-ant",
+    "OPENAI_API_KEY": "sk-oai",
+    "OPENAI_BASE_URL": "http://gpu-box:8000/v1",
+}
 COMPAT_MODEL = {"providers": {"openai-compatible": {"model": "qwen3-8b"}}}
 
 
@@ -35,10 +38,22 @@ def choose(**kw: Any) -> str:
 def test_first_match_wins_in_the_documented_order() -> None:
     framework = "vLLM / Anthropic SDK / OpenAI SDK"
     config = {**COMPAT_MODEL, "provider": "openai"}
-    assert choose(cli="anthropic", question_field="openai", note_ttc="local",
-                  tech_stack_framework=framework, config=config) == "anthropic"
-    assert choose(question_field="openai", note_ttc="local",
-                  tech_stack_framework=framework, config=config) == "openai"
+    assert (
+        choose(
+            cli="anthropic",
+            question_field="openai",
+            note_ttc="local",
+            tech_stack_framework=framework,
+            config=config,
+        )
+        == "anthropic"
+    )
+    assert (
+        choose(
+            question_field="openai", note_ttc="local", tech_stack_framework=framework, config=config
+        )
+        == "openai"
+    )
     assert choose(note_ttc="local", tech_stack_framework=framework, config=config) == "local"
     assert choose(tech_stack_framework=framework, config=config) == "openai-compatible"
     assert choose(config=config) == "openai"
@@ -48,18 +63,26 @@ def test_first_match_wins_in_the_documented_order() -> None:
 def test_a_framework_entry_counts_only_when_its_provider_is_configured() -> None:
     framework = ["FastAPI", "vLLM", "Anthropic SDK", "OpenAI SDK"]
     assert choose(tech_stack_framework=framework, env={"OPENAI_API_KEY": "k"}) == "openai"
-    assert choose(tech_stack_framework=framework,
-                  env={"OPENAI_API_KEY": "k", "ANTHROPIC_API_KEY": "k"}) == "anthropic"
+    assert (
+        choose(
+            tech_stack_framework=framework, env={"OPENAI_API_KEY": "k", "ANTHROPIC_API_KEY": "k"}
+        )
+        == "anthropic"
+    )
     assert choose(tech_stack_framework="Ollama, llama.cpp", env={}) == "local"
 
 
-@pytest.mark.parametrize(("source", "name", "fix"), [
-    ("cli", "anthropic", "set ANTHROPIC_API_KEY"),
-    ("question_field", "openai", "set OPENAI_API_KEY"),
-    ("note_ttc", "vLLM", "set OPENAI_BASE_URL"),
-])
+@pytest.mark.parametrize(
+    ("source", "name", "fix"),
+    [
+        ("cli", "anthropic", "set ANTHROPIC_API_KEY"),
+        ("question_field", "openai", "set OPENAI_API_KEY"),
+        ("note_ttc", "vLLM", "set OPENAI_BASE_URL"),
+    ],
+)
 def test_a_named_provider_that_is_not_configured_says_what_to_set(
-        source: str, name: str, fix: str) -> None:
+    source: str, name: str, fix: str
+) -> None:
     with pytest.raises(ProviderNotConfigured, match=fix):
         choose_provider_name(**{source: name}, env={}, config={})
 
@@ -71,12 +94,17 @@ def test_the_vault_default_is_checked_too() -> None:
 
 def test_openai_compatible_needs_a_v1_url_and_a_model() -> None:
     with pytest.raises(ProviderNotConfigured, match="must end in /v1"):
-        choose_provider_name(cli="openai-compatible", base_url="http://box:8000", env={},
-                             config=COMPAT_MODEL)
+        choose_provider_name(
+            cli="openai-compatible", base_url="http://box:8000", env={}, config=COMPAT_MODEL
+        )
     with pytest.raises(ProviderNotConfigured, match="set the served model"):
         choose_provider_name(cli="openai-compatible", base_url="http://box:8000/v1", env={})
-    assert choose_provider_name(cli="openai-compatible", base_url="http://box:8000/v1",
-                                model="m", env={}) == "openai-compatible"
+    assert (
+        choose_provider_name(
+            cli="openai-compatible", base_url="http://box:8000/v1", model="m", env={}
+        )
+        == "openai-compatible"
+    )
 
 
 def test_unknown_provider_names_are_config_errors() -> None:
@@ -88,7 +116,9 @@ def test_describe_lists_every_provider_and_what_to_set() -> None:
     statuses = {s.name: s for s in describe_providers({}, {})}
     assert list(statuses) == ["local", "anthropic", "openai", "openai-compatible", "replay"]
     assert (statuses["anthropic"].configured, statuses["anthropic"].detail) == (
-        False, "set ANTHROPIC_API_KEY")
+        False,
+        "set ANTHROPIC_API_KEY",
+    )
     assert statuses["openai"].detail == "set OPENAI_API_KEY"
     assert "OPENAI_BASE_URL" in statuses["openai-compatible"].detail
     assert statuses["local"].configured  # llama_cpp and the Gemma package are installed here
@@ -106,17 +136,27 @@ class FakeVaultConfig:
 
 
 def test_build_gives_each_provider_with_its_model_and_no_key_in_its_identity(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     replay = tmp_path / "r.jsonl"
     replay.write_text('{"question": "Q?", "samples": ["a"]}\n')
-    config = FakeVaultConfig({**COMPAT_MODEL, "providers": {
-        **COMPAT_MODEL["providers"], "anthropic": {"model": "claude-haiku-5-5"}}})
-    built = {name: build_provider(name, config=config, env=ALL_KEYS)
-             for name in ("local", "anthropic", "openai", "openai-compatible",
-                          f"replay:{replay}")}
+    config = FakeVaultConfig(
+        {
+            **COMPAT_MODEL,
+            "providers": {**COMPAT_MODEL["providers"], "anthropic": {"model": "claude-haiku-5-5"}},
+        }
+    )
+    built = {
+        name: build_provider(name, config=config, env=ALL_KEYS)
+        for name in ("local", "anthropic", "openai", "openai-compatible", f"replay:{replay}")
+    }
     assert {n: p.model for n, p in built.items()} == {
-        "local": "gemma-3-270m-q4_k_m", "anthropic": "claude-haiku-5-5",
-        "openai": "gpt-6.1-sol", "openai-compatible": "qwen3-8b", f"replay:{replay}": "replay-r"}
+        "local": "gemma-3-270m-q4_k_m",
+        "anthropic": "claude-haiku-5-5",
+        "openai": "gpt-6.1-sol",
+        "openai-compatible": "qwen3-8b",
+        f"replay:{replay}": "replay-r",
+    }
     for p in built.values():
         assert isinstance(p, Provider)
         assert "sk-" not in p.cache_identity()
@@ -128,8 +168,7 @@ def test_build_gives_each_provider_with_its_model_and_no_key_in_its_identity(
     asyncio.run(close())
 
 
-def test_compatible_servers_get_the_openai_key_only_with_openai_base_url(
-        stub: StubServer) -> None:
+def test_compatible_servers_get_the_openai_key_only_with_openai_base_url(stub: StubServer) -> None:
     async def auth(base_url: str | None, env: dict[str, str]) -> str:
         p = build_provider("openai-compatible", base_url=base_url, config=COMPAT_MODEL, env=env)
         try:
@@ -148,19 +187,23 @@ def test_prices_known_dated_unknown_free_and_overridden() -> None:
     assert price_for("anthropic", "claude-sonnet-5-5") == Pricing(2.0, 10.0, 0.10, 2.5)
     assert price_for("openai", "gpt-5-2025-08-07").input == 1.25
     ceiling = price_for("anthropic", "claude-unreleased-9")
-    assert ceiling.output >= max(price_for("anthropic", m).output
-                                 for m in ("claude-opus-5-5", "claude-fable-5-1"))
+    assert ceiling.output >= max(
+        price_for("anthropic", m).output for m in ("claude-opus-5-5", "claude-fable-5-1")
+    )
     assert price_for("openai-compatible", "qwen3-8b") == Pricing()
     assert price_for("local", "gemma") == Pricing()
     overrides = parse_price_overrides({"prices": {"qwen3-8b": {"input": 0.1, "output": 0.2}}})
     assert price_for("openai-compatible", "qwen3-8b", overrides) == Pricing(0.1, 0.2, 0.1, 0.1)
 
 
-@pytest.mark.parametrize("bad", [
-    {"prices": {"m": {"input": 1}}},
-    {"prices": {"m": {"input": "cheap", "output": 1}}},
-    {"prices": {"m": {"input": -1, "output": 1}}},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"prices": {"m": {"input": 1}}},
+        {"prices": {"m": {"input": "cheap", "output": 1}}},
+        {"prices": {"m": {"input": -1, "output": 1}}},
+    ],
+)
 def test_bad_price_tables_are_config_errors(bad: dict[str, Any]) -> None:
     with pytest.raises(ConfigError, match=r'\[prices\."m"\]'):
         parse_price_overrides(bad)

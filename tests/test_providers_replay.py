@@ -26,14 +26,18 @@ def ask(provider: ReplayProvider, request: Request) -> Completion:
     return asyncio.run(provider.complete(request))
 
 
-def test_sample_i_answers_request_i_whatever_the_prompt_around_the_question(
-        tmp_path: Path) -> None:
-    path = write(tmp_path, {"question": "How many  divisors\ndoes 360 have?",
-                            "samples": ["24", "23", "twenty-four"]})
+def test_sample_i_answers_request_i_whatever_the_prompt_around_the_question(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        {"question": "How many  divisors\ndoes 360 have?", "samples": ["24", "23", "twenty-four"]},
+    )
     replay = ReplayProvider(path)
     prompt = "Answer carefully.\n\nQuestion: How many divisors does\n360 have?\nAnswer:"
     assert [ask(replay, Request(prompt=prompt, sample_index=i)).text for i in range(3)] == [
-        "24", "23", "twenty-four"]
+        "24",
+        "23",
+        "twenty-four",
+    ]
     with pytest.raises(ProviderError, match="sample 3 requested but only 3 are recorded"):
         ask(replay, Request(prompt=prompt, sample_index=3))
 
@@ -46,9 +50,13 @@ def test_concurrent_samples_come_back_in_recorded_order(tmp_path: Path) -> None:
 
 
 def test_the_longest_recorded_question_in_the_prompt_wins(tmp_path: Path) -> None:
-    replay = ReplayProvider(write(
-        tmp_path, {"question": "What is 2+2?", "samples": ["short"]},
-        {"question": "What is 2+2? Explain step by step.", "samples": ["long"]}))
+    replay = ReplayProvider(
+        write(
+            tmp_path,
+            {"question": "What is 2+2?", "samples": ["short"]},
+            {"question": "What is 2+2? Explain step by step.", "samples": ["long"]},
+        )
+    )
     assert ask(replay, Request(prompt="Q: What is 2+2? Explain step by step.")).text == "long"
     assert ask(replay, Request(prompt="Q: What is 2+2? Quickly.")).text == "short"
 
@@ -66,30 +74,48 @@ def test_an_unrecorded_question_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_per_sample_usage_in_either_form(tmp_path: Path) -> None:
-    replay = ReplayProvider(write(
-        tmp_path,
-        {"question": "A?", "samples": ["x", "y"],
-         "usage": [{"input_tokens": 3, "output_tokens": 4}, {"output_tokens": 9}]},
-        {"question": "B?", "samples": [{"text": "z", "thinking": "hmm",
-                                        "usage": {"thinking_tokens": 2}}]}))
+    replay = ReplayProvider(
+        write(
+            tmp_path,
+            {
+                "question": "A?",
+                "samples": ["x", "y"],
+                "usage": [{"input_tokens": 3, "output_tokens": 4}, {"output_tokens": 9}],
+            },
+            {
+                "question": "B?",
+                "samples": [{"text": "z", "thinking": "hmm", "usage": {"thinking_tokens": 2}}],
+            },
+        )
+    )
     a1 = ask(replay, Request(prompt="A?", sample_index=1))
     b0 = ask(replay, Request(prompt="B?"))
     assert (a1.text, a1.usage.output_tokens, a1.usage.input_tokens) == ("y", 9, 0)
     assert (b0.text, b0.thinking, b0.usage.thinking_tokens, b0.cost_usd) == ("z", "hmm", 2, 0.0)
 
 
-def test_a_prefix_continues_the_first_recorded_sample_that_starts_with_it(
-        tmp_path: Path) -> None:
-    replay = ReplayProvider(write(tmp_path, {"question": "Q?", "samples": [
-        "Step 1: a. Step 2: b.", "Step 1: c. Step 2: d.", "Other. Step 2: e."]}))
-    assert ask(replay, Request(prompt="Q?", prefix="Step 1: ", sample_index=1)).text == \
-        "c. Step 2: d."
+def test_a_prefix_continues_the_first_recorded_sample_that_starts_with_it(tmp_path: Path) -> None:
+    replay = ReplayProvider(
+        write(
+            tmp_path,
+            {
+                "question": "Q?",
+                "samples": ["Step 1: a. Step 2: b.", "Step 1: c. Step 2: d.", "Other. Step 2: e."],
+            },
+        )
+    )
+    assert (
+        ask(replay, Request(prompt="Q?", prefix="Step 1: ", sample_index=1)).text == "c. Step 2: d."
+    )
     # from index 2 onward, cycling: sample 2 does not match, sample 0 does
-    assert ask(replay, Request(prompt="Q?", prefix="Step 1: ", sample_index=2)).text == \
-        "a. Step 2: b."
+    assert (
+        ask(replay, Request(prompt="Q?", prefix="Step 1: ", sample_index=2)).text == "a. Step 2: b."
+    )
     # no sample starts with the prefix: sample i (cycling) whole, never an error
-    assert ask(replay, Request(prompt="Q?", prefix="Nope", sample_index=4)).text == \
-        "Step 1: c. Step 2: d."
+    assert (
+        ask(replay, Request(prompt="Q?", prefix="Nope", sample_index=4)).text
+        == "Step 1: c. Step 2: d."
+    )
 
 
 def test_bad_lines_name_the_file_and_line(tmp_path: Path) -> None:
@@ -117,5 +143,4 @@ def test_every_question_of_a_real_pool_finds_its_own_samples(pool: str) -> None:
     for row in rows:
         prompt = f"Solve this.\n\n{row['question']}\n\nThink step by step."
         index = len(row["samples"]) - 1
-        assert ask(replay, Request(prompt=prompt, sample_index=index)).text == \
-            row["samples"][index]
+        assert ask(replay, Request(prompt=prompt, sample_index=index)).text == row["samples"][index]

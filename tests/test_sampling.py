@@ -19,8 +19,12 @@ from vaultttc.providers.replay import ReplayProvider
 
 def compatible(server: StubServer, **config: Any) -> Any:
     section = {"model": "m", "max_retries": 0, **config.pop("section", {})}
-    return build_provider("openai-compatible", base_url=server.openai_url,
-                          config={"providers": {"openai-compatible": section}, **config}, env={})
+    return build_provider(
+        "openai-compatible",
+        base_url=server.openai_url,
+        config={"providers": {"openai-compatible": section}, **config},
+        env={},
+    )
 
 
 def replay(tmp_path: Path, n: int = 10) -> ReplayProvider:
@@ -37,7 +41,8 @@ def test_requests_in_flight_never_exceed_the_lane_limit(stub: StubServer) -> Non
         provider = compatible(stub)
         try:
             return await Sampler(Lane(provider, limit=3), max_samples=9).sample(
-                Request(prompt="q"), 9)
+                Request(prompt="q"), 9
+            )
         finally:
             await provider.aclose()
 
@@ -112,8 +117,12 @@ class Waiting:
         except asyncio.CancelledError:
             self.cancelled += 1
             raise
-        return Completion(text=str(request.sample_index), model="w", provider="waiting",
-                          sample_index=request.sample_index)
+        return Completion(
+            text=str(request.sample_index),
+            model="w",
+            provider="waiting",
+            sample_index=request.sample_index,
+        )
 
     async def aclose(self) -> None:
         return None

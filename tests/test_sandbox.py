@@ -256,7 +256,13 @@ def test_run_child_scrubs_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     assert result.ok
     assert "sk-never-seen" not in result.stdout
     assert {line.split("=")[0] for line in result.stdout.splitlines()} <= {
-        "PATH", "LANG", "LC_ALL", "PYTHONDONTWRITEBYTECODE", "PYTHONIOENCODING", "HOME", "TMPDIR"
+        "PATH",
+        "LANG",
+        "LC_ALL",
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTHONIOENCODING",
+        "HOME",
+        "TMPDIR",
     }
 
 

@@ -70,8 +70,14 @@ class Scripted:
                 raise
         text = self.replies[request.sample_index % len(self.replies)]
         usage = Usage(input_tokens=10, output_tokens=5)
-        return Completion(text=text, model=self.model, provider=self.name, usage=usage,
-                          thinking=self.thinking, cost_usd=self.price.cost(usage))
+        return Completion(
+            text=text,
+            model=self.model,
+            provider=self.name,
+            usage=usage,
+            thinking=self.thinking,
+            cost_usd=self.price.cost(usage),
+        )
 
     async def aclose(self) -> None:
         return None
@@ -97,9 +103,16 @@ def sampler(provider: Scripted, n: int, *, cap_usd: float | None = None) -> Samp
     return Sampler(Lane(provider), max_samples=n, meter=CostMeter(cap_usd=cap_usd))
 
 
-def ask(strategy: str, replies: Sequence[str], *, task: Task | None = None, verifier: Any = None,
-        budget: int | None = None, provider: Scripted | None = None,
-        **knobs: Any) -> tuple[Outcome, Scripted]:
+def ask(
+    strategy: str,
+    replies: Sequence[str],
+    *,
+    task: Task | None = None,
+    verifier: Any = None,
+    budget: int | None = None,
+    provider: Scripted | None = None,
+    **knobs: Any,
+) -> tuple[Outcome, Scripted]:
     provider = provider or Scripted(replies)
     settings = Settings(strategy=strategy, **knobs)
     task = task or Task(id="q1", question="What is 6 times 7?")
@@ -110,13 +123,28 @@ def ask(strategy: str, replies: Sequence[str], *, task: Task | None = None, veri
 
 QUESTION = Task(id="q1", question="What is 6 times 7?")
 STUB = 'def add_one(x):\n    """Return x plus one."""\n'
-CODE = Task(id="c1", question="Implement `add_one`.", kind="code", stub=STUB,
-            tests="assert add_one(1) == 2\n", entry_point="add_one")
+CODE = Task(
+    id="c1",
+    question="Implement `add_one`.",
+    kind="code",
+    stub=STUB,
+    tests="assert add_one(1) == 2\n",
+    entry_point="add_one",
+)
 
 
 def test_the_registry_knows_every_strategy_by_name_and_alias() -> None:
-    assert set(STRATEGIES) == {"auto", "direct", "thinking", "effort", "best-of-n",
-                               "self-consistency", "adaptive-consistency", "beam", "mcts"}
+    assert set(STRATEGIES) == {
+        "auto",
+        "direct",
+        "thinking",
+        "effort",
+        "best-of-n",
+        "self-consistency",
+        "adaptive-consistency",
+        "beam",
+        "mcts",
+    }
     assert STRATEGY_NAMES == STRATEGIES
     assert [get_strategy(n).name for n in STRATEGIES] == list(STRATEGIES)
     assert get_strategy("Best_Of_N").name == "best-of-n"
@@ -149,8 +177,9 @@ def test_direct_with_a_verifier_is_verified_or_failed() -> None:
 
 
 def test_thinking_sends_the_budget_and_never_lets_thinking_into_the_answer() -> None:
-    provider = Scripted(["The answer is: 42"], caps=Capabilities(thinking=True),
-                        thinking="maybe it is 99")
+    provider = Scripted(
+        ["The answer is: 42"], caps=Capabilities(thinking=True), thinking="maybe it is 99"
+    )
     outcome, _ = ask("thinking", [], provider=provider, thinking_budget=3000, max_tokens=500)
     [request] = provider.requests
     assert (request.thinking_budget, request.max_tokens) == (3000, 500)
@@ -167,11 +196,14 @@ def test_thinking_without_the_capability_asks_step_by_step_within_the_budget() -
 
 def test_effort_goes_to_the_request_or_fails_clearly_before_sampling() -> None:
     caps = Capabilities(efforts=("low", "high"))
-    outcome, provider = ask("effort", [], provider=Scripted(["The answer is: 42"], caps=caps),
-                            effort="high")
+    outcome, provider = ask(
+        "effort", [], provider=Scripted(["The answer is: 42"], caps=caps), effort="high"
+    )
     assert provider.requests[0].effort == "high" and outcome.answer == "42"
-    for effort, offered, message in ((r"max", caps, r"one of low, high.*not 'max'"),
-                                     ("high", Capabilities(), "has no reasoning effort")):
+    for effort, offered, message in (
+        (r"max", caps, r"one of low, high.*not 'max'"),
+        ("high", Capabilities(), "has no reasoning effort"),
+    ):
         bare = Scripted(["x"], caps=offered)
         with pytest.raises(ConfigError, match=message):
             ask("effort", [], provider=bare, effort=effort)
@@ -200,15 +232,17 @@ def test_best_of_n_says_when_the_evidence_is_only_a_judges() -> None:
 
 
 def test_best_of_n_without_any_pass_fails_and_keeps_the_best_partial() -> None:
-    outcome, _ = ask("best-of-n", ["The answer is: 41", "The answer is: 40"],
-                     verifier=Expect("42"), samples=2)
+    outcome, _ = ask(
+        "best-of-n", ["The answer is: 41", "The answer is: 40"], verifier=Expect("42"), samples=2
+    )
     assert outcome.status == "failed" and outcome.answer == "41"
     assert outcome.confidence <= 0.01
 
 
 def test_best_of_n_stops_at_the_sample_budget_and_says_so() -> None:
-    outcome, provider = ask("best-of-n", ["The answer is: 42"], verifier=Expect("42"),
-                            samples=6, budget=2)
+    outcome, provider = ask(
+        "best-of-n", ["The answer is: 42"], verifier=Expect("42"), samples=6, budget=2
+    )
     assert outcome.samples_used == 2 and len(provider.requests) == 2
     assert "budget: sample budget of 2 reached" in outcome.note
 
@@ -217,8 +251,9 @@ def test_best_of_n_respects_the_cost_cap() -> None:
     provider = Scripted(["The answer is: 42"], price=Pricing(input=1000.0, output=1000.0))
     draw = sampler(provider, 8, cap_usd=0.01)  # each request's worst case is ~1 cent
     settings = Settings(strategy="best-of-n", samples=8, max_tokens=5)
-    outcome = run(get_strategy("best-of-n").run(QUESTION, settings, sampler=draw,
-                                                 verifier=Expect("42")))
+    outcome = run(
+        get_strategy("best-of-n").run(QUESTION, settings, sampler=draw, verifier=Expect("42"))
+    )
     assert outcome.samples_used < 8 and outcome.cost_usd <= 0.01
     assert "cost cap of $0.01 reached" in outcome.note
 
@@ -274,14 +309,16 @@ def test_the_decision_table_for_easy_tasks(
     question: str, knobs: dict[str, Any], verifier: Any, expected: tuple[str, int]
 ) -> None:
     task = Task(id="t", question=question)
-    chosen = route(task, Settings(samples=8, **knobs), verifier=verifier, difficulty="easy",
-                   remaining=7)
+    chosen = route(
+        task, Settings(samples=8, **knobs), verifier=verifier, difficulty="easy", remaining=7
+    )
     samples = chosen.settings.samples if expected[0] != "thinking" else 7
     assert (chosen.strategy.name, samples) == expected
     if expected[0] == "thinking":
         assert chosen.settings.thinking_budget == 2000
-    hard = route(task, Settings(samples=8, **knobs), verifier=verifier, difficulty="hard",
-                 remaining=7)
+    hard = route(
+        task, Settings(samples=8, **knobs), verifier=verifier, difficulty="hard", remaining=7
+    )
     assert hard.strategy.name == chosen.strategy.name
     assert (hard.settings.thinking_budget or 0) >= (chosen.settings.thinking_budget or 0)
     assert hard.settings.samples >= chosen.settings.samples

@@ -28,8 +28,15 @@ def replay(tmp_path: Path, samples: list[str]) -> ReplayProvider:
     return ReplayProvider(path)
 
 
-def search(strategy: str, provider: ReplayProvider, *, verifier: Expect | None = None,
-           samples: int = 8, budget: int | None = None, **knobs: int) -> tuple[Outcome, Sampler]:
+def search(
+    strategy: str,
+    provider: ReplayProvider,
+    *,
+    verifier: Expect | None = None,
+    samples: int = 8,
+    budget: int | None = None,
+    **knobs: int,
+) -> tuple[Outcome, Sampler]:
     draw = Sampler(Lane(provider), max_samples=budget or samples)
     settings = Settings(strategy=strategy, samples=samples, **knobs)  # type: ignore[arg-type]
     task = Task(id="d", question=QUESTION)
@@ -45,14 +52,17 @@ def test_steps_join_back_to_the_continuation(text: str, code: bool) -> None:
 
 def test_prose_steps_are_paragraphs_and_code_steps_are_lines() -> None:
     assert split_steps("a\nb\n\nc\n\n", code=False) == ["a\nb\n\n", "c\n\n"]
-    assert split_steps("    x = 1\n\n    return x\n", code=True) == ["    x = 1\n\n",
-                                                                    "    return x\n"]
+    assert split_steps("    x = 1\n\n    return x\n", code=True) == [
+        "    x = 1\n\n",
+        "    return x\n",
+    ]
 
 
 def test_beam_extends_the_best_partial_and_finds_the_verified_answer(tmp_path: Path) -> None:
     provider = replay(tmp_path, [WRONG, ODD, RIGHT, WRONG])
-    outcome, draw = search("beam", provider, verifier=Expect("05/01/2021."), samples=8,
-                           beam_width=2, depth=3)
+    outcome, draw = search(
+        "beam", provider, verifier=Expect("05/01/2021."), samples=8, beam_width=2, depth=3
+    )
     assert (outcome.answer, outcome.status) == ("05/01/2021", "verified")
     assert outcome.samples_used == draw.drawn <= 8
     assert outcome.strategy == "beam" and "rollouts" in outcome.note
@@ -61,8 +71,7 @@ def test_beam_extends_the_best_partial_and_finds_the_verified_answer(tmp_path: P
 def test_beam_without_a_verifier_votes_among_its_rollouts(tmp_path: Path) -> None:
     provider = replay(tmp_path, [RIGHT, RIGHT, ODD, RIGHT])
     outcome, draw = search("beam", provider, samples=6, beam_width=2, depth=2)
-    assert (outcome.answer, outcome.status, outcome.evidence) == ("05/01/2021", "consensus",
-                                                                  "vote")
+    assert (outcome.answer, outcome.status, outcome.evidence) == ("05/01/2021", "consensus", "vote")
     assert draw.drawn <= 6
 
 
@@ -78,14 +87,16 @@ def test_beam_continues_partials_as_prefixes(tmp_path: Path) -> None:
     provider.complete = spy  # type: ignore[method-assign]
     search("beam", provider, samples=6, beam_width=1, depth=3)
     assert seen[0] == "" and "Yesterday was 04/30/2021.\n\n" in seen[1:]
-    assert any(p.endswith("One day later is May 1.\n\n") or p.endswith("April 29.\n\n")
-               for p in seen)
+    assert any(
+        p.endswith("One day later is May 1.\n\n") or p.endswith("April 29.\n\n") for p in seen
+    )
 
 
 def test_mcts_spends_exactly_its_budget_and_picks_the_verified_rollout(tmp_path: Path) -> None:
     provider = replay(tmp_path, [WRONG, ODD, RIGHT, WRONG, ODD])
-    outcome, draw = search("mcts", provider, verifier=Expect("05/01/2021."), samples=9,
-                           beam_width=2, depth=3)
+    outcome, draw = search(
+        "mcts", provider, verifier=Expect("05/01/2021."), samples=9, beam_width=2, depth=3
+    )
     assert draw.drawn == 9 == outcome.samples_used
     assert (outcome.answer, outcome.status) == ("05/01/2021", "verified")
     assert "9 iterations" in outcome.note

@@ -25,8 +25,12 @@ def test_equal_answers_in_different_forms_vote_together() -> None:
 
 @pytest.mark.parametrize(("first", "second"), [("7", "9"), ("9", "7")])
 def test_a_tie_goes_to_the_answer_seen_first_and_is_reported(first: str, second: str) -> None:
-    replies = [f"The answer is {first}", f"The answer is {second}",
-               f"The answer is {second}", f"The answer is {first}"]
+    replies = [
+        f"The answer is {first}",
+        f"The answer is {second}",
+        f"The answer is {second}",
+        f"The answer is {first}",
+    ]
     outcome, _ = ask("self-consistency", replies, samples=4)
     assert outcome.answer == first and outcome.agreed == 2
     assert f"tie at 2 votes between '{first}', '{second}'" in outcome.note
@@ -35,8 +39,7 @@ def test_a_tie_goes_to_the_answer_seen_first_and_is_reported(first: str, second:
 
 def test_unparsable_samples_vote_for_nothing_but_lower_the_confidence() -> None:
     clean, _ = ask("self-consistency", ["The answer is 42"] * 3, samples=3)
-    noisy, _ = ask("self-consistency", ["The answer is 42", "", "", "The answer is 42"],
-                   samples=4)
+    noisy, _ = ask("self-consistency", ["The answer is 42", "", "", "The answer is 42"], samples=4)
     assert noisy.answer == "42" and noisy.agreed == 2
     assert noisy.confidence < clean.confidence
     empty, _ = ask("self-consistency", ["", "   "], samples=2)
@@ -45,10 +48,10 @@ def test_unparsable_samples_vote_for_nothing_but_lower_the_confidence() -> None:
 
 
 def test_a_verifier_checks_the_vote_winner() -> None:
-    verified, _ = ask("self-consistency", ["The answer is 42"] * 3, verifier=Expect("42"),
-                      samples=3)
-    failed, _ = ask("self-consistency", ["The answer is 41"] * 3, verifier=Expect("42"),
-                    samples=3)
+    verified, _ = ask(
+        "self-consistency", ["The answer is 42"] * 3, verifier=Expect("42"), samples=3
+    )
+    failed, _ = ask("self-consistency", ["The answer is 41"] * 3, verifier=Expect("42"), samples=3)
     assert (verified.status, verified.evidence) == ("verified", "reference")
     assert failed.status == "failed" and failed.confidence < 0.05
 
@@ -83,8 +86,9 @@ def test_settling_cancels_the_samples_still_in_flight() -> None:
     provider = Scripted(["The answer is 42"], hold_from=3)
     settings = Settings(strategy="adaptive-consistency", samples=10)
     draw = sampler(provider, 10)
-    outcome = run(AdaptiveConsistency(min_wave=5).run(QUESTION, settings, sampler=draw,
-                                                      verifier=None))
+    outcome = run(
+        AdaptiveConsistency(min_wave=5).run(QUESTION, settings, sampler=draw, verifier=None)
+    )
     assert len(provider.requests) == 5 and provider.cancelled == 2
     assert outcome.samples_used == 3 == draw.drawn and outcome.answer == "42"
 

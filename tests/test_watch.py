@@ -210,8 +210,6 @@ def test_an_edit_made_while_the_question_is_asked_survives(vault: Path) -> None:
     assert asked.answer is not None and "24" in asked.answer.body
 
 
-
-
 def test_temp_file_saves_vim_saves_and_renames(vault: Path, tmp_path: Path) -> None:
     (q1, a1), (q2, a2) = sums(2)
     replay = write_replay(tmp_path / "r.jsonl", [(q1, a1), (q2, a2)])

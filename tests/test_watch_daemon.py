@@ -39,8 +39,6 @@ def note_text(q: str) -> str:
     return f"# {q}\n\nProse the author wrote.\n\n> [!question] {q}\n> strategy:: direct\n\nMore.\n"
 
 
-
-
 class Daemon:
     """`vaultttc watch` in a child process, its stderr in a file."""
 

@@ -11,8 +11,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "vaultttc"
-FLOWS = {"notes", "engine", "strategies", "verifiers", "providers", "sandbox", "vault", "living",
-         "watch", "cli"}
+FLOWS = {
+    "notes",
+    "engine",
+    "strategies",
+    "verifiers",
+    "providers",
+    "sandbox",
+    "vault",
+    "living",
+    "watch",
+    "cli",
+}
 TOP_MODULES = {"__init__.py", "errors.py", "config.py"}
 
 
@@ -54,7 +64,7 @@ def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(edges.get(node, ())):
             if state.get(nxt) == 1:
-                return [*stack[stack.index(nxt):], nxt]
+                return [*stack[stack.index(nxt) :], nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
         stack.pop()
@@ -84,21 +94,33 @@ def test_the_package_top_holds_only_the_public_api_errors_and_config() -> None:
 
 
 def test_no_module_is_over_400_lines() -> None:
-    long = {name: n for name, path in modules().items()
-            if (n := len(path.read_text(encoding="utf-8").splitlines())) > 400}
+    long = {
+        name: n
+        for name, path in modules().items()
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > 400
+    }
     assert long == {}
 
 
 def test_every_module_says_its_role_in_a_docstring() -> None:
-    missing = [name for name, path in modules().items()
-               if ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) is None]
+    missing = [
+        name
+        for name, path in modules().items()
+        if ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) is None
+    ]
     assert missing == []
 
 
 def test_pytest_is_imported_by_the_plugin_only() -> None:
-    importers = {name for name, path in modules().items()
-                 if any(isinstance(n, ast.Import | ast.ImportFrom)
-                        and any((getattr(n, "module", None) or a.name).split(".")[0] == "pytest"
-                                for a in n.names)
-                        for n in ast.walk(ast.parse(path.read_text(encoding="utf-8"))))}
+    importers = {
+        name
+        for name, path in modules().items()
+        if any(
+            isinstance(n, ast.Import | ast.ImportFrom)
+            and any(
+                (getattr(n, "module", None) or a.name).split(".")[0] == "pytest" for a in n.names
+            )
+            for n in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        )
+    }
     assert importers == {"vaultttc.living.pytest_plugin"}

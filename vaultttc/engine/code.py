@@ -138,8 +138,11 @@ def _continuation(stub: str, text: str) -> str:
     lines = text.splitlines(keepends=True)
     first = [] if stub.endswith("\n") or not lines else [lines.pop(0)]
     head, chunks = _chunks(lines)
-    defined = {n for c in _chunks(stub.splitlines(keepends=True))[1] for n in
-               (_chunk_names(c) or ("", []))[1]}
+    defined = {
+        n
+        for c in _chunks(stub.splitlines(keepends=True))[1]
+        for n in (_chunk_names(c) or ("", []))[1]
+    }
     return _with_helpers(stub + "".join(first) + head, chunks, skip=defined).rstrip() + "\n"
 
 

@@ -53,13 +53,26 @@ Knots = tuple[tuple[float, float], ...]
 # Votes: every consensus/unverified answer of the vcot and fcot date pools (direct,
 # self-consistency, adaptive-consistency, auto, beam, mcts). A settled vote tops out near 0.85:
 # a model can agree with itself on a wrong date.
-VOTE_MAP: Knots = ((0.2586, 0.0), (0.3, 0.1667), (0.4683, 0.3429), (0.6762, 0.367),
-                   (0.7893, 0.6667), (0.8524, 0.6783), (0.9712, 0.8354), (1.0, 0.8468))
+VOTE_MAP: Knots = (
+    (0.2586, 0.0),
+    (0.3, 0.1667),
+    (0.4683, 0.3429),
+    (0.6762, 0.367),
+    (0.7893, 0.6667),
+    (0.8524, 0.6783),
+    (0.9712, 0.8354),
+    (1.0, 0.8468),
+)
 # Executed tests: CodeT HumanEval best-of-n answers (N = 1, 4, 16, 100) that passed the visible
 # examples (raw = 0.9 × agreement), or that ran with nothing to check them (raw 0). Passing a
 # docstring's few examples makes code right about 4 times in 5, and agreement adds a little.
-TESTS_MAP: Knots = ((0.0076, 0.1053), (0.3982, 0.6364), (0.675, 0.8077), (0.8498, 0.8667),
-                    (0.9, 0.8974))
+TESTS_MAP: Knots = (
+    (0.0076, 0.1053),
+    (0.3982, 0.6364),
+    (0.675, 0.8077),
+    (0.8498, 0.8667),
+    (0.9, 0.8974),
+)
 IDENTITY: Knots = ((0.0, 0.0), (1.0, 1.0))
 
 
@@ -83,8 +96,10 @@ def _betacf(a: float, b: float, x: float) -> float:
     d = 1 / (d if abs(d) > tiny else tiny)
     h = d
     for m in range(1, 500):
-        for num in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
-                    -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
+        for num in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
             d = 1 + num * d
             d = 1 / (d if abs(d) > tiny else tiny)
             c = 1 + num / c
@@ -99,8 +114,9 @@ def _betainc(a: float, b: float, x: float) -> float:
     """Regularised incomplete beta I_x(a, b)."""
     if x <= 0 or x >= 1:
         return 0.0 if x <= 0 else 1.0
-    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-                 + a * math.log(x) + b * math.log1p(-x))
+    log_front = (
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
     if x < (a + 1) / (a + b + 2):
         return math.exp(log_front) * _betacf(a, b, x) / a
     return 1 - math.exp(log_front) * _betacf(b, a, 1 - x) / b

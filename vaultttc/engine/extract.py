@@ -21,9 +21,17 @@ _MONTHS = {
     name: i + 1
     for i, names in enumerate(
         [
-            ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
-            ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
-            ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
             ("december", "dec"),
         ]
     )
@@ -49,8 +57,17 @@ _LATEX_WRAPPERS = re.compile(r"\\(?:boxed|fbox|text|textbf|mathrm|mathbf|mbox|op
 _LATEX_FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}|\\[dt]?frac(\d)(\d)")
 _LATEX_DROP = re.compile(r"\\left|\\right|\\[,!;: ]|\^\s*\{?\\circ\}?|°|\\displaystyle")
 _TRAILING = ".,;:!?"
-_ENCLOSING = [("**", "**"), ("__", "__"), ("`", "`"), ("$", "$"), ("\\(", "\\)"),
-              ("\\[", "\\]"), ('"', '"'), ("'", "'"), ("“", "”")]
+_ENCLOSING = [
+    ("**", "**"),
+    ("__", "__"),
+    ("`", "`"),
+    ("$", "$"),
+    ("\\(", "\\)"),
+    ("\\[", "\\]"),
+    ('"', '"'),
+    ("'", "'"),
+    ("“", "”"),
+]
 
 
 def _unwrap_braced(text: str, pattern: re.Pattern[str]) -> str:
@@ -58,8 +75,8 @@ def _unwrap_braced(text: str, pattern: re.Pattern[str]) -> str:
     while (m := pattern.search(text)) is not None:
         end = _balanced_end(text, m.end() - 1)
         if end is None:
-            return text[: m.start()] + text[m.end():]
-        text = text[: m.start()] + text[m.end(): end] + text[end + 1:]
+            return text[: m.start()] + text[m.end() :]
+        text = text[: m.start()] + text[m.end() : end] + text[end + 1 :]
     return text
 
 
@@ -83,7 +100,7 @@ def _clean_once(text: str) -> str:
     text = " ".join(text.split()).lower()
     for left, right in _ENCLOSING:
         if len(text) >= len(left) + len(right) and text.startswith(left) and text.endswith(right):
-            text = text[len(left): len(text) - len(right)]
+            text = text[len(left) : len(text) - len(right)]
     return text.strip().rstrip(_TRAILING).strip()
 
 
@@ -158,16 +175,26 @@ def without_thinking(text: str) -> str:
     """`text` with `<think>…</think>` sections (closed or running to the end) removed."""
     return _THINK.sub("", text)
 
+
 # Hedges between "the answer is" and the answer: "the answer is simply 03/05/1973".
 _HEDGE = r"(?:(?:simply|just|clearly|therefore|thus|then|probably|likely|exactly|now)\s+)*"
 _MARKERS = [
-    re.compile(r"\banswer[*_]*\s*(?:is|was|would be|will be|should be|=|:)[*_]*:?[ \t]*"
-               + _HEDGE + r"(?P<ans>[^\n]+)", re.IGNORECASE),
-    re.compile(r"\banswer\b[^\n.:?]{0,40}?\s(?:is|would be|will be)\s+" + _HEDGE
-               + r"(?P<ans>[^\n]+)", re.IGNORECASE),
+    re.compile(
+        r"\banswer[*_]*\s*(?:is|was|would be|will be|should be|=|:)[*_]*:?[ \t]*"
+        + _HEDGE
+        + r"(?P<ans>[^\n]+)",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\banswer\b[^\n.:?]{0,40}?\s(?:is|would be|will be)\s+" + _HEDGE + r"(?P<ans>[^\n]+)",
+        re.IGNORECASE,
+    ),
     re.compile(r"^#{4}\s*(?P<ans>[^\n]+)", re.MULTILINE),
-    re.compile(r"^\s*(?:```|~~~)[ \t]*(?:output|result|answer|text)?[ \t]*\n"
-               r"(?P<ans>[^\n`]+)\n\s*(?:```|~~~)[ \t]*$", re.MULTILINE | re.IGNORECASE),
+    re.compile(
+        r"^\s*(?:```|~~~)[ \t]*(?:output|result|answer|text)?[ \t]*\n"
+        r"(?P<ans>[^\n`]+)\n\s*(?:```|~~~)[ \t]*$",
+        re.MULTILINE | re.IGNORECASE,
+    ),
 ]
 _NOT_AN_ANSWER = re.compile(r"(?:in|as|to|that|of|for|based|given|format)\b", re.IGNORECASE)
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
@@ -187,7 +214,7 @@ def _boxed_spans(text: str) -> list[tuple[int, str]]:
     for m in _BOXED.finditer(text):
         end = _balanced_end(text, m.end() - 1)
         if end is not None:
-            spans.append((m.start(), text[m.end(): end]))
+            spans.append((m.start(), text[m.end() : end]))
     return spans
 
 

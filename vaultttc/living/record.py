@@ -83,7 +83,8 @@ def check_examples(
 def open_questions(note: Note) -> int:
     """Questions without an answer region, or whose answer is not a verified one."""
     return sum(
-        1 for q in note.questions
+        1
+        for q in note.questions
         if q.answer is None or region_verdict(q.answer, q.prefix)[0] != "verified"
     )
 

@@ -222,8 +222,14 @@ def _region(begin: re.Match[str], span: Span, body: str) -> AnswerRegion:
         confidence = float(attrs["confidence"]) if "confidence" in attrs else None
     except ValueError:
         confidence = None
-    return AnswerRegion(begin.group(1), begin.group(2), span, body,
-                        verdict=attrs.get("verdict") or None, confidence=confidence)
+    return AnswerRegion(
+        begin.group(1),
+        begin.group(2),
+        span,
+        body,
+        verdict=attrs.get("verdict") or None,
+        confidence=confidence,
+    )
 
 
 def _unterminated(path: str, span: Span) -> NoteError:

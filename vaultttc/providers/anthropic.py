@@ -67,12 +67,18 @@ class ModelCaps:
             return cls(max_tokens=max_tokens)
         types, effort = caps.thinking.types, caps.effort
         efforts = tuple(
-            level for level in ("low", "medium", "high", "xhigh", "max")
+            level
+            for level in ("low", "medium", "high", "xhigh", "max")
             if effort.supported and getattr(getattr(effort, level, None), "supported", False)
         )
-        return cls(thinking=caps.thinking.supported, enabled=types.enabled.supported,
-                   adaptive=types.adaptive.supported, disabled=types.disabled.supported,
-                   efforts=efforts, max_tokens=max_tokens)
+        return cls(
+            thinking=caps.thinking.supported,
+            enabled=types.enabled.supported,
+            adaptive=types.adaptive.supported,
+            disabled=types.disabled.supported,
+            efforts=efforts,
+            max_tokens=max_tokens,
+        )
 
 
 def _thinking(request: Request, caps: ModelCaps, model: str) -> tuple[dict[str, Any], int]:
@@ -80,8 +86,9 @@ def _thinking(request: Request, caps: ModelCaps, model: str) -> tuple[dict[str, 
     effort, budget = request.effort, request.thinking_budget
     if effort is not None and effort not in caps.efforts:
         allowed = ", ".join(caps.efforts) or "none"
-        raise ProviderError(f"anthropic {model}: effort {effort!r} is not supported "
-                            f"(supported: {allowed})")
+        raise ProviderError(
+            f"anthropic {model}: effort {effort!r} is not supported (supported: {allowed})"
+        )
     params: dict[str, Any] = {}
     extra = 0
     if budget == 0 and caps.disabled:
@@ -111,9 +118,7 @@ def _user_content(request: Request, cache: bool) -> list[dict[str, Any]]:
     return blocks
 
 
-def message_params(
-    request: Request, caps: ModelCaps, *, model: str, cache: bool
-) -> dict[str, Any]:
+def message_params(request: Request, caps: ModelCaps, *, model: str, cache: bool) -> dict[str, Any]:
     """The keyword arguments of `messages.stream()` for one request (pure)."""
     thinking, extra = _thinking(request, caps, model)
     max_tokens = request.max_tokens + extra
@@ -125,8 +130,12 @@ def message_params(
         {"role": m.role, "content": m.content} for m in request.messages
     ]
     messages.append({"role": "user", "content": _user_content(request, cache)})
-    params: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "messages": messages,
-                              **thinking}
+    params: dict[str, Any] = {
+        "model": model,
+        "max_tokens": max_tokens,
+        "messages": messages,
+        **thinking,
+    }
     if request.system:
         params["system"] = request.system
     if request.stop:
@@ -143,10 +152,13 @@ def _usage(raw: Any) -> Usage:
     details = getattr(raw, "output_tokens_details", None)
     thinking = int(getattr(details, "thinking_tokens", 0) or 0)
     output = int(raw.output_tokens)
-    return Usage(input_tokens=int(raw.input_tokens or 0), output_tokens=max(0, output - thinking),
-                 thinking_tokens=thinking,
-                 cache_read_tokens=int(raw.cache_read_input_tokens or 0),
-                 cache_write_tokens=int(raw.cache_creation_input_tokens or 0))
+    return Usage(
+        input_tokens=int(raw.input_tokens or 0),
+        output_tokens=max(0, output - thinking),
+        thinking_tokens=thinking,
+        cache_read_tokens=int(raw.cache_read_input_tokens or 0),
+        cache_write_tokens=int(raw.cache_creation_input_tokens or 0),
+    )
 
 
 def _parse(message: Any) -> tuple[str, str, Usage, str]:
@@ -184,8 +196,12 @@ class _Warmups:
 
 
 def _warm_key(params: dict[str, Any]) -> str:
-    shared = [params["model"], params.get("system"), params["messages"][:-1],
-              params["messages"][-1]["content"][0]]
+    shared = [
+        params["model"],
+        params.get("system"),
+        params["messages"][:-1],
+        params["messages"][-1]["content"][0],
+    ]
     return hashlib.sha256(json.dumps(shared, sort_keys=True).encode()).hexdigest()
 
 
@@ -211,7 +227,9 @@ class AnthropicProvider(HostedIdentity):
         timeout = httpx2.Timeout(self._tuning.timeout_s, connect=self._tuning.connect_timeout_s)
         credential = {"api_key": api_key} if api_key else {"auth_token": auth_token}
         self._client = anthropic.AsyncAnthropic(
-            **credential, base_url=self._base_url, timeout=timeout,
+            **credential,
+            base_url=self._base_url,
+            timeout=timeout,
             max_retries=self._tuning.max_retries,
         )
         self._caps: ModelCaps | None = None
@@ -222,9 +240,13 @@ class AnthropicProvider(HostedIdentity):
     def capabilities(self) -> Capabilities:
         """The model's capabilities; a default guess until `prepare()` or a first request."""
         caps = self._caps or ModelCaps(efforts=("low", "medium", "high"))
-        return Capabilities(chat=True, thinking=caps.thinking and (caps.enabled or caps.adaptive),
-                            efforts=caps.efforts, prefill=False,
-                            max_concurrency=self._tuning.max_concurrency)
+        return Capabilities(
+            chat=True,
+            thinking=caps.thinking and (caps.enabled or caps.adaptive),
+            efforts=caps.efforts,
+            prefill=False,
+            max_concurrency=self._tuning.max_concurrency,
+        )
 
     def cache_identity(self) -> str:
         return f"anthropic-messages base_url={self._base_url}"
@@ -255,9 +277,14 @@ class AnthropicProvider(HostedIdentity):
                 warmer.set()
         text, thinking, usage, finish = _parse(message)
         return Completion(
-            text=text, thinking=thinking, model=str(getattr(message, "model", self._model)),
-            provider=self.name, usage=usage, cost_usd=self._pricing.cost(usage),
-            latency_s=time.perf_counter() - started, finish_reason=finish,
+            text=text,
+            thinking=thinking,
+            model=str(getattr(message, "model", self._model)),
+            provider=self.name,
+            usage=usage,
+            cost_usd=self._pricing.cost(usage),
+            latency_s=time.perf_counter() - started,
+            finish_reason=finish,
             sample_index=request.sample_index,
         )
 
@@ -283,11 +310,10 @@ class AnthropicProvider(HostedIdentity):
         except anthropic.APITimeoutError as exc:
             raise ProviderError(
                 f"{what}: timed out after {self._tuning.timeout_s:g}s "
-                f"({self._tuning.max_retries} retries)") from exc
+                f"({self._tuning.max_retries} retries)"
+            ) from exc
         except anthropic.APIConnectionError as exc:
-            raise ProviderError(
-                one_line(f"{what}: cannot reach {self._base_url}: {exc}")) from exc
+            raise ProviderError(one_line(f"{what}: cannot reach {self._base_url}: {exc}")) from exc
 
     async def aclose(self) -> None:
         await self._client.close()
-

@@ -46,7 +46,9 @@ def chat_params(request: Request, *, model: str, n: int = 1) -> dict[str, Any]:
     messages += [{"role": role, "content": text} for role, text in chat_turns(request)]
     temperature = DEFAULT_TEMPERATURE if request.temperature is None else request.temperature
     params: dict[str, Any] = {
-        "model": model, "messages": messages, "temperature": temperature,
+        "model": model,
+        "messages": messages,
+        "temperature": temperature,
         "max_tokens": request.max_tokens + (request.thinking_budget or 0),
     }
     if n > 1:
@@ -79,10 +81,17 @@ def _usages(raw: Any, k: int) -> list[Usage]:
     cached = int(getattr(cached_details, "cached_tokens", 0) or 0)
     prompt = max(0, int(raw.prompt_tokens or 0) - cached)
     output = max(0, int(raw.completion_tokens or 0) - reasoning)
-    parts = zip(split_evenly(prompt, k), split_evenly(output, k), split_evenly(reasoning, k),
-                split_evenly(cached, k), strict=True)
-    return [Usage(input_tokens=i, output_tokens=o, thinking_tokens=r, cache_read_tokens=c)
-            for i, o, r, c in parts]
+    parts = zip(
+        split_evenly(prompt, k),
+        split_evenly(output, k),
+        split_evenly(reasoning, k),
+        split_evenly(cached, k),
+        strict=True,
+    )
+    return [
+        Usage(input_tokens=i, output_tokens=o, thinking_tokens=r, cache_read_tokens=c)
+        for i, o, r, c in parts
+    ]
 
 
 @dataclasses.dataclass
@@ -115,8 +124,13 @@ class CompatibleProvider(HostedIdentity):
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(chat=True, thinking=False, efforts=(), prefill=False,
-                            max_concurrency=self._tuning.max_concurrency)
+        return Capabilities(
+            chat=True,
+            thinking=False,
+            efforts=(),
+            prefill=False,
+            max_concurrency=self._tuning.max_concurrency,
+        )
 
     def cache_identity(self) -> str:
         return f"chat-completions base_url={self._base_url}"
@@ -147,11 +161,16 @@ class CompatibleProvider(HostedIdentity):
         try:
             got = await self._create(first, len(indices))
             if len(got) < len(indices):
-                log.warning("%s returned %d choices for n=%d; sending one request per sample "
-                            "from now on", self._base_url, len(got), len(indices))
+                log.warning(
+                    "%s returned %d choices for n=%d; sending one request per sample from now on",
+                    self._base_url,
+                    len(got),
+                    len(indices),
+                )
                 self._use_n = False
-                rest = [dataclasses.replace(batch.request, sample_index=i)
-                        for i in indices[len(got):]]
+                rest = [
+                    dataclasses.replace(batch.request, sample_index=i) for i in indices[len(got) :]
+                ]
                 got += await asyncio.gather(*(self._one(r) for r in rest))
         except BaseException as exc:
             for future in batch.waiters.values():
@@ -177,19 +196,33 @@ class CompatibleProvider(HostedIdentity):
             choices = sorted(response.choices, key=lambda c: c.index)[:n]
             if not choices:
                 raise Malformed("no choices in the response")
-            return ([_choice(c) for c in choices], _usages(response.usage, len(choices)),
-                    str(response.model or self._model))
+            return (
+                [_choice(c) for c in choices],
+                _usages(response.usage, len(choices)),
+                str(response.model or self._model),
+            )
 
         parsed, usages, model = await call_openai(
-            create, what=f"openai-compatible {self._model}", tuning=self._tuning,
-            base_url=self._base_url, key_hint="OPENAI_COMPATIBLE_API_KEY")
+            create,
+            what=f"openai-compatible {self._model}",
+            tuning=self._tuning,
+            base_url=self._base_url,
+            key_hint="OPENAI_COMPATIBLE_API_KEY",
+        )
         latency = time.perf_counter() - started
         return [
-            Completion(text=text, thinking=thinking, model=model, provider=self.name,
-                       usage=usage, cost_usd=self._pricing.cost(usage), latency_s=latency,
-                       finish_reason=finish, sample_index=request.sample_index + i)
-            for i, ((text, thinking, finish), usage) in enumerate(zip(parsed, usages,
-                                                                      strict=True))
+            Completion(
+                text=text,
+                thinking=thinking,
+                model=model,
+                provider=self.name,
+                usage=usage,
+                cost_usd=self._pricing.cost(usage),
+                latency_s=latency,
+                finish_reason=finish,
+                sample_index=request.sample_index + i,
+            )
+            for i, ((text, thinking, finish), usage) in enumerate(zip(parsed, usages, strict=True))
         ]
 
     async def aclose(self) -> None:

@@ -74,8 +74,11 @@ def _import_llama() -> Any:
         # llama-cpp-python's own callback maps ggml's current log levels wrongly and prints
         # warnings to stderr even with verbose=False; send them to logging instead
         def forward(level: int, text: bytes, _user_data: Any) -> None:
-            _log.log(logging.ERROR if level == 4 else logging.DEBUG, "%s",
-                     text.decode("utf-8", "replace").rstrip())
+            _log.log(
+                logging.ERROR if level == 4 else logging.DEBUG,
+                "%s",
+                text.decode("utf-8", "replace").rstrip(),
+            )
 
         _log_callback.append(llama_cpp.llama_log_callback(forward))
         llama_cpp.llama_log_set(_log_callback[0], ctypes.c_void_p(0))
@@ -120,8 +123,7 @@ class LocalProvider:
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(chat=False, thinking=False, efforts=(), prefill=True,
-                            max_concurrency=1)
+        return Capabilities(chat=False, thinking=False, efforts=(), prefill=True, max_concurrency=1)
 
     def cache_identity(self) -> str:
         if self._gguf is None:
@@ -130,8 +132,10 @@ class LocalProvider:
             stat = self._gguf.stat()
         except OSError:
             return f"gguf={self._gguf} missing"
-        return f"gguf={self._gguf.resolve()} size={stat.st_size} mtime={stat.st_mtime_ns} " \
-               f"n_ctx={self._n_ctx} cap={self._max_new_tokens}"
+        return (
+            f"gguf={self._gguf.resolve()} size={stat.st_size} mtime={stat.st_mtime_ns} "
+            f"n_ctx={self._n_ctx} cap={self._max_new_tokens}"
+        )
 
     async def complete(self, request: Request) -> Completion:
         cancel = threading.Event()
@@ -157,8 +161,12 @@ class LocalProvider:
             if not path.is_file():
                 raise ProviderNotConfigured(f"local: GGUF file not found: {path}")
             try:
-                self._llama = llama_cpp.Llama(model_path=str(path), n_ctx=self._n_ctx,
-                                              n_threads=self._n_threads, verbose=False)
+                self._llama = llama_cpp.Llama(
+                    model_path=str(path),
+                    n_ctx=self._n_ctx,
+                    n_threads=self._n_threads,
+                    verbose=False,
+                )
             except (ValueError, RuntimeError) as exc:
                 raise ProviderError(one_line(f"local: cannot load {path}: {exc}")) from exc
         return self._llama
@@ -171,24 +179,34 @@ class LocalProvider:
             prompt_tokens = len(llama.tokenize(text.encode("utf-8")))
             room = self._n_ctx - prompt_tokens
             if room <= 0:
-                raise ProviderError(f"local: the prompt has {prompt_tokens} tokens, more than "
-                                    f"the context of {self._n_ctx}")
+                raise ProviderError(
+                    f"local: the prompt has {prompt_tokens} tokens, more than "
+                    f"the context of {self._n_ctx}"
+                )
             try:
                 out = llama.create_completion(
-                    text, max_tokens=min(request.max_tokens, room, self._max_new_tokens),
-                    temperature=(DEFAULT_TEMPERATURE if request.temperature is None
-                                 else request.temperature),
-                    stop=list(request.stop), seed=(request.seed or 0) + request.sample_index,
+                    text,
+                    max_tokens=min(request.max_tokens, room, self._max_new_tokens),
+                    temperature=(
+                        DEFAULT_TEMPERATURE if request.temperature is None else request.temperature
+                    ),
+                    stop=list(request.stop),
+                    seed=(request.seed or 0) + request.sample_index,
                     stopping_criteria=self._stop_list([lambda _ids, _l: cancel.is_set()]),
                 )
             except (ValueError, RuntimeError) as exc:
                 raise ProviderError(one_line(f"local: generation failed: {exc}")) from exc
         choice, usage = out["choices"][0], out["usage"]
-        tokens = Usage(input_tokens=int(usage["prompt_tokens"]),
-                       output_tokens=int(usage["completion_tokens"]))
+        tokens = Usage(
+            input_tokens=int(usage["prompt_tokens"]), output_tokens=int(usage["completion_tokens"])
+        )
         return Completion(
-            text=str(choice["text"]), model=self.model, provider=self.name, usage=tokens,
-            cost_usd=self._pricing.cost(tokens), latency_s=time.perf_counter() - started,
+            text=str(choice["text"]),
+            model=self.model,
+            provider=self.name,
+            usage=tokens,
+            cost_usd=self._pricing.cost(tokens),
+            latency_s=time.perf_counter() - started,
             finish_reason=str(choice.get("finish_reason") or "stop"),
             sample_index=request.sample_index,
         )

@@ -74,8 +74,9 @@ def _effort(request: Request, model: str) -> str | None:
         return None
     if effort not in EFFORT_LEVELS or (allowed is not None and effort not in allowed):
         shown = ", ".join(allowed or EFFORT_LEVELS)
-        raise ProviderError(f"openai {model}: reasoning effort {effort!r} is not supported "
-                            f"(supported: {shown})")
+        raise ProviderError(
+            f"openai {model}: reasoning effort {effort!r} is not supported (supported: {shown})"
+        )
     return effort
 
 
@@ -105,10 +106,13 @@ def _usage(raw: Any) -> Usage:
     cached = int(getattr(inp, "cached_tokens", 0) or 0)
     written = int(getattr(inp, "cache_write_tokens", 0) or 0)
     reasoning = int(getattr(out, "reasoning_tokens", 0) or 0)
-    return Usage(input_tokens=max(0, int(raw.input_tokens) - cached - written),
-                 output_tokens=max(0, int(raw.output_tokens) - reasoning),
-                 thinking_tokens=reasoning, cache_read_tokens=cached,
-                 cache_write_tokens=written)
+    return Usage(
+        input_tokens=max(0, int(raw.input_tokens) - cached - written),
+        output_tokens=max(0, int(raw.output_tokens) - reasoning),
+        thinking_tokens=reasoning,
+        cache_read_tokens=cached,
+        cache_write_tokens=written,
+    )
 
 
 def _parse(response: Any, stops: tuple[str, ...]) -> tuple[str, str, Usage, str]:
@@ -118,8 +122,12 @@ def _parse(response: Any, stops: tuple[str, ...]) -> tuple[str, str, Usage, str]
     try:
         items = list(response.output)
         thinking = "\n\n".join(
-            part.text for item in items if item.type == "reasoning"
-            for part in (getattr(item, "summary", None) or []) if getattr(part, "text", None))
+            part.text
+            for item in items
+            if item.type == "reasoning"
+            for part in (getattr(item, "summary", None) or [])
+            if getattr(part, "text", None)
+        )
         text, stopped = _cut_at_stop(response.output_text, stops)
         usage = _usage(response.usage)
     except (AttributeError, TypeError, ValueError) as exc:
@@ -146,16 +154,18 @@ async def call_openai(
             text = "reasoning effort not supported by this model: " + text
         raise ProviderError(f"{what}: {text}") from exc
     except openai.APITimeoutError as exc:
-        raise ProviderError(f"{what}: timed out after {tuning.timeout_s:g}s "
-                            f"({tuning.max_retries} retries)") from exc
+        raise ProviderError(
+            f"{what}: timed out after {tuning.timeout_s:g}s ({tuning.max_retries} retries)"
+        ) from exc
     except openai.APIConnectionError as exc:
         raise ProviderError(one_line(f"{what}: cannot reach {base_url}: {exc}")) from exc
 
 
 def make_client(*, api_key: str, base_url: str, tuning: Tuning) -> openai.AsyncOpenAI:
     timeout = httpx2.Timeout(tuning.timeout_s, connect=tuning.connect_timeout_s)
-    return openai.AsyncOpenAI(api_key=api_key, base_url=base_url, timeout=timeout,
-                              max_retries=tuning.max_retries)
+    return openai.AsyncOpenAI(
+        api_key=api_key, base_url=base_url, timeout=timeout, max_retries=tuning.max_retries
+    )
 
 
 class OpenAIProvider(HostedIdentity):
@@ -179,9 +189,13 @@ class OpenAIProvider(HostedIdentity):
     @property
     def capabilities(self) -> Capabilities:
         efforts = efforts_of(self._model)
-        return Capabilities(chat=True, thinking=efforts is None or bool(efforts),
-                            efforts=efforts if efforts is not None else _UNKNOWN_EFFORTS,
-                            prefill=False, max_concurrency=self._tuning.max_concurrency)
+        return Capabilities(
+            chat=True,
+            thinking=efforts is None or bool(efforts),
+            efforts=efforts if efforts is not None else _UNKNOWN_EFFORTS,
+            prefill=False,
+            max_concurrency=self._tuning.max_concurrency,
+        )
 
     def cache_identity(self) -> str:
         return f"openai-responses base_url={self._base_url}"
@@ -196,12 +210,22 @@ class OpenAIProvider(HostedIdentity):
             return *_parse(response, request.stop), str(getattr(response, "model", self._model))
 
         text, thinking, usage, finish, model = await call_openai(
-            create, what=what, tuning=self._tuning, base_url=self._base_url,
-            key_hint="OPENAI_API_KEY")
+            create,
+            what=what,
+            tuning=self._tuning,
+            base_url=self._base_url,
+            key_hint="OPENAI_API_KEY",
+        )
         return Completion(
-            text=text, thinking=thinking, model=model, provider=self.name, usage=usage,
-            cost_usd=self._pricing.cost(usage), latency_s=time.perf_counter() - started,
-            finish_reason=finish, sample_index=request.sample_index,
+            text=text,
+            thinking=thinking,
+            model=model,
+            provider=self.name,
+            usage=usage,
+            cost_usd=self._pricing.cost(usage),
+            latency_s=time.perf_counter() - started,
+            finish_reason=finish,
+            sample_index=request.sample_index,
         )
 
     async def aclose(self) -> None:

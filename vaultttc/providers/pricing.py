@@ -29,8 +29,9 @@ FREE = Pricing()
 
 
 def _p(inp: float, out: float, read: float, *, write: float | None = None) -> Pricing:
-    return Pricing(input=inp, output=out, cache_read=read,
-                   cache_write=inp * 1.25 if write is None else write)
+    return Pricing(
+        input=inp, output=out, cache_read=read, cache_write=inp * 1.25 if write is None else write
+    )
 
 
 PRICES: Mapping[str, Pricing] = {
@@ -88,9 +89,7 @@ def is_known_price(model: str, overrides: Mapping[str, Pricing] | None = None) -
     return _lookup(model, {**PRICES, **(overrides or {})}) is not None
 
 
-def price_for(
-    provider: str, model: str, overrides: Mapping[str, Pricing] | None = None
-) -> Pricing:
+def price_for(provider: str, model: str, overrides: Mapping[str, Pricing] | None = None) -> Pricing:
     """The price of `model` served by `provider` (a provider name without `:PATH`)."""
     found = _lookup(model, overrides or {})
     if found is not None:
@@ -110,8 +109,11 @@ def parse_price_overrides(config: Mapping[str, object]) -> dict[str, Pricing]:
         if not isinstance(row, Mapping) or "input" not in row or "output" not in row:
             raise ConfigError(f'[prices."{model}"] needs input and output (USD per Mtok)')
         try:
-            values = {k: float(row[k]) for k in ("input", "output", "cache_read", "cache_write")
-                      if k in row}
+            values = {
+                k: float(row[k])
+                for k in ("input", "output", "cache_read", "cache_write")
+                if k in row
+            }
         except (TypeError, ValueError) as exc:
             raise ConfigError(f'[prices."{model}"]: prices must be numbers') from exc
         if any(v < 0 for v in values.values()):

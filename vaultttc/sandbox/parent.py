@@ -118,8 +118,13 @@ def _others_can_run_python() -> bool:
 
 
 def _env(allow: Collection[str]) -> dict[str, str]:
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-           "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8"}
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONIOENCODING": "utf-8",
+    }
     for name in allow:
         if _SECRET.search(name):
             raise ConfigError(f"refusing to pass {name} into the sandbox: it looks like a secret")
@@ -136,8 +141,13 @@ def _uid_block(size: int) -> int | None:
 
 
 def _limits(timeout_s: float, memory_mb: int, max_output: int) -> Limits:
-    return {"timeout_s": timeout_s, "memory_mb": memory_mb, "max_output": max_output,
-            "fsize": max(16 * 1024 * 1024, 4 * max_output), "nproc": 64}
+    return {
+        "timeout_s": timeout_s,
+        "memory_mb": memory_mb,
+        "max_output": max_output,
+        "fsize": max(16 * 1024 * 1024, 4 * max_output),
+        "nproc": 64,
+    }
 
 
 def _keep(extra: Sequence[str] = ()) -> list[str]:
@@ -199,8 +209,12 @@ async def _spawn(
     """
     async with _slot():
         proc = await asyncio.create_subprocess_exec(
-            *cmd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=_env(()), start_new_session=True,
+            *cmd,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=_env(()),
+            start_new_session=True,
         )
         assert proc.stdin and proc.stdout and proc.stderr
         out, err, overflow = bytearray(), bytearray(), []
@@ -210,8 +224,10 @@ async def _spawn(
             _kill(proc)
 
         feed = asyncio.ensure_future(_feed(proc.stdin, stdin))
-        reads = [asyncio.ensure_future(_drain(proc.stdout, out, cap, overflowed)),
-                 asyncio.ensure_future(_drain(proc.stderr, err, cap, overflowed))]
+        reads = [
+            asyncio.ensure_future(_drain(proc.stdout, out, cap, overflowed)),
+            asyncio.ensure_future(_drain(proc.stderr, err, cap, overflowed)),
+        ]
         timed_out = False
         try:
             await asyncio.wait_for(asyncio.gather(*reads, proc.wait()), timeout_s)
@@ -245,36 +261,46 @@ async def arun_python_batch(
     uid, process group and temp directory. Results come back in input order.
     """
     size = min(_BATCH_MAX, max(1, -(-len(sources) // max(1, workers))))
-    chunks = [list(sources[i: i + size]) for i in range(0, len(sources), size)]
-    parts = await asyncio.gather(*(
-        _batch(chunk, env=_env(env_allow), limits=_limits(timeout_s, memory_mb, max_output))
-        for chunk in chunks
-    ))
+    chunks = [list(sources[i : i + size]) for i in range(0, len(sources), size)]
+    parts = await asyncio.gather(
+        *(
+            _batch(chunk, env=_env(env_allow), limits=_limits(timeout_s, memory_mb, max_output))
+            for chunk in chunks
+        )
+    )
     return [result for part in parts for result in part]
 
 
-async def _batch(
-    sources: list[str], *, env: dict[str, str], limits: Limits
-) -> list[SandboxResult]:
-    config: Config = {"mode": "batch", "ns": isolation().namespaces,
-                      "uid": _uid_block(len(sources)), "env": env, "limits": limits,
-                      "keep": _keep()}
+async def _batch(sources: list[str], *, env: dict[str, str], limits: Limits) -> list[SandboxResult]:
+    config: Config = {
+        "mode": "batch",
+        "ns": isolation().namespaces,
+        "uid": _uid_block(len(sources)),
+        "env": env,
+        "limits": limits,
+        "keep": _keep(),
+    }
     budget = len(sources) * (limits["timeout_s"] + 1.0) + 10.0
     cap = len(sources) * (2 * limits["max_output"] + 4096) + 65536
     rc, out, err, _, _ = await _spawn(
         _command(config), json.dumps(sources).encode(), timeout_s=budget, cap=cap
     )
     results = [_from_line(line) for line in out.decode("utf-8", "replace").splitlines()]
-    missing = SandboxResult(None, "", f"sandbox worker died (exit {rc}): {_decode(err)[-500:]}",
-                            timed_out=rc is None)
+    missing = SandboxResult(
+        None, "", f"sandbox worker died (exit {rc}): {_decode(err)[-500:]}", timed_out=rc is None
+    )
     return (results + [missing] * len(sources))[: len(sources)]
 
 
 def _from_line(line: str) -> SandboxResult:
     data = json.loads(line)
     return SandboxResult(
-        returncode=data["rc"], stdout=data["out"], stderr=data["err"],
-        timed_out=data["timed_out"], truncated=data["truncated"], duration_s=data["duration"],
+        returncode=data["rc"],
+        stdout=data["out"],
+        stderr=data["err"],
+        timed_out=data["timed_out"],
+        truncated=data["truncated"],
+        duration_s=data["duration"],
     )
 
 
@@ -288,7 +314,10 @@ async def arun_python(
 ) -> SandboxResult:
     """Run one Python program (`python -I -S` semantics: stdlib only) in the sandbox."""
     results = await arun_python_batch(
-        [source], timeout_s=timeout_s, memory_mb=memory_mb, env_allow=env_allow,
+        [source],
+        timeout_s=timeout_s,
+        memory_mb=memory_mb,
+        env_allow=env_allow,
         max_output=max_output,
     )
     return results[0]
@@ -313,9 +342,16 @@ async def arun_child(
     made = cwd is None
     workdir = Path(tempfile.mkdtemp(prefix="vaultttc-")) if cwd is None else Path(cwd).resolve()
     uid = _uid_block(1)
-    config: Config = {"mode": "exec", "ns": isolation().namespaces, "uid": uid,
-                      "cwd": str(workdir), "argv": list(argv), "env": _env(env_allow),
-                      "keep": _keep(argv), "limits": _limits(timeout_s, memory_mb, max_output)}
+    config: Config = {
+        "mode": "exec",
+        "ns": isolation().namespaces,
+        "uid": uid,
+        "cwd": str(workdir),
+        "argv": list(argv),
+        "env": _env(env_allow),
+        "keep": _keep(argv),
+        "limits": _limits(timeout_s, memory_mb, max_output),
+    }
     data = stdin.encode() if isinstance(stdin, str) else (stdin or b"")
     start = time.monotonic()
     try:
@@ -328,8 +364,12 @@ async def arun_child(
         if made:
             shutil.rmtree(workdir, ignore_errors=True)
     return SandboxResult(
-        returncode=None if timed_out else rc, stdout=_decode(out), stderr=_decode(err),
-        timed_out=timed_out, truncated=cut, duration_s=time.monotonic() - start,
+        returncode=None if timed_out else rc,
+        stdout=_decode(out),
+        stderr=_decode(err),
+        timed_out=timed_out,
+        truncated=cut,
+        duration_s=time.monotonic() - start,
     )
 
 
@@ -359,10 +399,16 @@ def run_python_batch(
     workers: int = 1,
 ) -> list[SandboxResult]:
     """Blocking `arun_python_batch`."""
-    return _run_sync(arun_python_batch(
-        sources, timeout_s=timeout_s, memory_mb=memory_mb, env_allow=env_allow,
-        max_output=max_output, workers=workers,
-    ))
+    return _run_sync(
+        arun_python_batch(
+            sources,
+            timeout_s=timeout_s,
+            memory_mb=memory_mb,
+            env_allow=env_allow,
+            max_output=max_output,
+            workers=workers,
+        )
+    )
 
 
 def run_python(
@@ -374,10 +420,15 @@ def run_python(
     max_output: int = DEFAULT_MAX_OUTPUT,
 ) -> SandboxResult:
     """Blocking `arun_python`."""
-    return _run_sync(arun_python(
-        source, timeout_s=timeout_s, memory_mb=memory_mb, env_allow=env_allow,
-        max_output=max_output,
-    ))
+    return _run_sync(
+        arun_python(
+            source,
+            timeout_s=timeout_s,
+            memory_mb=memory_mb,
+            env_allow=env_allow,
+            max_output=max_output,
+        )
+    )
 
 
 def run_child(
@@ -391,7 +442,14 @@ def run_child(
     max_output: int = DEFAULT_MAX_OUTPUT,
 ) -> SandboxResult:
     """Blocking `arun_child`."""
-    return _run_sync(arun_child(
-        argv, stdin=stdin, timeout_s=timeout_s, memory_mb=memory_mb, cwd=cwd,
-        env_allow=env_allow, max_output=max_output,
-    ))
+    return _run_sync(
+        arun_child(
+            argv,
+            stdin=stdin,
+            timeout_s=timeout_s,
+            memory_mb=memory_mb,
+            cwd=cwd,
+            env_allow=env_allow,
+            max_output=max_output,
+        )
+    )

@@ -35,8 +35,11 @@ _FACTORIES: dict[str, Callable[[], Strategy]] = {
     "mcts": Mcts,
 }
 _ALIASES = {name.replace("-", "_"): name for name in _FACTORIES} | {
-    "best_of_n": "best-of-n", "bon": "best-of-n", "sc": "self-consistency",
-    "adaptive": "adaptive-consistency", "beam-search": "beam",
+    "best_of_n": "best-of-n",
+    "bon": "best-of-n",
+    "sc": "self-consistency",
+    "adaptive": "adaptive-consistency",
+    "beam-search": "beam",
 }
 
 STRATEGIES: tuple[str, ...] = tuple(_FACTORIES)

@@ -34,8 +34,11 @@ def settled(vote: Tally, threshold: float) -> bool:
 
 def wave_size(vote: Tally, threshold: float, *, remaining: int) -> int:
     """The fewest further samples after which the vote could be settled (capped)."""
-    counts = vote.posterior_counts() if vote.winner is not None else [0, *(
-        [vote.unparsable] if vote.unparsable else [])]
+    counts = (
+        vote.posterior_counts()
+        if vote.winner is not None
+        else [0, *([vote.unparsable] if vote.unparsable else [])]
+    )
     for extra in range(1, remaining + 1):
         if mode_posterior([counts[0] + extra, *counts[1:]]) >= threshold:
             return extra
@@ -62,27 +65,56 @@ class AdaptiveConsistency:
     async def run(
         self, task: Task, settings: Settings, *, sampler: Sampler, verifier: Verifier | None
     ) -> Outcome:
-        request = answer_request(task, sampler.capabilities, max_tokens=settings.max_tokens,
-                                 steps=True)
+        request = answer_request(
+            task, sampler.capabilities, max_tokens=settings.max_tokens, steps=True
+        )
         run = _Run([], [])
         stopped, start = False, 0
         while not stopped and start < settings.samples and not sampler.exhausted:
-            size = max(self.min_wave, wave_size(run.vote(), settings.threshold,
-                                                remaining=settings.samples - start))
+            size = max(
+                self.min_wave,
+                wave_size(run.vote(), settings.threshold, remaining=settings.samples - start),
+            )
             size = min(size, settings.samples - start)
-            stopped = await self._wave(run, sampler, task=task, settings=settings,
-                                       verifier=verifier, request=request, start=start,
-                                       size=size)
+            stopped = await self._wave(
+                run,
+                sampler,
+                task=task,
+                settings=settings,
+                verifier=verifier,
+                request=request,
+                start=start,
+                size=size,
+            )
             start += size
-        notes = [f"stopped after {len(run.candidates)} samples: the vote was settled at "
-                 f"{settings.threshold:g}" if stopped else
-                 f"not settled at {settings.threshold:g} within {len(run.candidates)} samples"]
-        return await decide(task, sampler, candidates=run.candidates, keys=run.keys,
-                            vote=run.vote(), verifier=verifier, strategy=self.name, notes=notes)
+        notes = [
+            f"stopped after {len(run.candidates)} samples: the vote was settled at "
+            f"{settings.threshold:g}"
+            if stopped
+            else f"not settled at {settings.threshold:g} within {len(run.candidates)} samples"
+        ]
+        return await decide(
+            task,
+            sampler,
+            candidates=run.candidates,
+            keys=run.keys,
+            vote=run.vote(),
+            verifier=verifier,
+            strategy=self.name,
+            notes=notes,
+        )
 
     async def _wave(
-        self, run: _Run, sampler: Sampler, *, task: Task, settings: Settings,
-        verifier: Verifier | None, request: Request, start: int, size: int,
+        self,
+        run: _Run,
+        sampler: Sampler,
+        *,
+        task: Task,
+        settings: Settings,
+        verifier: Verifier | None,
+        request: Request,
+        start: int,
+        size: int,
     ) -> bool:
         """Draw one wave; True as soon as the vote settles (the rest of the wave is cancelled)."""
         # Sampler.stream is an async generator; closing it cancels the samples in flight.
@@ -92,8 +124,9 @@ class AdaptiveConsistency:
                 new = candidate(completion, task)
                 if run.execute is None:
                     run.execute = await can_execute(verifier, new, task)
-                key = (await vote_keys([new], task, execute=run.execute,
-                                       timeout_s=settings.timeout_s))[0]
+                key = (
+                    await vote_keys([new], task, execute=run.execute, timeout_s=settings.timeout_s)
+                )[0]
                 at = sum(c.index < new.index for c in run.candidates)
                 run.candidates.insert(at, new)
                 run.keys.insert(at, key)

@@ -59,7 +59,11 @@ def _rating(text: str) -> Difficulty | None:
 
 
 def route(
-    task: Task, settings: Settings, *, verifier: Verifier | None, difficulty: Difficulty,
+    task: Task,
+    settings: Settings,
+    *,
+    verifier: Verifier | None,
+    difficulty: Difficulty,
     remaining: int,
 ) -> Route:
     """The decision table (see the module docstring) as a pure function."""
@@ -69,21 +73,32 @@ def route(
     if verifier is not None:
         n = min(EASY_SAMPLES, remaining) if easy else remaining
         how = "a judge" if verifier.name == "judge" else f"the {verifier.name} verifier"
-        return Route(BestOfN(), dataclasses.replace(settings, samples=n),
-                     f"{how} can check candidates: best-of-{n}")
+        return Route(
+            BestOfN(),
+            dataclasses.replace(settings, samples=n),
+            f"{how} can check candidates: best-of-{n}",
+        )
     if settings.max_cost_usd is not None:
         n = min(COST_SAMPLES[0 if easy else 1], remaining)
-        return Route(SelfConsistency(), dataclasses.replace(settings, samples=n),
-                     f"cost-critical (max_cost_usd {settings.max_cost_usd:g}): "
-                     f"self-consistency over {n}")
+        return Route(
+            SelfConsistency(),
+            dataclasses.replace(settings, samples=n),
+            f"cost-critical (max_cost_usd {settings.max_cost_usd:g}): self-consistency over {n}",
+        )
     if task.kind != "code" and not _SHORT_ANSWER.search(task.question):
         budget = EASY_THINKING if easy else (settings.thinking_budget or HARD_THINKING)
         budget = min(budget, settings.thinking_budget or budget)
-        return Route(Thinking(), dataclasses.replace(settings, thinking_budget=budget),
-                     f"open-ended, no verifier: thinking with {budget} tokens")
+        return Route(
+            Thinking(),
+            dataclasses.replace(settings, thinking_budget=budget),
+            f"open-ended, no verifier: thinking with {budget} tokens",
+        )
     n = min(EASY_SAMPLES, remaining) if easy else remaining
-    return Route(AdaptiveConsistency(), dataclasses.replace(settings, samples=n),
-                 f"short answer, no verifier: adaptive-consistency capped at {n}")
+    return Route(
+        AdaptiveConsistency(),
+        dataclasses.replace(settings, samples=n),
+        f"short answer, no verifier: adaptive-consistency capped at {n}",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,13 +109,16 @@ class Auto:
         self, task: Task, settings: Settings, *, sampler: Sampler, verifier: Verifier | None
     ) -> Outcome:
         difficulty, rated = await self._classify(task, settings, sampler)
-        chosen = route(task, settings, verifier=verifier, difficulty=difficulty,
-                       remaining=sampler.remaining)
-        outcome = await chosen.strategy.run(task, chosen.settings, sampler=sampler,
-                                            verifier=verifier)
+        chosen = route(
+            task, settings, verifier=verifier, difficulty=difficulty, remaining=sampler.remaining
+        )
+        outcome = await chosen.strategy.run(
+            task, chosen.settings, sampler=sampler, verifier=verifier
+        )
         note = f"auto: {rated}; {chosen.reason}"
         return dataclasses.replace(
-            outcome, strategy=f"auto→{outcome.strategy}",
+            outcome,
+            strategy=f"auto→{outcome.strategy}",
             note=f"{note}; {outcome.note}" if outcome.note else note,
         )
 

@@ -34,13 +34,14 @@ class Beam:
             per_level = (settings.samples - sampler.drawn) // (depth - level)
             if per_level < 1 or not beams:
                 break
-            beams = beams[: per_level]
+            beams = beams[:per_level]
             k = max(1, per_level // len(beams))
             children: list[Rollout] = []
             for partial in beams:
                 children += await search.expand(partial, k)
             ranked = sorted(children, key=lambda r: -search.value(r))
             beams = list(dict.fromkeys(r.child for r in ranked if not r.last))[:width]
-        notes = [f"beam width {width}, {level + 1} of {depth} levels, "
-                 f"{len(search.rollouts)} rollouts"]
+        notes = [
+            f"beam width {width}, {level + 1} of {depth} levels, {len(search.rollouts)} rollouts"
+        ]
         return await search.conclude(strategy=self.name, notes=notes)

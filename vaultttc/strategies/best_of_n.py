@@ -30,7 +30,7 @@ from vaultttc.strategies.shared.prompts import answer_request
 __all__ = ["NO_VERIFIER", "BestOfN", "Selection", "executed", "select", "selection_outcome"]
 
 NO_VERIFIER = (
-    "best-of-n needs a verifier — \"No verifier in best-of-N\" is the seed's anti-pattern "
+    'best-of-n needs a verifier — "No verifier in best-of-N" is the seed\'s anti-pattern '
     "(a random sample is noise): give the question an expect:: answer or a test fence, or set "
     "verify:: judge to accept a grader model's weaker evidence"
 )
@@ -89,11 +89,22 @@ async def select(
     keys = await _groups(pool, task, executed=executed, timeout_s=timeout_s)
     vote = tally(keys)
     winner = next((c for c, k in zip(pool, keys, strict=True) if k == vote.winner), pool[0])
-    note = "" if not vote.tied else (
-        f"{len(vote.tied)} groups tied at {vote.votes}: the earliest-sampled group wins")
+    note = (
+        ""
+        if not vote.tied
+        else (f"{len(vote.tied)} groups tied at {vote.votes}: the earliest-sampled group wins")
+    )
     counts = tuple(vote.posterior_counts()) if vote.winner is not None else (1,)
-    return Selection(winner, verdicts[winner.check], status, vote.votes or 1, passed, counts,
-                     note, considered=len(candidates))
+    return Selection(
+        winner,
+        verdicts[winner.check],
+        status,
+        vote.votes or 1,
+        passed,
+        counts,
+        note,
+        considered=len(candidates),
+    )
 
 
 def _confidence(pick: Selection) -> float:
@@ -104,12 +115,20 @@ def _confidence(pick: Selection) -> float:
         if verdict.score > 0:
             # The code ran but nothing checked it: a pass of a check with the verdict's
             # (near-zero) strength, so the executed-tests calibration applies.
-            return verified_confidence(evidence="tests", strength=verdict.strength,
-                                       passed=True, score=verdict.score, agreement=agreement)
+            return verified_confidence(
+                evidence="tests",
+                strength=verdict.strength,
+                passed=True,
+                score=verdict.score,
+                agreement=agreement,
+            )
         return vote_confidence(pick.counts)
     return verified_confidence(
-        evidence=verdict.evidence, strength=verdict.strength, passed=pick.status == "verified",
-        score=verdict.score, agreement=agreement,
+        evidence=verdict.evidence,
+        strength=verdict.strength,
+        passed=pick.status == "verified",
+        score=verdict.score,
+        agreement=agreement,
     )
 
 
@@ -119,8 +138,16 @@ def selection_outcome(
     """The outcome of a verified selection (best-of-n, and the search strategies' end)."""
     verdict = pick.verdict
     if pick.chosen is None or verdict is None:
-        return finish(task, sampler, strategy=strategy, chosen=None, status="failed",
-                      confidence=0.0, evidence="none", notes=notes)
+        return finish(
+            task,
+            sampler,
+            strategy=strategy,
+            chosen=None,
+            status="failed",
+            confidence=0.0,
+            evidence="none",
+            notes=notes,
+        )
     said = list(notes)
     if verdict.evidence == "judge":
         said.append("evidence is a judge's grade, not a check")
@@ -128,12 +155,24 @@ def selection_outcome(
         said.append(f"the verifier could not decide: {verdict.detail}")
     judged = verdict.evidence == "judge"
     status: Status = "consensus" if judged and pick.status == "verified" else pick.status
-    said += [pick.note, f"{pick.passed} of {pick.considered} candidates passed; "
-             f"{pick.group} agree with the chosen one"]
+    said += [
+        pick.note,
+        f"{pick.passed} of {pick.considered} candidates passed; "
+        f"{pick.group} agree with the chosen one",
+    ]
     evidence = "vote" if pick.status == "unverified" else verdict.evidence
-    return finish(task, sampler, strategy=strategy, chosen=pick.chosen, status=status,
-                  confidence=_confidence(pick), evidence=evidence, agreed=pick.group,
-                  passed=pick.passed, notes=said)
+    return finish(
+        task,
+        sampler,
+        strategy=strategy,
+        chosen=pick.chosen,
+        status=status,
+        confidence=_confidence(pick),
+        evidence=evidence,
+        agreed=pick.group,
+        passed=pick.passed,
+        notes=said,
+    )
 
 
 def executed(verifier: Verifier, verdicts: Mapping[str, Verdict]) -> bool:
@@ -155,6 +194,11 @@ class BestOfN:
         drawn = await sampler.sample(request, settings.samples)
         candidates = [candidate(c, task) for c in drawn]
         verdicts = await verify_unique(verifier, candidates, task)
-        pick = await select(candidates, verdicts, task, executed=executed(verifier, verdicts),
-                            timeout_s=settings.timeout_s)
+        pick = await select(
+            candidates,
+            verdicts,
+            task,
+            executed=executed(verifier, verdicts),
+            timeout_s=settings.timeout_s,
+        )
         return selection_outcome(task, sampler, pick, strategy=self.name)

@@ -27,13 +27,22 @@ class Effort:
         caps = sampler.capabilities
         provider = sampler.lane.provider.name
         if not caps.efforts:
-            raise ConfigError(f"strategy effort: provider {provider} has no reasoning effort; "
-                              "use strategy:: thinking or direct")
+            raise ConfigError(
+                f"strategy effort: provider {provider} has no reasoning effort; "
+                "use strategy:: thinking or direct"
+            )
         if settings.effort is None or settings.effort not in caps.efforts:
             offered = ", ".join(caps.efforts)
-            raise ConfigError(f"strategy effort needs effort:: one of {offered} for {provider}"
-                              + (f", not {settings.effort!r}" if settings.effort else ""))
-        request = answer_request(task, caps, max_tokens=settings.max_tokens,
-                                 effort=settings.effort)
-        return await answer_once(task, request, sampler, verifier=verifier, strategy=self.name,
-                                 notes=[f"reasoning effort {settings.effort}"])
+            raise ConfigError(
+                f"strategy effort needs effort:: one of {offered} for {provider}"
+                + (f", not {settings.effort!r}" if settings.effort else "")
+            )
+        request = answer_request(task, caps, max_tokens=settings.max_tokens, effort=settings.effort)
+        return await answer_once(
+            task,
+            request,
+            sampler,
+            verifier=verifier,
+            strategy=self.name,
+            notes=[f"reasoning effort {settings.effort}"],
+        )

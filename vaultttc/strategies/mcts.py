@@ -81,6 +81,8 @@ class Mcts:
             child.reward = search.value(rollout)
             node.children.append(child)
             child.backup(child.reward)
-        notes = [f"{root.visits} iterations, {len(search.rollouts)} rollouts, "
-                 f"branching {branching}, depth {depth}"]
+        notes = [
+            f"{root.visits} iterations, {len(search.rollouts)} rollouts, "
+            f"branching {branching}, depth {depth}"
+        ]
         return await search.conclude(strategy=self.name, notes=notes)

@@ -26,12 +26,21 @@ class SelfConsistency:
     async def run(
         self, task: Task, settings: Settings, *, sampler: Sampler, verifier: Verifier | None
     ) -> Outcome:
-        request = answer_request(task, sampler.capabilities, max_tokens=settings.max_tokens,
-                                 steps=True)
+        request = answer_request(
+            task, sampler.capabilities, max_tokens=settings.max_tokens, steps=True
+        )
         drawn = await sampler.sample(request, settings.samples)
         candidates = [candidate(c, task) for c in drawn]
         execute = bool(candidates) and await can_execute(verifier, candidates[0], task)
         keys = await vote_keys(candidates, task, execute=execute, timeout_s=settings.timeout_s)
         notes = ["votes by behaviour on probe inputs"] if execute else []
-        return await decide(task, sampler, candidates=candidates, keys=keys, vote=tally(keys),
-                            verifier=verifier, strategy=self.name, notes=notes)
+        return await decide(
+            task,
+            sampler,
+            candidates=candidates,
+            keys=keys,
+            vote=tally(keys),
+            verifier=verifier,
+            strategy=self.name,
+            notes=notes,
+        )

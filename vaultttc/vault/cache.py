@@ -89,8 +89,13 @@ class SqliteCache:
         self._run(
             "INSERT OR REPLACE INTO completions (key, provider, model, created, data) "
             "VALUES (?, ?, ?, ?, ?)",
-            (cache_key(provider, request), provider.name, provider.model, time.time(),
-             _encode(completion)),
+            (
+                cache_key(provider, request),
+                provider.name,
+                provider.model,
+                time.time(),
+                _encode(completion),
+            ),
         )
 
     def __len__(self) -> int:
@@ -117,8 +122,9 @@ class SqliteCache:
                 row: tuple[object, ...] | None = self._conn.execute(sql, args).fetchone()
                 return row
             except sqlite3.OperationalError as exc:  # busy, locked, read-only, disk full
-                warnings.warn(f"cache {self._path}: {exc}; continuing without it",
-                              CacheWarning, stacklevel=3)
+                warnings.warn(
+                    f"cache {self._path}: {exc}; continuing without it", CacheWarning, stacklevel=3
+                )
                 return None
             except sqlite3.DatabaseError as exc:  # not a database, malformed image
                 self._conn.close()
@@ -135,8 +141,9 @@ class SqliteCache:
 
     def _open(self) -> sqlite3.Connection:
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None,
-                               check_same_thread=False)
+        conn = sqlite3.connect(
+            self._path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+        )
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -153,6 +160,10 @@ class SqliteCache:
             source = Path(str(self._path) + suffix)
             if source.exists():
                 os.replace(source, Path(str(aside) + suffix))
-        warnings.warn(f"cache {self._path} was not a readable database ({exc}); moved it to "
-                      f"{aside.name} and started a fresh one", CacheWarning, stacklevel=4)
+        warnings.warn(
+            f"cache {self._path} was not a readable database ({exc}); moved it to "
+            f"{aside.name} and started a fresh one",
+            CacheWarning,
+            stacklevel=4,
+        )
         return self._open()

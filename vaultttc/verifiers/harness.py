@@ -23,7 +23,7 @@ __all__ = ["Test", "program", "read_run", "runs_only", "task_tests"]
 # The harness appended to a candidate program: each test statement (or docstring example)
 # runs on its own, so one failure does not hide the rest; the final line carries a nonce the
 # candidate cannot know, so a program that exits early (sys.exit(0), os._exit) never passes.
-_HARNESS = '''
+_HARNESS = """
 
 def __vt_example(src, want):
     import ast, contextlib, io
@@ -66,7 +66,7 @@ def __vt_run(tests):
     print({nonce!r}, passed, counted, broken)
 
 __vt_run({tests!r})
-'''
+"""
 
 
 # (kind "stmt" or "example", source, expected output, whether it counts as a test)
@@ -81,7 +81,7 @@ def _statements(source: str) -> list[Test]:
     tests: list[Test] = []
     for node in tree.body:
         first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-        text = "\n".join(lines[first - 1: node.end_lineno])
+        text = "\n".join(lines[first - 1 : node.end_lineno])
         definition = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
         has_assert = any(isinstance(sub, ast.Assert) for sub in ast.walk(node))
         counts = isinstance(node, ast.Expr) or (has_assert and not definition)
@@ -105,7 +105,7 @@ def _docstring(stub: str, entry_point: str | None) -> str:
             if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
                 literal = (ast.get_source_segment(stub, first) or "").strip()
                 quote = _QUOTE.match(literal)
-                return literal[quote.end(): -len(quote[1])] if quote else literal
+                return literal[quote.end() : -len(quote[1])] if quote else literal
             return ""
     return ""
 
@@ -150,9 +150,7 @@ def program(code: str, tests: list[Test], *, nonce: str) -> str:
     return code + _HARNESS.format(nonce=nonce, tests=tests) if tests else code
 
 
-def read_run(
-    result: SandboxResult, nonce: str, *, evidence: Evidence, strength: float
-) -> Verdict:
+def read_run(result: SandboxResult, nonce: str, *, evidence: Evidence, strength: float) -> Verdict:
     """A verdict from the harness's nonce line: all statements ran, score = tests passed."""
     why = "timed out" if result.timed_out else result.stderr.strip()[-600:]
     marks = [line.split() for line in result.stdout.splitlines() if line.startswith(nonce)]
@@ -170,5 +168,3 @@ def runs_only(result: SandboxResult) -> Verdict:
     if result.ok:
         return Verdict(None, 0.5, 0.0, "none", "runs; no tests or examples to check it against")
     return Verdict(False, 0.0, 0.0, "none", result.stderr.strip()[-600:] or "crashed")
-
-

@@ -30,7 +30,11 @@ class PythonVerifier:
     """
 
     def __init__(
-        self, *, allow_exec: bool, timeout_s: float = 10.0, memory_mb: int = 512,
+        self,
+        *,
+        allow_exec: bool,
+        timeout_s: float = 10.0,
+        memory_mb: int = 512,
         workers: int | None = None,
     ) -> None:
         self._allow = allow_exec
@@ -84,7 +88,9 @@ class PythonVerifier:
         nonce = "vaultttc-" + secrets.token_hex(8)
         programs = [self.program(c, task, tests=tests, nonce=nonce) for c in candidates]
         results = await arun_python_batch(
-            programs, timeout_s=self._timeout_s, memory_mb=self._memory_mb,
+            programs,
+            timeout_s=self._timeout_s,
+            memory_mb=self._memory_mb,
             workers=min(self._workers, max(1, len(programs) // 8)),
         )
         if not tests:

@@ -43,8 +43,9 @@ Args = tuple[list[Any], dict[str, Any]]
 
 
 def _literal_call(node: ast.AST, entry: str) -> Args | None:
-    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-            and node.func.id == entry):
+    if not (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == entry
+    ):
         return None
     try:
         args = [ast.literal_eval(a) for a in node.args]
@@ -72,8 +73,11 @@ def _example_sources(task: Task) -> list[str]:
         tree = ast.parse(task.stub)
     except SyntaxError:
         return []
-    docs = [ast.get_docstring(n) or "" for n in ast.walk(tree)
-            if isinstance(n, ast.FunctionDef) and n.name == task.entry_point]
+    docs = [
+        ast.get_docstring(n) or ""
+        for n in ast.walk(tree)
+        if isinstance(n, ast.FunctionDef) and n.name == task.entry_point
+    ]
     try:
         examples = doctest.DocTestParser().get_examples(docs[0]) if docs else []
     except ValueError:  # inconsistent indentation in the docstring: no probes from it
@@ -89,8 +93,16 @@ def _mutations(value: Any) -> list[Any]:
     if isinstance(value, float):
         return [value + 0.5, -value, 0.0, value * 2]
     if isinstance(value, str):
-        return [value[::-1], value.upper(), value.lower(), "", value + value, value[1:],
-                value.swapcase(), value[:-1]]
+        return [
+            value[::-1],
+            value.upper(),
+            value.lower(),
+            "",
+            value + value,
+            value[1:],
+            value.swapcase(),
+            value[:-1],
+        ]
     if isinstance(value, list | tuple):
         return [type(value)(v) for v in _sequence_mutations(list(value))]
     if isinstance(value, dict):
@@ -110,7 +122,7 @@ def _sequence_mutations(items: list[Any]) -> list[list[Any]]:
 def _variants(args: list[Any], kwargs: dict[str, Any]) -> list[Args]:
     out: list[Args] = []
     for i, value in enumerate(args):
-        out += [([*args[:i], m, *args[i + 1:]], kwargs) for m in _mutations(value)]
+        out += [([*args[:i], m, *args[i + 1 :]], kwargs) for m in _mutations(value)]
     for name, value in kwargs.items():
         out += [(args, {**kwargs, name: m}) for m in _mutations(value)]
     return out
@@ -161,7 +173,7 @@ def probe_calls(task: Task, *, limit: int = 32) -> tuple[str, ...]:
     return tuple(calls)
 
 
-_HARNESS = '''
+_HARNESS = """
 
 def __vt_probe(calls, nonce, budget):
     import contextlib, io, json, signal
@@ -181,7 +193,7 @@ def __vt_probe(calls, nonce, budget):
     print(nonce + json.dumps(seen))
 
 __vt_probe({calls!r}, {nonce!r}, {budget!r})
-'''
+"""
 
 
 async def behaviours(
@@ -195,13 +207,15 @@ async def behaviours(
     harness = _HARNESS.format(calls=list(calls), nonce=nonce, budget=budget)
     workers = min(os.cpu_count() or 1, max(1, len(programs) // 8))
     results = await arun_python_batch(
-        [p + harness for p in programs], timeout_s=timeout_s, memory_mb=memory_mb,
+        [p + harness for p in programs],
+        timeout_s=timeout_s,
+        memory_mb=memory_mb,
         workers=workers,
     )
     out: list[tuple[str, ...] | None] = []
     for result in results:
         lines = [line for line in result.stdout.splitlines() if line.startswith(nonce)]
-        out.append(tuple(json.loads(lines[-1][len(nonce):])) if lines else None)
+        out.append(tuple(json.loads(lines[-1][len(nonce) :])) if lines else None)
     return out
 
 

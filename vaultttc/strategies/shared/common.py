@@ -84,8 +84,10 @@ class Tally:
             return ""
         names = ", ".join(repr((label or {}).get(k, k)) for k in self.tied)
         chosen = (label or {}).get(self.winner, self.winner)
-        return (f"tie at {self.votes} votes between {names}: broken by earliest first "
-                f"appearance → {chosen!r}")
+        return (
+            f"tie at {self.votes} votes between {names}: broken by earliest first "
+            f"appearance → {chosen!r}"
+        )
 
 
 def tally(keys: Iterable[str | None]) -> Tally:
@@ -136,8 +138,7 @@ def finish(
     """The outcome of a decision, with the sampler's usage, cost and budget notes."""
     said = [n for n in notes if n]
     if sampler.exhausted:
-        said.append(f"budget: {sampler.exhausted}; answered with the {sampler.drawn} "
-                    "samples drawn")
+        said.append(f"budget: {sampler.exhausted}; answered with the {sampler.drawn} samples drawn")
     if chosen is None:
         said.append("no usable answer in any sample")
     provider = sampler.lane.provider

@@ -36,8 +36,13 @@ def code_prompt(task: Task, caps: Capabilities, *, steps: bool = False) -> str:
     parts = [task.question, ""]
     if steps:
         parts += [_STEPS, ""]
-    parts += [f"Complete this {lang} code. Reply with the whole program in one ```{lang} fence.",
-              "", f"```{lang}", stub.rstrip("\n"), "```"]
+    parts += [
+        f"Complete this {lang} code. Reply with the whole program in one ```{lang} fence.",
+        "",
+        f"```{lang}",
+        stub.rstrip("\n"),
+        "```",
+    ]
     if task.tests:
         parts += ["", "It must pass these tests:", f"```{lang}", task.tests.rstrip("\n"), "```"]
     return "\n".join(parts)
@@ -54,15 +59,23 @@ def answer_request(
     prefix: str = "",
 ) -> Request:
     """A request for one full answer (or, with `prefix`, the continuation of a partial one)."""
-    prompt = code_prompt(task, caps, steps=steps) if task.kind == "code" else question_prompt(
-        task, caps, steps=steps
+    prompt = (
+        code_prompt(task, caps, steps=steps)
+        if task.kind == "code"
+        else question_prompt(task, caps, steps=steps)
     )
     if prefix and caps.chat and not caps.prefill:
         # No assistant prefill: show the partial answer and ask for the rest of it only.
         prompt += f"\n\nContinue this partial answer exactly where it stops:\n\n{prefix}"
         prefix = ""
-    return Request(prompt=prompt, max_tokens=max_tokens, thinking_budget=thinking_budget,
-                   effort=effort, prefix=prefix, stop=_stops(task, caps, steps=steps))
+    return Request(
+        prompt=prompt,
+        max_tokens=max_tokens,
+        thinking_budget=thinking_budget,
+        effort=effort,
+        prefix=prefix,
+        stop=_stops(task, caps, steps=steps),
+    )
 
 
 # A base model does not know when to stop: it answers, then writes the next question (or the
@@ -83,8 +96,10 @@ def classify_request(task: Task, caps: Capabilities) -> Request:
     """The router's one cheap call: is this task easy or hard for the model?"""
     body = task.question + (f"\n\n{task.stub}" if task.stub else "")
     if caps.chat:
-        prompt = ("How hard is the following task for you? Reply with exactly one word: "
-                  f"easy or hard.\n\nTask:\n{body}")
+        prompt = (
+            "How hard is the following task for you? Reply with exactly one word: "
+            f"easy or hard.\n\nTask:\n{body}"
+        )
     else:
         prompt = f"Task:\n{body}\n\nDifficulty (easy or hard):"
     return Request(prompt=prompt, max_tokens=8, temperature=0.0, stop=() if caps.chat else ("\n",))

@@ -70,8 +70,13 @@ class Search:
     index: int = 0
 
     def request(self, partial: str) -> Request:
-        return answer_request(self.task, self.sampler.capabilities, steps=True, prefix=partial,
-                              max_tokens=self.settings.max_tokens)
+        return answer_request(
+            self.task,
+            self.sampler.capabilities,
+            steps=True,
+            prefix=partial,
+            max_tokens=self.settings.max_tokens,
+        )
 
     async def expand(self, partial: str, n: int) -> list[Rollout]:
         """Draw up to `n` continuations of `partial` (fewer when the sampler's budget ends, which
@@ -84,8 +89,14 @@ class Search:
         out = []
         for completion in drawn:
             steps = split_steps(completion.text, code=code)
-            out.append(Rollout(partial, steps[0] if steps else "",
-                               candidate(completion, self.task, prefix=partial), len(steps) <= 1))
+            out.append(
+                Rollout(
+                    partial,
+                    steps[0] if steps else "",
+                    candidate(completion, self.task, prefix=partial),
+                    len(steps) <= 1,
+                )
+            )
         self.rollouts += out
         if self.verifier is not None:
             fresh = [r.candidate for r in out if r.candidate.check not in self.verdicts]
@@ -106,11 +117,22 @@ class Search:
         """Choose among all rollouts: like best-of-n with a verifier, by vote without one."""
         candidates = [r.candidate for r in self.rollouts]
         if self.verifier is not None and self.verdicts:
-            pick = await select(candidates, self.verdicts, self.task,
-                                executed=executed(self.verifier, self.verdicts),
-                                timeout_s=self.settings.timeout_s)
-            return selection_outcome(self.task, self.sampler, pick, strategy=strategy,
-                                     notes=notes)
+            pick = await select(
+                candidates,
+                self.verdicts,
+                self.task,
+                executed=executed(self.verifier, self.verdicts),
+                timeout_s=self.settings.timeout_s,
+            )
+            return selection_outcome(self.task, self.sampler, pick, strategy=strategy, notes=notes)
         keys = [c.key for c in candidates]
-        return await decide(self.task, self.sampler, candidates=candidates, keys=keys,
-                            vote=tally(keys), verifier=None, strategy=strategy, notes=notes)
+        return await decide(
+            self.task,
+            self.sampler,
+            candidates=candidates,
+            keys=keys,
+            vote=tally(keys),
+            verifier=None,
+            strategy=strategy,
+            notes=notes,
+        )

@@ -51,8 +51,16 @@ async def decide(
     """The outcome of a finished vote, checked by the verifier when there is one."""
     said = [*notes, vote.describe_tie(_label(candidates, keys))]
     if vote.winner is None:
-        return finish(task, sampler, strategy=strategy, chosen=None, status="failed",
-                      confidence=0.0, evidence="none", notes=said)
+        return finish(
+            task,
+            sampler,
+            strategy=strategy,
+            chosen=None,
+            status="failed",
+            confidence=0.0,
+            evidence="none",
+            notes=said,
+        )
     chosen = next(c for c, k in zip(candidates, keys, strict=True) if k == vote.winner)
     said.append(f"{vote.votes} of {len(candidates)} samples agree")
     counts = vote.posterior_counts()
@@ -62,16 +70,36 @@ async def decide(
             said.append(f"{verifier.name} could not decide: {verdict.detail}")
         # A plurality of one is no consensus: nothing but the sample itself backs it.
         agreed: Status = "consensus" if vote.votes >= 2 or len(candidates) == 1 else "unverified"
-        return finish(task, sampler, strategy=strategy, chosen=chosen, status=agreed,
-                      confidence=vote_confidence(counts), evidence="vote", agreed=vote.votes,
-                      notes=said)
+        return finish(
+            task,
+            sampler,
+            strategy=strategy,
+            chosen=chosen,
+            status=agreed,
+            confidence=vote_confidence(counts),
+            evidence="vote",
+            agreed=vote.votes,
+            notes=said,
+        )
     status: Status = "failed"
     if verdict.passed:
         status = "consensus" if verdict.evidence == "judge" else "verified"
     confidence = verified_confidence(
-        evidence=verdict.evidence, strength=verdict.strength, passed=verdict.passed,
-        score=verdict.score, agreement=mode_posterior(counts),
+        evidence=verdict.evidence,
+        strength=verdict.strength,
+        passed=verdict.passed,
+        score=verdict.score,
+        agreement=mode_posterior(counts),
     )
-    return finish(task, sampler, strategy=strategy, chosen=chosen, status=status,
-                  confidence=confidence, evidence=verdict.evidence, agreed=vote.votes,
-                  passed=vote.votes if verdict.passed else 0, notes=[*said, verdict.detail])
+    return finish(
+        task,
+        sampler,
+        strategy=strategy,
+        chosen=chosen,
+        status=status,
+        confidence=confidence,
+        evidence=verdict.evidence,
+        agreed=vote.votes,
+        passed=vote.votes if verdict.passed else 0,
+        notes=[*said, verdict.detail],
+    )
