@@ -73,7 +73,7 @@ def _words(rng: random.Random, n: int) -> str:
     return " ".join(rng.choice(_WORDS) for _ in range(n))
 
 
-def _frontmatter(rng: random.Random, i: int, title: str, folder: str) -> str:
+def _frontmatter(rng: random.Random, i: int, *, title: str, folder: str) -> str:
     tags = "\n".join(f"  - {rng.choice(_WORDS)}-{k}" for k in range(rng.randint(2, 5)))
     aliases = "\n".join(f"  - {_words(rng, 2).title()}" for _ in range(rng.randint(1, 3)))
     return (
@@ -121,8 +121,9 @@ def _note(rng: random.Random, i: int, folder: str) -> str:
     table = "\n".join(f"| {_words(rng, 3)} | {_words(rng, 4)} |" for _ in range(rng.randint(3, 6)))
     comment = f"%%\n{_words(rng, 8)}\n%%\n\n" if i % 7 == 0 else ""
     rows = "\n".join(f"| 2026-05-{d:02d} | {_words(rng, 5)} |" for d in range(1, rng.randint(3, 6)))
+    head = _frontmatter(rng, i, title=title, folder=folder)
     return (
-        f"{_frontmatter(rng, i, title, folder)}\n# {title}\n\n## 매 한 줄\n\n{_words(rng, 40)}.\n\n"
+        f"{head}\n# {title}\n\n## 매 한 줄\n\n{_words(rng, 40)}.\n\n"
         f"## 매 핵심\n\n### 매 두 axes\n\n{bullets}\n\n1. {_words(rng, 6)}\n2. {_words(rng, 6)}\n\n"
         f"## 💻 패턴\n\n{fences}\n{comment}## ❓ 질문\n\n{_question(rng, i)}\n"
         f"## 매 결정 기준\n\n| 상황 | Approach |\n|---|---|\n{table}\n\n"
@@ -266,7 +267,9 @@ def _changelog_from_paragraph(
         if token.type == "heading_open" and "changelog" in tokens[i + 1].content.casefold():
             assert token.map is not None
             heading = Span(token.map[0] + offset, token.map[1] + offset)
-            found = _table_paragraph(tokens[i + 3 :], int(token.tag[1:]), offset, lines)
+            found = _table_paragraph(
+                tokens[i + 3 :], int(token.tag[1:]), offset=offset, lines=lines
+            )
             if found is None:
                 return Changelog(heading, (), None, heading.end)
             return Changelog(heading, found[0], found[1], found[1].end)
@@ -274,7 +277,7 @@ def _changelog_from_paragraph(
 
 
 def _table_paragraph(
-    tokens: Sequence[Token], level: int, offset: int, lines: Sequence[str]
+    tokens: Sequence[Token], level: int, *, offset: int, lines: Sequence[str]
 ) -> tuple[tuple[str, ...], Span] | None:
     for token in tokens:
         if token.type == "heading_open" and int(token.tag[1:]) <= level:
@@ -385,7 +388,7 @@ def _explain_warm(root: Path) -> None:
         print(f"  {name:58s} {min(_measure(stage).wall for _ in range(5)):6.3f} s")
 
 
-def _report(count: int, baseline: Timing, cold: Timing, warm: Timing) -> None:
+def _report(count: int, baseline: Timing, *, cold: Timing, warm: Timing) -> None:
     """Notes/s from wall time; CPU beside it, since other processes on the machine slow the
     wall clock (and starve the worker pool) without changing the work done."""
     rows = (
@@ -420,7 +423,7 @@ def main(argv: list[str] | None = None) -> None:
         shutil.rmtree(root / CONFIG_DIR, ignore_errors=True)
         cold = _measure(lambda: run_scan(root))
         warm = _measure(lambda: run_scan(root))
-        _report(len(paths), baseline, cold, warm)
+        _report(len(paths), baseline, cold=cold, warm=warm)
         if args.explain:
             _explain_cold(paths)
             _explain_warm(root)

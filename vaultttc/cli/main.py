@@ -117,7 +117,7 @@ def new(title: str, template: str, folder: Path) -> None:
 @click.option("--allow-exec", is_flag=True, help="Allow running the notes' examples.")
 @click.option("--record", is_flag=True, help="Write the outcome back into each note.")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
-def test(path: Path, allow_exec: bool, record: bool, pytest_args: tuple[str, ...]) -> None:
+def test(path: Path, *, allow_exec: bool, record: bool, pytest_args: tuple[str, ...]) -> None:
     """Run the notes' embedded examples as tests (living documentation) with pytest."""
     from vaultttc.living import pytest_plugin  # imports pytest: only for this command
 

@@ -113,7 +113,7 @@ def _run_one(
 ) -> dict[str, Any] | None:
     if item["kind"] == "shell":
         return _run_shell(item)
-    error = _run_python(item["code"], item["first"], namespace, path)
+    error = _run_python(item["code"], item["first"], namespace, path=path)
     if error is not None:
         own = range(item["first"] + 1, item["first"] + len(item["code"].splitlines()) + 1)
         lines = error.pop("lines")
@@ -122,7 +122,7 @@ def _run_one(
 
 
 def _run_python(
-    code: str, first: int, namespace: dict[str, Any], path: str
+    code: str, first: int, namespace: dict[str, Any], *, path: str
 ) -> dict[str, Any] | None:
     # Padding with newlines puts every statement, and a SyntaxError, on the note's own line.
     source = "\n" * first + code

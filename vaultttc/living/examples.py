@@ -220,7 +220,7 @@ def _captured_text(record: Mapping[str, Any]) -> str:
 
 
 def _assemble(
-    note: Note, planned: Sequence[str | None], child: _Child, options: RunOptions
+    note: Note, planned: Sequence[str | None], child: _Child, *, options: RunOptions
 ) -> tuple[ExampleResult, ...]:
     results: list[ExampleResult] = []
     stop, examples = child.stop, note.examples
@@ -251,7 +251,7 @@ def run_examples(note: Note, *, allowed: bool, options: RunOptions | None = None
     planned = [skip_reason(example, allowed=allowed) for example in note.examples]
     jobs = [i for i, skip in enumerate(planned) if skip is None]
     child = _run_child(note, jobs, options) if jobs else _Child()
-    return NoteReport(note.path, _assemble(note, planned, child, options))
+    return NoteReport(note.path, _assemble(note, planned, child, options=options))
 
 
 def _run_child(note: Note, jobs: Sequence[int], options: RunOptions) -> _Child:

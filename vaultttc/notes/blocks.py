@@ -49,7 +49,7 @@ def normalize_lang(word: str) -> str:
     return _LANG_ALIASES.get(lang, lang)
 
 
-def _comment_rule(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+def _comment_rule(state: StateBlock, start: int, end: int, silent: bool) -> bool:  # noqa: PLR0917 - markdown-it's rule signature
     """Block rule for `%% … %%`: a comment starts at a line start and ends at the next `%%`."""
     pos = state.bMarks[start] + state.tShift[start]
     if state.is_code_block(start) or not state.src.startswith("%%", pos):

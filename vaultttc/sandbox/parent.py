@@ -182,7 +182,7 @@ def _kill(proc: asyncio.subprocess.Process) -> None:
 
 
 async def _drain(
-    stream: asyncio.StreamReader, into: bytearray, cap: int, on_overflow: Callable[[], None]
+    stream: asyncio.StreamReader, into: bytearray, *, cap: int, on_overflow: Callable[[], None]
 ) -> None:
     while chunk := await stream.read(65536):
         if len(into) + len(chunk) > cap:
@@ -225,8 +225,8 @@ async def _spawn(
 
         feed = asyncio.ensure_future(_feed(proc.stdin, stdin))
         reads = [
-            asyncio.ensure_future(_drain(proc.stdout, out, cap, overflowed)),
-            asyncio.ensure_future(_drain(proc.stderr, err, cap, overflowed)),
+            asyncio.ensure_future(_drain(proc.stdout, out, cap=cap, on_overflow=overflowed)),
+            asyncio.ensure_future(_drain(proc.stderr, err, cap=cap, on_overflow=overflowed)),
         ]
         timed_out = False
         try:

@@ -122,7 +122,7 @@ async def verify_unique(
     return dict(zip(texts, verdicts, strict=True))
 
 
-def finish(
+def finish(  # noqa: PLR0913 - one keyword per Outcome field it fills
     task: Task,
     sampler: Sampler,
     *,
