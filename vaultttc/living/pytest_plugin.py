@@ -1,7 +1,7 @@
 """The pytest plugin for living documentation: a note's examples collected and run as tests.
 
 Registered through the `pytest11` entry point; the only module of vaultttc that imports pytest.
-`pytest --vault PATH` collects the notes of a vault (as `vaultio.iter_notes` walks it) and `.md`
+`pytest --vault PATH` collects the notes of a vault (as `vault.files.iter_notes` walks it) and `.md`
 files named on the command line; each example is an item named `notes/x.md::line 42`. The first
 item of a note runs all of the note's examples in one child process (`examples.run_examples`);
 its siblings reuse the report. Without consent (`--allow-exec`, `ttc.execute: true`, or
@@ -138,14 +138,12 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 class Vault(pytest.Directory):
-    """A vault root: its notes as `vaultio.iter_notes` finds them, nothing else."""
+    """A vault root: its notes as `vault.files.iter_notes` finds them, nothing else."""
 
     def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
         state = self.config.stash[_STATE]
-        root, here = state.root_of(self.path), self.path.resolve()
-        excluded = (root / e for e in state.config(root).exclude)
-        exclude = tuple(str(e.relative_to(here)) for e in excluded if e.is_relative_to(here))
-        for path in iter_notes(self.path, exclude=exclude):
+        root = state.root_of(self.path)
+        for path in iter_notes(root, self.path, exclude=state.config(root).exclude):
             yield NoteFile.from_parent(self, path=path)
 
 

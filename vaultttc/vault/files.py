@@ -1,4 +1,4 @@
-"""Notes on disk: decoding, atomic compare-and-swap saves, and walking a vault.
+"""Notes on disk: decoding, atomic compare-and-swap saves, and walking a vault by its rule.
 
 This is the IO edge for notes. A save writes a temp file in the note's folder, fsyncs it, keeps
 the file mode, and replaces the note only if its bytes are still the ones that were read; a
@@ -19,9 +19,9 @@ from pathlib import Path
 from vaultttc.errors import NoteError, StaleNoteError
 from vaultttc.notes.model import Note
 from vaultttc.notes.parse import parse_note
+from vaultttc.vault.rule import TEMP_SUFFIX, NoteRule
 
 __all__ = [
-    "IGNORED_DIRS",
     "Loaded",
     "decode",
     "digest",
@@ -34,7 +34,6 @@ __all__ = [
     "update_note",
 ]
 
-IGNORED_DIRS = frozenset({".obsidian", ".trash", ".vaultttc", ".git"})  # and every dot-folder
 BOM = "\ufeff"
 
 
@@ -82,7 +81,7 @@ def save_text(path: Path, text: str, *, expected: str, bom: bool) -> str:
     data = encode(text, bom=bom)
     path = path.resolve()  # a symlinked note is saved through the link, which stays a link
     mode = stat.S_IMODE(path.stat().st_mode)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".vaultttc-tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -145,43 +144,50 @@ def find_vault_root(start: Path) -> Path:
     return here
 
 
-def iter_notes(root: Path, *, exclude: tuple[str, ...] = ()) -> Iterator[Path]:
-    """Every `.md` file under `root` in sorted order, skipping ignored and excluded folders
-    and never following a symlink out of the vault."""
-    for path, _ in note_stats(root, exclude=exclude):
+def iter_notes(
+    root: Path, start: Path | None = None, *, exclude: tuple[str, ...] = ()
+) -> Iterator[Path]:
+    """The notes under `start` (default: the whole vault at `root`) in sorted order, by the
+    vault's one rule (`vault.rule.NoteRule`); `exclude` is the config's, vault-relative."""
+    for path, _ in note_stats(root, start, exclude=exclude):
         yield Path(path)
 
 
 def note_stats(
-    root: Path, *, exclude: tuple[str, ...] = ()
+    root: Path, start: Path | None = None, *, exclude: tuple[str, ...] = ()
 ) -> Iterator[tuple[str, os.stat_result]]:
-    """`iter_notes` with each note's stat, from one `scandir` pass (no second stat call)."""
-    if root.is_file():
-        yield str(root), root.stat()
+    """`iter_notes` with each note's stat, from one `scandir` pass (no second stat call).
+
+    A `start` that is a file is taken as named. Symlinked folders are not followed; a
+    symlinked note counts only when it points at a file inside the vault. FIFOs, sockets and
+    devices are never notes (reading one would hang or mislead)."""
+    start = root if start is None else start
+    if start.is_file():
+        yield str(start), start.stat()
         return
-    top = str(root)
-    base = root.resolve()
-    excluded = {e.strip("/") for e in exclude}
-    stack = [top]
+    rule, base = NoteRule(exclude), root.resolve()
+    top = start.resolve().relative_to(base).as_posix()
+    stack = [(str(start), "" if top == "." else top)]
     while stack:
-        with os.scandir(stack.pop()) as listing:
+        folder, rel_folder = stack.pop()
+        with os.scandir(folder) as listing:
             entries = sorted(listing, key=lambda e: e.name)
-        folders: list[str] = []
+        folders: list[tuple[str, str]] = []
         for entry in entries:
+            rel = f"{rel_folder}/{entry.name}" if rel_folder else entry.name
             if entry.is_dir(follow_symlinks=False):
-                rel = entry.path[len(top) + 1 :]
-                if not entry.name.startswith(".") and rel not in excluded:
-                    folders.append(entry.path)
-            elif entry.name.endswith(".md") and _inside(entry, base):
+                if rule.enters(rel):
+                    folders.append((entry.path, rel))
+            elif rule.is_note(rel) and _regular(entry, base):
                 yield entry.path, entry.stat()
         stack.extend(reversed(folders))
 
 
-def _inside(entry: os.DirEntry[str], base: Path) -> bool:
+def _regular(entry: os.DirEntry[str], base: Path) -> bool:
     if not entry.is_symlink():
-        return True
+        return entry.is_file(follow_symlinks=False)
     try:
         target = Path(entry.path).resolve()
         return target.is_relative_to(base) and target.is_file()
-    except OSError:
+    except (OSError, RuntimeError):  # a symlink loop
         return False

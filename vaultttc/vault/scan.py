@@ -103,7 +103,7 @@ def _scan_vault(root: Path, folder: Path, *, workers: int | None) -> ScanResult:
     stats: dict[str, tuple[str, os.stat_result]] = {}
     cut = len(str(root)) + 1
     inside = folder.resolve().relative_to(root)
-    for name, st in note_stats(root / inside, exclude=_relative(config.exclude, inside)):
+    for name, st in note_stats(root, root / inside, exclude=config.exclude):
         stats[name[cut:].replace(os.sep, "/")] = (name, st)
     prefix = "" if inside == Path(".") else inside.as_posix() + "/"
     fresh: dict[str, Entry] = {k: v for k, v in old.items() if not k.startswith(prefix)}
@@ -126,14 +126,6 @@ def _scan_vault(root: Path, folder: Path, *, workers: int | None) -> ScanResult:
         _save_index(index_path, fresh)
     entries = [_strip(fresh[rel]) for rel in sorted(fresh) if rel in stats]
     return ScanResult(entries, len(stats) - len(todo))
-
-
-def _relative(exclude: tuple[str, ...], inside: Path) -> tuple[str, ...]:
-    """The vault's excluded folders as seen from a folder inside it."""
-    if inside == Path("."):
-        return exclude
-    prefix = inside.as_posix() + "/"
-    return tuple(e[len(prefix) :] for e in exclude if e.startswith(prefix))
 
 
 def _parse_all(todo: list[tuple[str, str, bytes | None]], *, workers: int | None) -> list[Entry]:

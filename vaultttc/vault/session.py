@@ -61,7 +61,7 @@ def vaults_for(paths: Iterable[Path]) -> list[Vault]:
         if vault is None:
             vault = vaults[root] = Vault(root, load_config(root))
         known = {p.resolve() for p in vault.notes}
-        for note in iter_notes(path, exclude=vault.config.exclude):
+        for note in iter_notes(root, path, exclude=vault.config.exclude):
             if note.resolve() not in known:  # `run d d/x.md` asks x.md once
                 known.add(note.resolve())
                 vault.notes.append(note)

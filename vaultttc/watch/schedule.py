@@ -23,10 +23,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["TEMP_SUFFIX", "Change", "Due", "Finished", "Scheduler", "classify", "is_note_path"]
+from vaultttc.vault.rule import TEMP_SUFFIX, NoteRule
 
-TEMP_SUFFIX = ".vaultttc-tmp"  # vaultio's save temp files: `.<name>.<random>.vaultttc-tmp`
-IGNORED_DIRS = frozenset({".obsidian", ".trash", ".vaultttc", ".git"})
+__all__ = ["Change", "Due", "Finished", "Scheduler", "classify", "is_note_path"]
+
 Kind = Literal["changed", "deleted", "moved", "folder_deleted"]
 Origin = Literal["author", "vaultttc", "scan"]
 EventKind = Literal["created", "modified", "closed", "deleted", "moved", "dir_deleted"]
@@ -65,13 +65,8 @@ class Finished:
 
 
 def is_note_path(rel: str, *, exclude: tuple[str, ...] = ()) -> bool:
-    """Whether a vault-relative path names a note `iter_notes` would walk to."""
-    if not rel.endswith(".md") or rel.startswith("../") or rel.startswith("/"):
-        return False
-    *folders, name = rel.split("/")
-    if name.startswith(".#") or any(f in IGNORED_DIRS or f.startswith(".") for f in folders):
-        return False
-    return not any(rel.startswith(e + "/") for e in exclude)
+    """Whether a vault-relative path names a note: the vault's one rule (`vault.rule`)."""
+    return NoteRule(exclude).is_note(rel)
 
 
 def classify(kind: EventKind, src: str, dest: str = "", *, exclude: tuple[str, ...] = ()
