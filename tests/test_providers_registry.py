@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from stub_server import StubServer, stub_fixture  # noqa: F401
 
+from vaultttc.config import config_from_mapping
 from vaultttc.errors import ConfigError, ProviderNotConfigured
 from vaultttc.providers.base import Pricing, Provider, Request
 from vaultttc.providers.pricing import parse_price_overrides, price_for
@@ -130,17 +129,12 @@ def test_describe_lists_every_provider_and_what_to_set() -> None:
     assert "sk-" not in render_providers(list(configured.values()))
 
 
-@dataclass(frozen=True)
-class FakeVaultConfig:
-    raw: Mapping[str, Any] = field(default_factory=dict)
-
-
 def test_build_gives_each_provider_with_its_model_and_no_key_in_its_identity(
     tmp_path: Path,
 ) -> None:
     replay = tmp_path / "r.jsonl"
     replay.write_text('{"question": "Q?", "samples": ["a"]}\n')
-    config = FakeVaultConfig(
+    config = config_from_mapping(
         {
             **COMPAT_MODEL,
             "providers": {**COMPAT_MODEL["providers"], "anthropic": {"model": "claude-haiku-5-5"}},

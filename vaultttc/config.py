@@ -1,8 +1,11 @@
-"""Vault settings from `.vaultttc/config.toml`, and resolution of per-question settings.
+"""Vault settings from `.vaultttc/config.toml`, typed once, and resolution of per-question settings.
 
-`parse_config(text, path)` is pure; `load_config(root)` reads the one file. Resolution follows
-one order everywhere: CLI flag > question field > note `ttc:` > vault config > defaults
-(`tech_stack.framework` takes part in provider choice only; see providers.registry).
+`parse_config(text, path)` and `config_from_mapping(data)` are pure; `load_config(root)` reads
+the one file. Everything downstream reads the typed `VaultConfig` (no raw TOML is passed
+around): question defaults, execution, exclusions, the daemon's timings, prices and one
+`ProviderConfig` per `[providers.NAME]` table. Per-question resolution follows one order:
+CLI flag > question field > note `ttc:` > vault config > defaults (`tech_stack.framework` takes
+part in provider choice only; see providers.registry). Must not read the environment.
 """
 
 from __future__ import annotations
@@ -15,14 +18,44 @@ from typing import Any
 
 from vaultttc.engine.tasks import Settings
 from vaultttc.errors import ConfigError
+from vaultttc.providers.base import Pricing
+from vaultttc.providers.pricing import parse_price_overrides
 
-__all__ = ["CONFIG_DIR", "VaultConfig", "load_config", "parse_config", "resolve_settings"]
+__all__ = [
+    "CONFIG_DIR",
+    "ProviderConfig",
+    "VaultConfig",
+    "config_from_mapping",
+    "load_config",
+    "parse_config",
+    "resolve_settings",
+]
 
 CONFIG_DIR = ".vaultttc"
 _INT_KEYS = ("samples", "thinking_budget", "max_tokens", "beam_width", "depth")
 _FLOAT_KEYS = ("max_cost_usd", "threshold", "timeout_s")
 _STR_KEYS = ("strategy", "provider", "model", "effort", "verify")
 _ALIASES = {"beam": "beam_width", "timeout": "timeout_s", "latency": "latency_critical"}
+_TRUE = frozenset({"true", "yes", "1", "on"})
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderConfig:
+    """One `[providers.NAME]` table. None means "not set here" (the provider's default)."""
+
+    model: str | None = None
+    base_url: str | None = None
+    max_concurrency: int | None = None
+    timeout_s: float | None = None
+    max_retries: int | None = None
+    gguf: str | None = None  # local
+    n_ctx: int | None = None
+    n_threads: int | None = None
+    max_tokens: int | None = None
+    server: str | None = None  # openai-compatible
+    n_per_request: bool | None = None
+    api_key_env: str | None = None
+    cache_min_tokens: int | None = None  # anthropic
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,15 +63,18 @@ class VaultConfig:
     """What a vault's config.toml says. `defaults` are Settings-shaped overrides."""
 
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    provider: str | None = None
+    providers: Mapping[str, ProviderConfig] = field(default_factory=dict)
+    prices: Mapping[str, Pricing] = field(default_factory=dict)
     execute: bool = False
     exclude: tuple[str, ...] = ()
-    base_url: str | None = None
-    gguf: str | None = None
     concurrency: int | None = None
-    prices: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     debounce_s: float = 2.5
     rescan_s: float = 300.0
-    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    def provider_config(self, name: str) -> ProviderConfig:
+        """The `[providers.NAME]` table (`replay:PATH` reads `[providers.replay]`)."""
+        return self.providers.get(name.split(":", 1)[0], ProviderConfig())
 
 
 def parse_config(text: str, path: str = "config.toml") -> VaultConfig:
@@ -46,23 +82,7 @@ def parse_config(text: str, path: str = "config.toml") -> VaultConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    known = {f.name for f in fields(Settings)}
-    defaults = {k: v for k, v in data.items() if _ALIASES.get(k, k) in known}
-    exclude = data.get("exclude", [])
-    if not isinstance(exclude, list) or not all(isinstance(e, str) for e in exclude):
-        raise ConfigError(f"{path}: `exclude` must be a list of folder names")
-    return VaultConfig(
-        defaults=_coerce(defaults, source=path),
-        execute=bool(data.get("execute", False)),
-        exclude=tuple(e.strip("/") for e in exclude),
-        base_url=data.get("base_url"),
-        gguf=data.get("gguf"),
-        concurrency=data.get("concurrency"),
-        prices=data.get("prices", {}),
-        debounce_s=float(data.get("debounce", 2.5)),
-        rescan_s=float(data.get("rescan", 300.0)),
-        raw=data,
-    )
+    return config_from_mapping(data, source=path)
 
 
 def load_config(root: Path) -> VaultConfig:
@@ -70,6 +90,84 @@ def load_config(root: Path) -> VaultConfig:
     if not path.is_file():
         return VaultConfig()
     return parse_config(path.read_text(encoding="utf-8"), str(path))
+
+
+def config_from_mapping(data: Mapping[str, Any], *, source: str = "config.toml") -> VaultConfig:
+    """The typed config of a parsed config.toml; every error names `source`."""
+    known = {f.name for f in fields(Settings)}
+    defaults = {k: v for k, v in data.items() if _ALIASES.get(k, k) in known}
+    exclude = data.get("exclude", [])
+    if not isinstance(exclude, list) or not all(isinstance(e, str) for e in exclude):
+        raise ConfigError(f"{source}: `exclude` must be a list of folder names")
+    try:
+        prices = parse_price_overrides(data)
+        return VaultConfig(
+            defaults=_coerce(defaults, source=source),
+            provider=_text(data.get("provider")),
+            providers=_providers(data, source=source),
+            prices=prices,
+            execute=bool(data.get("execute", False)),
+            exclude=tuple(e.strip("/") for e in exclude),
+            concurrency=_number(data.get("concurrency"), int, "concurrency"),
+            debounce_s=_number(data.get("debounce", 2.5), float, "debounce") or 2.5,
+            rescan_s=_number(data.get("rescan", 300.0), float, "rescan") or 300.0,
+        )
+    except ConfigError as exc:
+        message = str(exc)
+        raise ConfigError(
+            message if message.startswith(source) else f"{source}: {message}"
+        ) from None
+
+
+def _providers(data: Mapping[str, Any], *, source: str) -> dict[str, ProviderConfig]:
+    tables = data.get("providers") or {}
+    if not isinstance(tables, Mapping):
+        raise ConfigError("[providers] must hold one table per provider")
+    out: dict[str, ProviderConfig] = {}
+    for name, table in tables.items():
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"[providers.{name}] must be a table")
+        out[str(name)] = _provider(table, name=str(name))
+    # Top-level `base_url` and `gguf` are shorthands for the only provider each can mean.
+    compat, local = (
+        out.get("openai-compatible", ProviderConfig()),
+        out.get("local", ProviderConfig()),
+    )
+    if data.get("base_url") and compat.base_url is None:
+        out["openai-compatible"] = replace(compat, base_url=str(data["base_url"]))
+    if data.get("gguf") and local.gguf is None:
+        out["local"] = replace(local, gguf=str(data["gguf"]))
+    return out
+
+
+def _provider(table: Mapping[str, Any], *, name: str) -> ProviderConfig:
+    values: dict[str, Any] = {}
+    for f in fields(ProviderConfig):
+        raw = table.get(f.name)
+        if raw is None:
+            continue
+        kind = str(f.type).removesuffix(" | None")
+        where = f"[providers.{name}] {f.name}"
+        if kind == "bool":
+            values[f.name] = raw if isinstance(raw, bool) else str(raw).lower() in _TRUE
+        elif kind in ("int", "float"):
+            values[f.name] = _number(raw, int if kind == "int" else float, where)
+        else:
+            values[f.name] = str(raw)
+    return ProviderConfig(**values)
+
+
+def _number(value: Any, kind: type[int] | type[float], where: str) -> Any:
+    if value is None:
+        return None
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"`{where}` must be a number, not {value!r}") from None
+
+
+def _text(value: Any) -> str | None:
+    return str(value).strip() or None if value is not None else None
 
 
 def _coerce(values: Mapping[str, Any], *, source: str) -> dict[str, Any]:
@@ -93,9 +191,6 @@ def _coerce(values: Mapping[str, Any], *, source: str) -> dict[str, Any]:
         except ValueError:
             raise ConfigError(f"{source}: `{raw_key}` must be a number, not {value!r}") from None
     return out
-
-
-_TRUE = frozenset({"true", "yes", "1", "on"})
 
 
 def resolve_settings(

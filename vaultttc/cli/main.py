@@ -132,7 +132,7 @@ def test(path: Path, *, allow_exec: bool, record: bool, pytest_args: tuple[str, 
 def providers(base_url: str | None, vault: Path) -> None:
     """Which providers are configured, and what to set for the others."""
     config = load_config(find_vault_root(vault))
-    statuses = describe_providers(dict(os.environ), config.raw, base_url=base_url)
+    statuses = describe_providers(dict(os.environ), config, base_url=base_url)
     click.echo(render_providers(statuses))
 
 

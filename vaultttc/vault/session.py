@@ -121,7 +121,7 @@ class VaultSession:
 
         def factory(name: str, model: str | None) -> Provider:
             return build_provider(
-                name, model=model, base_url=context.base_url, config=vault.config.raw,
+                name, model=model, base_url=context.base_url, config=vault.config,
                 env=context.env,
             )  # fmt: skip
 
@@ -164,7 +164,7 @@ class VaultSession:
             question_field=question.fields.get("provider"),
             note_ttc=note.ttc.get("provider"),
             tech_stack_framework=framework,
-            config=self.vault.config.raw,
+            config=self.vault.config,
             env=self.context.env,
             base_url=self.context.base_url,
             model=settings.model,
