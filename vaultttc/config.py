@@ -104,7 +104,7 @@ def config_from_mapping(data: Mapping[str, Any], *, source: str = "config.toml")
         return VaultConfig(
             defaults=_coerce(defaults, source=source),
             provider=_text(data.get("provider")),
-            providers=_providers(data, source=source),
+            providers=_providers(data),
             prices=prices,
             execute=bool(data.get("execute", False)),
             exclude=tuple(e.strip("/") for e in exclude),
@@ -119,7 +119,7 @@ def config_from_mapping(data: Mapping[str, Any], *, source: str = "config.toml")
         ) from None
 
 
-def _providers(data: Mapping[str, Any], *, source: str) -> dict[str, ProviderConfig]:
+def _providers(data: Mapping[str, Any]) -> dict[str, ProviderConfig]:
     tables = data.get("providers") or {}
     if not isinstance(tables, Mapping):
         raise ConfigError("[providers] must hold one table per provider")

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 __all__ = [
     "BudgetExhausted",
     "ConfigError",
-    "ExecutionNotAllowed",
     "NoteError",
     "ProviderError",
     "ProviderNotConfigured",
@@ -54,10 +53,6 @@ class ProviderNotConfigured(ProviderError):
 
 class BudgetExhausted(VaultTTCError):
     """A sample or cost cap would be exceeded by the next request."""
-
-
-class ExecutionNotAllowed(VaultTTCError):
-    """Running code needs consent: --allow-exec, `ttc.execute: true`, or `execute = true`."""
 
 
 _SECRET_NAME = re.compile(r"(API_KEY|AUTH_TOKEN|TOKEN|SECRET|PASSWORD)$")

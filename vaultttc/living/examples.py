@@ -7,7 +7,7 @@ an address-space limit, an environment without keys, tokens or secrets, no netwo
 machine allows it — and judges what comes back. An exception fails an example at the note's
 own line; an `output` fence right after it must match its stdout (trailing whitespace ignored;
 `...` matches any text when the output fence says `ellipsis`, e.g. ```` ```output ellipsis ````,
-or when `RunOptions.ellipsis` is set); a NameError for a name that an earlier failed or
+or when `ExampleOptions.ellipsis` is set); a NameError for a name that an earlier failed or
 skipped example would have bound says so. A per-example timeout (the child's watchdog) fails
 that example with "timed out" and the line it hung on; the rest of the note is "not run".
 
@@ -37,9 +37,9 @@ if TYPE_CHECKING:
 __all__ = [
     "PYTHON",
     "SHELLS",
+    "ExampleOptions",
     "ExampleResult",
-    "NoteReport",
-    "RunOptions",
+    "ExamplesReport",
     "bound_names",
     "output_diff",
     "run_examples",
@@ -55,7 +55,7 @@ _WATCHDOG = re.compile(r"^Timeout \(\d+:\d\d:\d\d(\.\d+)?\)!$", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
-class RunOptions:
+class ExampleOptions:
     """`timeout_s` per example; `memory_mb` of address space for the child and its shells."""
 
     timeout_s: float = 10.0
@@ -77,7 +77,7 @@ class ExampleResult:
 
 
 @dataclass(frozen=True, slots=True)
-class NoteReport:
+class ExamplesReport:
     path: str
     results: tuple[ExampleResult, ...] = ()
 
@@ -190,7 +190,7 @@ def _judge(
     record: Mapping[str, Any],
     *,
     path: str,
-    options: RunOptions,
+    options: ExampleOptions,
     earlier: Sequence[ExampleResult],
 ) -> ExampleResult:
     captured = _captured_text(record)
@@ -220,7 +220,7 @@ def _captured_text(record: Mapping[str, Any]) -> str:
 
 
 def _assemble(
-    note: Note, planned: Sequence[str | None], child: _Child, *, options: RunOptions
+    note: Note, planned: Sequence[str | None], child: _Child, *, options: ExampleOptions
 ) -> tuple[ExampleResult, ...]:
     results: list[ExampleResult] = []
     stop, examples = child.stop, note.examples
@@ -245,16 +245,18 @@ def _assemble(
 # --- the parent: one sandboxed child process per note --------------------------------------
 
 
-def run_examples(note: Note, *, allowed: bool, options: RunOptions | None = None) -> NoteReport:
+def run_examples(
+    note: Note, *, allowed: bool, options: ExampleOptions | None = None
+) -> ExamplesReport:
     """Run `note.examples` (only when `allowed`) and judge each; never raises for an example."""
-    options = options or RunOptions()
+    options = options or ExampleOptions()
     planned = [skip_reason(example, allowed=allowed) for example in note.examples]
     jobs = [i for i, skip in enumerate(planned) if skip is None]
     child = _run_child(note, jobs, options) if jobs else _Child()
-    return NoteReport(note.path, _assemble(note, planned, child, options=options))
+    return ExamplesReport(note.path, _assemble(note, planned, child, options=options))
 
 
-def _run_child(note: Note, jobs: Sequence[int], options: RunOptions) -> _Child:
+def _run_child(note: Note, jobs: Sequence[int], options: ExampleOptions) -> _Child:
     budget = options.startup_s + len(jobs) * (options.timeout_s + 1.0)
     result = run_child(
         [sys.executable, "-I", "-X", "utf8", "-c", _CHILD.read_text(encoding="utf-8")],
@@ -266,7 +268,7 @@ def _run_child(note: Note, jobs: Sequence[int], options: RunOptions) -> _Child:
     return _read_child(result, jobs, options=options, path=note.path)
 
 
-def _job(note: Note, jobs: Sequence[int], options: RunOptions) -> dict[str, Any]:
+def _job(note: Note, jobs: Sequence[int], options: ExampleOptions) -> dict[str, Any]:
     """What the child needs: the examples to run, and the note's lines for its tracebacks."""
     lines = [line.rstrip("\r\n") + "\n" for line in split_lines(note.text)]
     examples = []
@@ -283,7 +285,7 @@ def _job(note: Note, jobs: Sequence[int], options: RunOptions) -> dict[str, Any]
 
 
 def _read_child(
-    result: SandboxResult, jobs: Sequence[int], *, options: RunOptions, path: str
+    result: SandboxResult, jobs: Sequence[int], *, options: ExampleOptions, path: str
 ) -> _Child:
     records: dict[int, Mapping[str, Any]] = {}
     current = jobs[0]
@@ -301,7 +303,7 @@ def _read_child(
     return _Child(records, _stop(result, current, options=options, path=path))
 
 
-def _stop(result: SandboxResult, current: int, *, options: RunOptions, path: str) -> _Stop:
+def _stop(result: SandboxResult, current: int, *, options: ExampleOptions, path: str) -> _Stop:
     """Why the child stopped before finishing: faulthandler's timeout, the budget, a crash."""
     if _WATCHDOG.search(result.stderr):
         where = re.findall(rf'File "{re.escape(path)}", line (\d+)', result.stderr)

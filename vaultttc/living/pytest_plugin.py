@@ -30,9 +30,9 @@ import pytest
 from vaultttc.config import VaultConfig, load_config
 from vaultttc.errors import VaultTTCError
 from vaultttc.living.examples import (
+    ExampleOptions,
     ExampleResult,
-    NoteReport,
-    RunOptions,
+    ExamplesReport,
     run_examples,
     skip_reason,
 )
@@ -42,7 +42,7 @@ from vaultttc.vault.files import find_vault_root, iter_notes, read_note
 
 __all__ = ["main"]
 
-_DEFAULTS = RunOptions()
+_DEFAULTS = ExampleOptions()
 
 
 @dataclass(slots=True)
@@ -51,7 +51,7 @@ class _State:
 
     roots: tuple[Path, ...]
     configs: dict[Path, VaultConfig] = field(default_factory=dict)
-    reports: list[tuple[Path, Path, NoteReport]] = field(default_factory=list)
+    reports: list[tuple[Path, Path, ExamplesReport]] = field(default_factory=list)
     recorded: list[str] = field(default_factory=list)
 
     def root_of(self, path: Path) -> Path:
@@ -127,7 +127,7 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
 def pytest_collect_directory(path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if path.resolve() in parent.config.stash[_STATE].roots:
-        return Vault.from_parent(parent, path=path)
+        return VaultDirectory.from_parent(parent, path=path)
     return None
 
 
@@ -137,7 +137,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
-class Vault(pytest.Directory):
+class VaultDirectory(pytest.Directory):
     """A vault root: its notes as `vault.files.iter_notes` finds them, nothing else."""
 
     def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
@@ -151,7 +151,7 @@ class NoteFile(pytest.File):
     """One note: its examples as items, run together the first time one of them runs."""
 
     note: Note | None = None
-    report: NoteReport | None = None
+    report: ExamplesReport | None = None
 
     def collect(self) -> Iterator[pytest.Item]:
         try:
@@ -190,7 +190,7 @@ class NoteFile(pytest.File):
             state.reports.append((self.path, state.root_of(self.path), self.report))
         return self.report.results[index]
 
-    def _options(self, note: Note) -> RunOptions:
+    def _options(self, note: Note) -> ExampleOptions:
         state = self.config.stash[_STATE]
         return run_options(
             note,

@@ -1,7 +1,7 @@
 """Living documentation around the example runner: consent, and recording outcomes in notes.
 
 `may_execute` decides whether a note's code may run (the flag, the note's `ttc.execute`, the
-vault's `execute = true`); `plan_record` turns a `NoteReport` into the frontmatter values and
+vault's `execute = true`); `plan_record` turns a `ExamplesReport` into the frontmatter values and
 changelog row it earns; `record_outcome` writes them with a compare-and-swap save. Used by the
 pytest plugin (`vaultttc test --record`) and by the daemon.
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from vaultttc.config import VaultConfig, load_config
-from vaultttc.living.examples import NoteReport, RunOptions, run_examples
+from vaultttc.living.examples import ExampleOptions, ExamplesReport, run_examples
 from vaultttc.notes.compose import questions_verdict, region_verdict
 from vaultttc.notes.edits import ChangelogEntry, WriteBack, rewrite
 from vaultttc.notes.model import Note
@@ -46,11 +46,11 @@ def run_options(
     timeout_s: float | None = None,
     memory_mb: int | None = None,
     ellipsis: bool = False,
-) -> RunOptions:
+) -> ExampleOptions:
     """Example limits: the flag > the note's `ttc.timeout` > the vault's `timeout` > default."""
-    default = RunOptions()
+    default = ExampleOptions()
     timeout = timeout_s or _positive(note.ttc) or config.defaults.get("timeout_s")
-    return RunOptions(
+    return ExampleOptions(
         timeout_s=float(timeout or default.timeout_s),
         memory_mb=memory_mb or default.memory_mb,
         ellipsis=ellipsis,
@@ -65,7 +65,7 @@ def _positive(ttc: Mapping[str, Any]) -> float | None:
 
 def check_examples(
     path: Path, *, allow_exec: bool, today: date, record: bool = True, display: str | None = None
-) -> NoteReport:
+) -> ExamplesReport:
     """Run one note's examples (with consent) and record the outcome: what the daemon calls.
 
     Raises `NoteError` for a note that cannot be read, `StaleNoteError` when it kept changing.
@@ -89,7 +89,7 @@ def open_questions(note: Note) -> int:
     )
 
 
-def plan_record(note: Note, report: NoteReport, *, today: date) -> WriteBack | None:
+def plan_record(note: Note, report: ExamplesReport, *, today: date) -> WriteBack | None:
     """What the run earns the note, or None when it earns nothing new.
 
     A failing example sets `verification_status: failed` and a row naming it; all examples
@@ -119,7 +119,7 @@ def plan_record(note: Note, report: NoteReport, *, today: date) -> WriteBack | N
 
 
 def record_outcome(
-    path: Path, report: NoteReport, *, today: date, vault_root: Path | None = None
+    path: Path, report: ExamplesReport, *, today: date, vault_root: Path | None = None
 ) -> str | None:
     """Write the outcome into the note at `path`; the hash of the bytes written, or None when
     the note did not change (the daemon recognises its own save by that hash).

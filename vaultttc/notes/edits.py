@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from vaultttc.notes.model import Changelog, Frontmatter, Note, Question
 from vaultttc.notes.parse import split_lines
@@ -27,8 +27,6 @@ __all__ = [
     "region_lines",
     "rewrite",
 ]
-
-OWNED_KEYS = ("confidence_score", "verification_status", "last_reinforced")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +65,6 @@ class WriteBack:
     frontmatter: tuple[tuple[str, str], ...] = ()
     answers: tuple[AnswerUpdate, ...] = ()
     changelog: ChangelogEntry | None = None
-    remove: tuple[str, ...] = field(default=())
 
 
 def plan_edits(note: Note, writeback: WriteBack, *, templates: Templates) -> list[Edit]:

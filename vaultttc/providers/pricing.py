@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from vaultttc.errors import ConfigError
 from vaultttc.providers.base import Pricing
 
-__all__ = ["FREE", "PRICES", "is_known_price", "parse_price_overrides", "price_for"]
+__all__ = ["FREE", "PRICES", "parse_price_overrides", "price_for"]
 
 FREE = Pricing()
 
@@ -83,10 +83,6 @@ def _lookup(model: str, table: Mapping[str, Pricing]) -> Pricing | None:
         return table[model]
     base = _DATE_SUFFIX.sub("", model)
     return table.get(base)
-
-
-def is_known_price(model: str, overrides: Mapping[str, Pricing] | None = None) -> bool:
-    return _lookup(model, {**PRICES, **(overrides or {})}) is not None
 
 
 def price_for(provider: str, model: str, overrides: Mapping[str, Pricing] | None = None) -> Pricing:

@@ -133,8 +133,8 @@ def _env(allow: Collection[str]) -> dict[str, str]:
     return env
 
 
-def _uid_block(size: int) -> int | None:
-    """A fresh range of `size` uids for one jail; unique per process and concurrent jail."""
+def _uid_block() -> int | None:
+    """A fresh range of `_BATCH_MAX` uids for one jail; unique per process and concurrent jail."""
     if not isolation().separate_uid:
         return None
     return 100_000 + (os.getpid() % 20_000) * 100_000 + (next(_uid_blocks) % 100) * _BATCH_MAX
@@ -275,7 +275,7 @@ async def _batch(sources: list[str], *, env: dict[str, str], limits: Limits) -> 
     config: Config = {
         "mode": "batch",
         "ns": isolation().namespaces,
-        "uid": _uid_block(len(sources)),
+        "uid": _uid_block(),
         "env": env,
         "limits": limits,
         "keep": _keep(),
@@ -341,7 +341,7 @@ async def arun_child(
     """
     made = cwd is None
     workdir = Path(tempfile.mkdtemp(prefix="vaultttc-")) if cwd is None else Path(cwd).resolve()
-    uid = _uid_block(1)
+    uid = _uid_block()
     config: Config = {
         "mode": "exec",
         "ns": isolation().namespaces,

@@ -6,7 +6,7 @@ and compared like doctest. `program` appends a harness that runs each of them on
 ends with a nonce line; `read_run` turns the sandbox's result into a `Verdict` (score = tests
 passed), and `runs_only` judges a program with nothing to check it against.
 
-Must not: run anything (`verifiers.PythonVerifier` hands programs to `vaultttc.sandbox.parent`),
+Must not: run anything (`verifiers.python` hands programs to `sandbox.marked`),
 decide consent, or decide what a pass proves (the caller passes the strength).
 """
 
@@ -16,6 +16,7 @@ import ast
 import re
 
 from vaultttc.engine.tasks import Evidence, Task, Verdict
+from vaultttc.sandbox.marked import Marked
 from vaultttc.sandbox.parent import SandboxResult
 
 __all__ = ["Test", "program", "read_run", "runs_only", "task_tests"]
@@ -150,13 +151,14 @@ def program(code: str, tests: list[Test], *, nonce: str) -> str:
     return code + _HARNESS.format(nonce=nonce, tests=tests) if tests else code
 
 
-def read_run(result: SandboxResult, nonce: str, *, evidence: Evidence, strength: float) -> Verdict:
+def read_run(run: Marked, *, evidence: Evidence, strength: float) -> Verdict:
     """A verdict from the harness's nonce line: all statements ran, score = tests passed."""
+    result = run.result
     why = "timed out" if result.timed_out else result.stderr.strip()[-600:]
-    marks = [line.split() for line in result.stdout.splitlines() if line.startswith(nonce)]
-    if not marks or len(marks[-1]) != 4:
+    mark = (run.payload or "").split()
+    if len(mark) != 3:
         return Verdict(False, 0.0, strength, evidence, why or "the program ended before its tests")
-    passed, counted, broken = (int(x) for x in marks[-1][1:])
+    passed, counted, broken = (int(x) for x in mark)
     ok = result.ok and broken == 0
     score = passed / counted if counted else float(ok)
     detail = f"{passed}/{counted} passed" + ("" if ok else f"; {why}")

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 from collections.abc import Sequence
 
 from vaultttc.engine.code import extract_code
 from vaultttc.engine.tasks import Task, Verdict
-from vaultttc.sandbox.parent import arun_python_batch
+from vaultttc.sandbox.marked import run_marked
 from vaultttc.verifiers import harness
 from vaultttc.verifiers.strength import STRENGTH
 
@@ -85,21 +84,12 @@ class PythonVerifier:
         except SyntaxError as exc:
             detail = f"the test fence does not parse: {exc}"
             return [Verdict(None, 0.0, 0.0, "none", detail) for _ in candidates]
-        nonce = "vaultttc-" + secrets.token_hex(8)
-        programs = [self.program(c, task, tests=tests, nonce=nonce) for c in candidates]
-        results = await arun_python_batch(
-            programs,
-            timeout_s=self._timeout_s,
-            memory_mb=self._memory_mb,
-            workers=min(self._workers, max(1, len(programs) // 8)),
-        )
+        code = [extract_code(c, stub=task.stub, entry_point=task.entry_point) for c in candidates]
+        runs = await run_marked(
+            code, lambda nonce: harness.program("", tests, nonce=nonce),
+            timeout_s=self._timeout_s, memory_mb=self._memory_mb, workers=self._workers,
+        )  # fmt: skip
         if not tests:
-            return [harness.runs_only(result) for result in results]
+            return [harness.runs_only(run.result) for run in runs]
         strength = STRENGTH[evidence]
-        return [harness.read_run(r, nonce, evidence=evidence, strength=strength) for r in results]
-
-    @staticmethod
-    def program(candidate: str, task: Task, *, tests: list[harness.Test], nonce: str) -> str:
-        """The whole program the sandbox runs: extracted code, then the harness."""
-        code = extract_code(candidate, stub=task.stub, entry_point=task.entry_point)
-        return harness.program(code, tests, nonce=nonce)
+        return [harness.read_run(run, evidence=evidence, strength=strength) for run in runs]

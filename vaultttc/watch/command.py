@@ -30,7 +30,7 @@ from vaultttc.engine.runner import RunOptions
 from vaultttc.errors import ConfigError, Redactor
 from vaultttc.providers.registry import choose_provider_name
 from vaultttc.vault.session import RunContext, Vault, VaultSession, vaults_for
-from vaultttc.watch.daemon import Daemon, Status, WatchSettings, WatchStats
+from vaultttc.watch.daemon import Daemon, StatusLine, WatchSettings, WatchStats
 from vaultttc.watch.events import WatchdogSource
 from vaultttc.watch.lock import VaultLock, pid_alive
 from vaultttc.watch.note import print_status, status_line
@@ -43,7 +43,7 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 def main(path: Path, *, env: Mapping[str, str], debounce: float | None = None,
          provider: str | None = None, allow_exec: bool = False, base_url: str | None = None,
-         status: Status = print_status) -> int:  # fmt: skip
+         status: StatusLine = print_status) -> int:  # fmt: skip
     """Watch the vault holding `path` until SIGINT/SIGTERM; 0 then. Errors raise VaultTTCError."""
     if not path.is_dir():
         raise ConfigError(f"{path}: `vaultttc watch` needs a vault folder, not a file")
@@ -92,7 +92,7 @@ def _vault(path: Path) -> Vault:
 
 
 async def _serve(vault: Vault, context: RunContext, settings: WatchSettings, *,
-                 status: Status, early: threading.Event) -> None:  # fmt: skip
+                 status: StatusLine, early: threading.Event) -> None:  # fmt: skip
     session = VaultSession.open(vault, context)
     source = WatchdogSource(vault.root, exclude=vault.config.exclude)
     daemon = Daemon(session, source, settings, status=status)

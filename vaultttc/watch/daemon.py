@@ -31,17 +31,17 @@ from typing import Any
 from vaultttc.config import CONFIG_DIR
 from vaultttc.engine.report import NoteReport
 from vaultttc.errors import VaultTTCError
-from vaultttc.living.examples import NoteReport as ExamplesReport
+from vaultttc.living.examples import ExamplesReport
 from vaultttc.vault.files import digest
 from vaultttc.vault.session import Vault, VaultSession
 from vaultttc.watch.events import EventSource, Seen, append_state, load_state, save_state, survey
 from vaultttc.watch.note import note_bytes, print_status, run_and_record, status_line
 from vaultttc.watch.schedule import Change, Due, Finished, Scheduler
 
-__all__ = ["STATE_FILE", "Daemon", "Status", "WatchSettings", "WatchStats"]
+__all__ = ["STATE_FILE", "Daemon", "StatusLine", "WatchSettings", "WatchStats"]
 
 log = logging.getLogger("vaultttc.watch.command")
-Status = Callable[[str], None]
+StatusLine = Callable[[str], None]
 STATE_FILE = "watch-state.jsonl"
 
 
@@ -69,7 +69,7 @@ class Daemon:
     """One vault's watch. `run()` until `stop()`; `settle()` waits for all seen work."""
 
     def __init__(self, session: VaultSession, source: EventSource, settings: WatchSettings,
-                 *, status: Status = print_status, clock: Callable[[], float] = time.monotonic
+                 *, status: StatusLine = print_status, clock: Callable[[], float] = time.monotonic
                  ) -> None:  # fmt: skip
         self.session = session
         self.vault: Vault = session.vault

@@ -17,7 +17,7 @@ from pathlib import Path
 from vaultttc.config import VaultConfig
 from vaultttc.engine.report import NoteReport
 from vaultttc.errors import VaultTTCError
-from vaultttc.living.examples import NoteReport as ExamplesReport
+from vaultttc.living.examples import ExamplesReport
 from vaultttc.living.record import check_examples, may_execute, record_outcome
 from vaultttc.vault.files import read_note
 

@@ -18,13 +18,11 @@ import ast
 import doctest
 import itertools
 import json
-import os
-import secrets
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from vaultttc.engine.tasks import Task
-from vaultttc.sandbox.parent import arun_python_batch
+from vaultttc.sandbox.marked import run_marked
 from vaultttc.strategies.shared.common import Candidate
 
 __all__ = ["behaviours", "probe_calls", "vote_keys"]
@@ -202,21 +200,12 @@ async def behaviours(
     """Per program, the `repr` of each call's result (None when the program did not finish)."""
     if not programs or not calls:
         return [() for _ in programs]
-    nonce = "vaultttc-probe-" + secrets.token_hex(8)
     budget = max(0.05, timeout_s / (len(calls) + 2))
-    harness = _HARNESS.format(calls=list(calls), nonce=nonce, budget=budget)
-    workers = min(os.cpu_count() or 1, max(1, len(programs) // 8))
-    results = await arun_python_batch(
-        [p + harness for p in programs],
-        timeout_s=timeout_s,
-        memory_mb=memory_mb,
-        workers=workers,
-    )
-    out: list[tuple[str, ...] | None] = []
-    for result in results:
-        lines = [line for line in result.stdout.splitlines() if line.startswith(nonce)]
-        out.append(tuple(json.loads(lines[-1][len(nonce) :])) if lines else None)
-    return out
+    runs = await run_marked(
+        programs, lambda nonce: _HARNESS.format(calls=list(calls), nonce=nonce, budget=budget),
+        timeout_s=timeout_s, memory_mb=memory_mb,
+    )  # fmt: skip
+    return [tuple(json.loads(r.payload)) if r.payload is not None else None for r in runs]
 
 
 async def vote_keys(
