@@ -1,6 +1,6 @@
 """Running untrusted code: subprocesses with a timeout, memory and process limits, no keys.
 
-Every child starts from a small stdlib-only jail program (`vaultttc/jail.py`, run by path as
+Every child starts from a small stdlib-only jail program (`sandbox/jail.py`, run by path as
 `python -I -S`) with a scrubbed environment (PATH, LANG, HOME/TMPDIR = its working directory,
 and only the variables the caller allows; secret-looking names are refused). Where the OS
 allows it cheaply (root with `unshare`), the jail gets new network, PID and mount namespaces:

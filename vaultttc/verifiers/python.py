@@ -1,7 +1,7 @@
 """The `python` verifier: a candidate's code run against the task's tests in the sandbox.
 
 The test fence, or the stub's `>>>` examples, are made into one program with the candidate by
-`verifiers.harness` and run in `vaultttc.sandbox`; only with consent.
+`verifiers.harness` and run as one batch through `sandbox.marked`; only with consent.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The watch daemon's loop: file changes in, note runs out, for one vault.
 
-The imperative shell around `debounce.Scheduler`. Changes arrive from an `EventSource`
+The imperative shell around `schedule.Scheduler`. Changes arrive from an `EventSource`
 (watchdog, or scripted) on its own thread and are applied on the event loop; a note runs
 through the vault's long-lived `VaultSession` once it has been quiet for the debounce period;
 at most `workers` notes run at once, never the same note twice, and a slow note holds only its

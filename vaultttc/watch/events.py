@@ -1,7 +1,7 @@
 """The daemon's filesystem edge: watchdog events in, the processed-state file, the rescan walk.
 
 `WatchdogSource` runs a watchdog Observer on the vault and hands each event, translated by
-`debounce.classify`, to the daemon from watchdog's thread; `ScriptedSource` is the same seam fed
+`schedule.classify`, to the daemon from watchdog's thread; `ScriptedSource` is the same seam fed
 by hand. `survey` walks the vault and finds the notes whose bytes differ from the ones last
 processed (stat first, hashing only notes whose size or mtime moved). The state file
 `.vaultttc/watch-state.jsonl` keeps what was processed across restarts, so a note changed while
@@ -9,7 +9,7 @@ the daemon was down runs at start-up: a snapshot (rewritten at start-up, shutdow
 journal grows long) followed by a journal of one line per change, so a run costs one short
 append rather than a rewrite of the whole vault's state.
 
-Must not: decide what runs when (that is `debounce.Scheduler`), parse notes, or write a note.
+Must not: decide what runs when (that is `schedule.Scheduler`), parse notes, or write a note.
 """
 
 from __future__ import annotations
