@@ -13,14 +13,8 @@ import pytest
 
 from vaultttc.errors import ConfigError
 from vaultttc.sandbox import parent as sandbox
-from vaultttc.sandbox.parent import (
-    Isolation,
-    arun_python,
-    isolation,
-    run_child,
-    run_python,
-    run_python_batch,
-)
+from vaultttc.sandbox.parent import Isolation, arun_python, isolation
+from vaultttc.sandbox.sync import run_child, run_python, run_python_batch
 
 LIMITS = {"timeout_s": 2.0, "memory_mb": 256}
 needs_namespaces = pytest.mark.skipif(

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from vaultttc.notes.parse import split_lines
-from vaultttc.sandbox.parent import SandboxResult, run_child
+from vaultttc.sandbox.parent import SandboxResult
+from vaultttc.sandbox.sync import run_child
 
 if TYPE_CHECKING:
     from vaultttc.notes.model import Example, Note

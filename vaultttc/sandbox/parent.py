@@ -22,7 +22,6 @@ verifiers require consent) and never reads or passes the caller's API keys.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import itertools
 import json
@@ -36,11 +35,11 @@ import sys
 import tempfile
 import time
 import weakref
-from collections.abc import Callable, Collection, Coroutine, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from vaultttc.errors import ConfigError
 
@@ -55,9 +54,6 @@ __all__ = [
     "arun_python",
     "arun_python_batch",
     "isolation",
-    "run_child",
-    "run_python",
-    "run_python_batch",
 ]
 
 DEFAULT_MAX_OUTPUT = 256 * 1024
@@ -377,79 +373,3 @@ def _sweep_uid(uid: int) -> None:
     """Without namespaces: kill whatever the run's uid left running (setsid escapees)."""
     script = "import os,sys;os.setgid(int(sys.argv[1]));os.setuid(int(sys.argv[1]));os.kill(-1,9)"
     subprocess.run([sys.executable, "-I", "-S", "-c", script, str(uid)], check=False, env={})
-
-
-def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine from sync code, also when the caller is inside a running loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
-
-
-def run_python_batch(
-    sources: Sequence[str],
-    *,
-    timeout_s: float,
-    memory_mb: int,
-    env_allow: Collection[str] = (),
-    max_output: int = DEFAULT_MAX_OUTPUT,
-    workers: int = 1,
-) -> list[SandboxResult]:
-    """Blocking `arun_python_batch`."""
-    return _run_sync(
-        arun_python_batch(
-            sources,
-            timeout_s=timeout_s,
-            memory_mb=memory_mb,
-            env_allow=env_allow,
-            max_output=max_output,
-            workers=workers,
-        )
-    )
-
-
-def run_python(
-    source: str,
-    *,
-    timeout_s: float,
-    memory_mb: int,
-    env_allow: Collection[str] = (),
-    max_output: int = DEFAULT_MAX_OUTPUT,
-) -> SandboxResult:
-    """Blocking `arun_python`."""
-    return _run_sync(
-        arun_python(
-            source,
-            timeout_s=timeout_s,
-            memory_mb=memory_mb,
-            env_allow=env_allow,
-            max_output=max_output,
-        )
-    )
-
-
-def run_child(
-    argv: Sequence[str],
-    *,
-    stdin: bytes | str | None = None,
-    timeout_s: float,
-    memory_mb: int,
-    cwd: str | Path | None = None,
-    env_allow: Collection[str] = (),
-    max_output: int = DEFAULT_MAX_OUTPUT,
-) -> SandboxResult:
-    """Blocking `arun_child`."""
-    return _run_sync(
-        arun_child(
-            argv,
-            stdin=stdin,
-            timeout_s=timeout_s,
-            memory_mb=memory_mb,
-            cwd=cwd,
-            env_allow=env_allow,
-            max_output=max_output,
-        )
-    )
