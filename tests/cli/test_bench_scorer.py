@@ -12,13 +12,12 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import REPO
 
 
 def _bench() -> ModuleType:
     spec = importlib.util.spec_from_file_location(
-        "bench_strategies", ROOT / "bench" / "strategies.py"
+        "bench_strategies", REPO / "bench" / "strategies.py"
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import re
 import shlex
-from pathlib import Path
 
 import click
 import pytest
+from helpers import REPO
 
 from vaultttc.cli.main import cli
 
-ROOT = Path(__file__).resolve().parents[1]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+README = (REPO / "README.md").read_text(encoding="utf-8")
 BLOCKS = re.findall(r"```bash\n(.*?)```", README, re.DOTALL)
 
 
@@ -22,7 +21,7 @@ def _commands() -> list[str]:
 
 
 def test_ci_runs_exactly_the_readmes_test_command() -> None:
-    ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines()
+    ci = [line for line in (REPO / ".ci" / "run").read_text().splitlines()
           if line and not line.startswith(("#", "set ", "cd "))]  # fmt: skip
     install_and_test = [c for c in _commands() if c.endswith("&& pytest")]
     assert install_and_test == ci
@@ -51,7 +50,7 @@ def test_every_vaultttc_command_in_the_readme_parses(
     argv: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Its options and arguments are accepted as written (parsed and validated, not run)."""
-    monkeypatch.chdir(ROOT)
+    monkeypatch.chdir(REPO)
     with click.Context(cli) as root:
         command = cli.get_command(root, argv[0])
     assert command is not None, f"README shows unknown command {argv[0]!r}"

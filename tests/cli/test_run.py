@@ -12,14 +12,14 @@ from typing import Any
 import jsonschema
 import pytest
 from click.testing import CliRunner, Result
+from helpers import DATA, REPO
 
 from vaultttc.cli.main import cli
 from vaultttc.notes.model import Note
 from vaultttc.notes.parse import parse_note
 
-ROOT = Path(__file__).resolve().parents[1]
-REPLAY = ROOT / "tests" / "data" / "replay" / "vault_example.jsonl"
-SCHEMA = json.loads((ROOT / "tests" / "data" / "schema" / "run_report.schema.json").read_text())
+REPLAY = DATA / "replay" / "vault_example.jsonl"
+SCHEMA = json.loads((DATA / "schema" / "run_report.schema.json").read_text())
 OWNED = ("confidence_score", "verification_status", "last_reinforced")
 NO_KEYS = {k: None for k in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL")}
 
@@ -27,7 +27,7 @@ NO_KEYS = {k: None for k in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE
 @pytest.fixture
 def vault(tmp_path: Path) -> Path:
     copy = tmp_path / "vault"
-    shutil.copytree(ROOT / "vault_example", copy)
+    shutil.copytree(REPO / "vault_example", copy)
     shutil.rmtree(copy / ".vaultttc" / "cache.sqlite", ignore_errors=True)
     return copy
 

@@ -36,6 +36,7 @@ Prose after.
 """
 
 
+@pytest.mark.slow
 def test_local_model_answers_a_note_offline(tmp_path: Path) -> None:
     note = tmp_path / "smoke.md"
     note.write_text(NOTE)

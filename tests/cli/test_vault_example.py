@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import DATA, REPO
 
 from vaultttc.living.examples import run_examples
 from vaultttc.vault.files import read_note
 
-REPO = Path(__file__).resolve().parents[1]
 VAULT = REPO / "vault_example"
-REPLAY = REPO / "tests" / "data" / "replay" / "vault_example.jsonl"
+REPLAY = DATA / "replay" / "vault_example.jsonl"
 EXCLUDED = "Templates"
 
 _QUOTES = re.compile(r"^(?:[ \t]*>[ \t]?)*")
@@ -110,7 +110,7 @@ def expected_blocks(text: str) -> Expected:
             for m in (_FIELD.match(lines[j].text) for j in range(i + 1, end + 1))
             if m
         }
-        kind, end = _code_task(fences, lines, end, owned)
+        kind, end = _code_task(fences, lines, end, owned=owned)
         out.titles.append((match.group(1).strip(), kind))
         out.blocks.append(_block(kind, i, end, fields=fields))
     for first, last, info in fences:
@@ -123,7 +123,7 @@ def expected_blocks(text: str) -> Expected:
 
 
 def _code_task(
-    fences: list[tuple[int, int, str]], lines: list[Line], end: int, owned: set[int]
+    fences: list[tuple[int, int, str]], lines: list[Line], end: int, *, owned: set[int]
 ) -> tuple[str, int]:
     """A python stub fence right after the callout (blank lines between) makes it a code task."""
     after = [f for f in fences if f[0] > end]

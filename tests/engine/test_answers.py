@@ -7,20 +7,18 @@ import datetime as dt
 import json
 from collections import Counter
 from fractions import Fraction
-from pathlib import Path
 
 import pytest
+from helpers import shared
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vaultttc.engine.code import extract_code
 from vaultttc.engine.extract import extract_answer, normalize_answer
 
-POOLS = Path(__file__).resolve().parents[1] / ".." / "shared" / "benchmarks" / "pools"
-
 
 def pool(name: str) -> list[dict[str, object]]:
-    with (POOLS / name).open() as f:
+    with shared("benchmarks", "pools", name).open() as f:
         return [json.loads(line) for line in f]
 
 
@@ -66,7 +64,7 @@ def test_extract_answer_is_none_without_an_answer(text: str) -> None:
 
 
 def test_extract_answer_reads_gsm8k_reference_answers() -> None:
-    path = POOLS.parent / "gsm8k" / "test.jsonl"
+    path = shared("benchmarks", "gsm8k", "test.jsonl")
     with path.open() as f:
         rows = [json.loads(next(f)) for _ in range(50)]
     for row in rows:
@@ -117,14 +115,14 @@ def test_normalize_answer_gives_the_canonical_key(raw: str, key: str) -> None:
 MARKUP = st.sampled_from([*"0123456789/-.,$%() abAZ*_`'\"\\{}:;!?\n\t−e+", "\\boxed{", "\\frac"])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.one_of(st.text(max_size=30), st.lists(MARKUP, max_size=12).map("".join)))
 def test_normalize_answer_is_idempotent(raw: str) -> None:
     once = normalize_answer(raw)
     assert normalize_answer(once) == once
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.integers(min_value=-(10**9), max_value=10**9))
 def test_integer_spellings_share_a_key(n: int) -> None:
     sign = "-" if n < 0 else ""
@@ -132,7 +130,7 @@ def test_integer_spellings_share_a_key(n: int) -> None:
     assert {normalize_answer(s) for s in spellings} == {str(n)}
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.integers(1, 999), st.sampled_from([1, 2, 4, 5, 8, 10, 16, 20, 25, 40, 100]))
 def test_fraction_and_decimal_spellings_share_a_key(p: int, q: int) -> None:
     value = Fraction(p, q)
@@ -142,7 +140,7 @@ def test_fraction_and_decimal_spellings_share_a_key(p: int, q: int) -> None:
     assert Fraction(keys.pop()) == value
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.dates(min_value=dt.date(1000, 1, 1), max_value=dt.date(9999, 12, 31)))
 def test_date_spellings_share_the_iso_key(day: dt.date) -> None:
     formats = ["%m/%d/%Y", "%Y-%m-%d", "%B %d, %Y", "%d %B %Y", "%b %d %Y", "%Y/%m/%d"]
@@ -150,7 +148,7 @@ def test_date_spellings_share_the_iso_key(day: dt.date) -> None:
     assert {normalize_answer(s) for s in spellings} == {day.isoformat()}
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(
     st.integers(-(10**6), 10**6), st.sampled_from(["The answer is {}.", "Answer: {}", "#### {}"])
 )

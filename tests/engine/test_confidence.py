@@ -69,6 +69,7 @@ def test_verified_confidence_follows_the_strength_of_the_evidence() -> None:
     def conf(
         evidence: str,
         strength: float,
+        *,
         passed: bool = True,
         agreement: float = 0.9,
         score: float = 1.0,

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import Scripted
 from stub_server import Reply, StubServer, stub_fixture  # noqa: F401
 
 from vaultttc.engine.sampling import CostMeter, Lane, Sampler
 from vaultttc.errors import BudgetExhausted, ProviderError
-from vaultttc.providers.base import Capabilities, Completion, Pricing, Request
+from vaultttc.providers.base import Completion, Request
 from vaultttc.providers.registry import build_provider
 from vaultttc.providers.replay import ReplayProvider
 
@@ -97,40 +98,10 @@ def test_the_cost_cap_is_checked_before_each_request(stub: StubServer) -> None:
     assert sampler.cost_usd == pytest.approx(sampler.meter.spent_usd)
 
 
-class Waiting:
-    """A provider whose sample 0 answers at once and the rest only when released."""
-
-    def __init__(self) -> None:
-        self.release = asyncio.Event()
-        self.cancelled = 0
-
-    name, model, pricing = "waiting", "w", Pricing()
-    capabilities = Capabilities(max_concurrency=8)
-
-    def cache_identity(self) -> str:
-        return "waiting"
-
-    async def complete(self, request: Request) -> Completion:
-        try:
-            if request.sample_index:
-                await self.release.wait()
-        except asyncio.CancelledError:
-            self.cancelled += 1
-            raise
-        return Completion(
-            text=str(request.sample_index),
-            model="w",
-            provider="waiting",
-            sample_index=request.sample_index,
-        )
-
-    async def aclose(self) -> None:
-        return None
-
-
 def test_closing_the_stream_cancels_the_samples_still_in_flight() -> None:
-    async def go() -> tuple[Waiting, Sampler, str]:
-        provider = Waiting()
+    async def go() -> tuple[Scripted, Sampler, str]:
+        # sample 0 answers at once, the other five wait until cancelled
+        provider = Scripted([str(i) for i in range(6)], hold_from=1)
         sampler = Sampler(Lane(provider), max_samples=6)
         async with contextlib.aclosing(sampler.stream(Request(prompt="q"), 6)) as stream:
             first = await anext(stream)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from vaultttc.living import examples
-from vaultttc.living.examples import RunOptions, bound_names, output_diff, run_examples
+from vaultttc.living.examples import ExampleOptions, bound_names, output_diff, run_examples
 from vaultttc.notes.parse import parse_note
 
 
@@ -67,7 +67,7 @@ def test_a_timeout_kills_everything_the_note_started() -> None:
         "```bash\nsleep 61.2345 &\nsleep 61.2345\n```\n\n```bash\necho later\n```\n"
     )
     note = parse_note(text, "hang.md")
-    report = run_examples(note, allowed=True, options=RunOptions(timeout_s=1))
+    report = run_examples(note, allowed=True, options=ExampleOptions(timeout_s=1))
     assert [r.status for r in report.results] == ["failed", "not run"]
     assert report.results[0].message.startswith("timed out after 1 s")
     assert report.first_failure is report.results[0]

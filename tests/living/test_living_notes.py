@@ -15,14 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import DATA
 
 from vaultttc.living import examples
 from vaultttc.sandbox.parent import SandboxResult
 
 pytest_plugins = ["pytester"]
 
-DATA = Path(__file__).parent / "data" / "living"
-CASES = sorted(DATA.glob("*.md"))
+LIVING = DATA / "living"
+CASES = sorted(LIVING.glob("*.md"))
 # Unrelated plugins re-import their packages in every in-process run; leave them out.
 QUIET = ("-p", "no:hypothesispytest", "-p", "no:anyio")
 
@@ -112,7 +113,7 @@ def spawns(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 
 
 def test_without_consent_nothing_runs(pytester: pytest.Pytester, spawns: list[list[str]]) -> None:
-    vault = install(DATA / "noconsent.md", pytester)
+    vault = install(LIVING / "noconsent.md", pytester)
     pytester.inline_run(*QUIET, "--vault", str(vault)).assertoutcome(skipped=2)
     assert spawns == []
     assert not (pytester.path / "side-effect.txt").exists()
@@ -122,7 +123,7 @@ def test_without_consent_nothing_runs(pytester: pytest.Pytester, spawns: list[li
 
 
 def test_vault_config_gives_consent(pytester: pytest.Pytester, spawns: list[list[str]]) -> None:
-    vault = install(DATA / "noconsent.md", pytester)
+    vault = install(LIVING / "noconsent.md", pytester)
     (vault / ".vaultttc").mkdir()
     (vault / ".vaultttc" / "config.toml").write_text("execute = false\n")
     pytester.inline_run(*QUIET, "--vault", str(vault)).assertoutcome(skipped=2)

@@ -11,12 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import DATA, REPO, shared
 
 pytest_plugins = ["pytester"]
 
-REPO = Path(__file__).resolve().parents[1]
-SEED = REPO / ".." / "shared" / "seed" / "test-time-compute-scaling.md"
-DATA = Path(__file__).parent / "data" / "living"
+LIVING = DATA / "living"
 QUIET = ("-p", "no:hypothesispytest", "-p", "no:anyio")
 
 FIRST_NOTE = """
@@ -40,8 +39,8 @@ def node_ids(reprec: pytest.HookRecorder) -> list[str]:
 def test_items_are_named_by_note_path_and_line(pytester: pytest.Pytester) -> None:
     vault = pytester.mkdir("vault")
     (vault / "topics" / "deep").mkdir(parents=True)
-    shutil.copyfile(DATA / "async.md", vault / "topics" / "deep" / "async.md")
-    shutil.copyfile(DATA / "unknown.md", vault / "unknown.md")
+    shutil.copyfile(LIVING / "async.md", vault / "topics" / "deep" / "async.md")
+    shutil.copyfile(LIVING / "unknown.md", vault / "unknown.md")
     reprec = pytester.inline_run(*QUIET, "--vault", str(vault), "--allow-exec")
     assert node_ids(reprec) == [
         "vault/unknown.md::line 8",
@@ -57,7 +56,7 @@ def test_vault_walk_skips_ignored_and_excluded_folders(pytester: pytest.Pytester
     vault = pytester.mkdir("vault")
     for folder in (".obsidian", ".trash", "Templates", "notes"):
         (vault / folder).mkdir()
-        shutil.copyfile(DATA / "passing.md", vault / folder / "passing.md")
+        shutil.copyfile(LIVING / "passing.md", vault / folder / "passing.md")
     (vault / ".vaultttc").mkdir()
     (vault / ".vaultttc" / "config.toml").write_text('exclude = ["Templates"]\n')
     (vault / "test_inside_vault.py").write_text("def test_not_collected():\n    pass\n")
@@ -67,7 +66,7 @@ def test_vault_walk_skips_ignored_and_excluded_folders(pytester: pytest.Pytester
 
 
 def test_md_files_are_collected_only_when_asked_for(pytester: pytest.Pytester) -> None:
-    shutil.copyfile(DATA / "consent.md", pytester.path / "consent.md")
+    shutil.copyfile(LIVING / "consent.md", pytester.path / "consent.md")
     pytester.inline_run(*QUIET, str(pytester.path)).assertoutcome()
     pytester.inline_run(*QUIET, "consent.md").assertoutcome(passed=1)
 
@@ -83,7 +82,7 @@ def test_one_process_per_note_runs_all_its_examples(pytester: pytest.Pytester) -
 
 def test_selecting_one_item_still_runs_what_it_depends_on(pytester: pytest.Pytester) -> None:
     vault = pytester.mkdir("vault")
-    shutil.copyfile(DATA / "async.md", vault / "async.md")
+    shutil.copyfile(LIVING / "async.md", vault / "async.md")
     reprec = pytester.inline_run(
         *QUIET, "--vault", str(vault), "--allow-exec", "-k", "async and 30"
     )
@@ -93,7 +92,7 @@ def test_selecting_one_item_still_runs_what_it_depends_on(pytester: pytest.Pytes
 def test_a_broken_note_does_not_stop_the_others(pytester: pytest.Pytester) -> None:
     vault = pytester.mkdir("vault")
     for name in ("broken.md", "consent.md"):
-        shutil.copyfile(DATA / name, vault / name)
+        shutil.copyfile(LIVING / name, vault / name)
     (vault / "binary.md").write_bytes(b"\x00\x01\x02 not text")
     reprec = pytester.inline_run(*QUIET, "--vault", str(vault))
     reprec.assertoutcome(passed=1, failed=2)
@@ -109,10 +108,12 @@ def seed_line(text: str, needle: str) -> int:
     return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
 
 
+@pytest.mark.slow
 def test_seed_note_fails_and_skips_honestly(pytester: pytest.Pytester) -> None:
     vault = pytester.mkdir("vault")
-    shutil.copyfile(SEED, vault / "seed.md")
-    text = SEED.read_text(encoding="utf-8")
+    seed = shared("seed", "test-time-compute-scaling.md")
+    shutil.copyfile(seed, vault / "seed.md")
+    text = seed.read_text(encoding="utf-8")
     fences = [i + 2 for i, line in enumerate(text.splitlines()) if line == "```python"]
     items = [f"vault/seed.md::line {n}" for n in fences]
 
@@ -167,7 +168,7 @@ def run_vaultttc_test(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]
 def test_main_ignores_vault_conftest_and_python_tests(tmp_path: Path) -> None:
     vault = tmp_path / "vault"
     vault.mkdir()
-    shutil.copyfile(DATA / "passing.md", vault / "passing.md")
+    shutil.copyfile(LIVING / "passing.md", vault / "passing.md")
     marker = tmp_path / "conftest-ran.txt"
     (vault / "conftest.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
     (vault / "test_evil.py").write_text(f"def test_evil():\n    open({str(marker)!r}, 'w')\n")
@@ -182,7 +183,7 @@ def test_main_ignores_vault_conftest_and_python_tests(tmp_path: Path) -> None:
 
 
 def test_main_exit_codes(tmp_path: Path) -> None:
-    shutil.copyfile(DATA / "failing.md", tmp_path / "failing.md")
+    shutil.copyfile(LIVING / "failing.md", tmp_path / "failing.md")
     (tmp_path / "empty").mkdir()
     failed = run_vaultttc_test(tmp_path, "failing.md", "yes")
     assert failed.returncode == 1
@@ -197,7 +198,7 @@ def test_config_of_the_enclosing_vault_applies_to_a_subfolder(pytester: pytest.P
     (vault / ".vaultttc" / "config.toml").write_text('execute = true\nexclude = ["sub/drafts"]\n')
     for folder in ("sub", "sub/drafts"):
         (vault / folder).mkdir()
-        shutil.copyfile(DATA / "passing.md", vault / folder / "passing.md")
+        shutil.copyfile(LIVING / "passing.md", vault / folder / "passing.md")
     reprec = pytester.inline_run(*QUIET, "--vault", str(vault / "sub"))
     assert {nodeid.split("::")[0] for nodeid in node_ids(reprec)} == {"vault/sub/passing.md"}
     reprec.assertoutcome(passed=6)

@@ -11,15 +11,16 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from helpers import DATA
 
-from vaultttc.living.examples import ExampleResult, NoteReport
+from vaultttc.living.examples import ExampleResult, ExamplesReport
 from vaultttc.living.record import check_examples, open_questions, plan_record
 from vaultttc.notes.parse import parse_note
 
 pytest_plugins = ["pytester"]
 
-DATA = Path(__file__).parent / "data" / "living" / "record"
-CASES = sorted(p for p in DATA.glob("*.md") if not p.name.endswith(".after.md"))
+RECORD = DATA / "living" / "record"
+CASES = sorted(p for p in RECORD.glob("*.md") if not p.name.endswith(".after.md"))
 QUIET = ("-p", "no:hypothesispytest", "-p", "no:anyio")
 
 
@@ -41,32 +42,32 @@ def test_record_writes_outcome(case: Path, pytester: pytest.Pytester) -> None:
 
 def test_nothing_recorded_without_consent(pytester: pytest.Pytester) -> None:
     vault = pytester.mkdir("vault")
-    shutil.copyfile(DATA / "failing.md", vault / "failing.md")
+    shutil.copyfile(RECORD / "failing.md", vault / "failing.md")
     record(pytester, vault)
-    assert (vault / "failing.md").read_bytes() == (DATA / "failing.md").read_bytes()
+    assert (vault / "failing.md").read_bytes() == (RECORD / "failing.md").read_bytes()
 
 
 def test_nothing_recorded_without_the_flag(pytester: pytest.Pytester) -> None:
     vault = pytester.mkdir("vault")
-    shutil.copyfile(DATA / "failing.md", vault / "failing.md")
+    shutil.copyfile(RECORD / "failing.md", vault / "failing.md")
     pytester.inline_run(*QUIET, "--vault", str(vault), "--allow-exec").assertoutcome(
         passed=1, failed=2
     )
-    assert (vault / "failing.md").read_bytes() == (DATA / "failing.md").read_bytes()
+    assert (vault / "failing.md").read_bytes() == (RECORD / "failing.md").read_bytes()
 
 
 def test_open_questions_block_verified() -> None:
-    note = parse_note((DATA / "open-question.md").read_text(encoding="utf-8"), "q.md")
+    note = parse_note((RECORD / "open-question.md").read_text(encoding="utf-8"), "q.md")
     assert open_questions(note) == 1
-    passed = NoteReport("q.md", (ExampleResult(note.examples[0], "passed", line=10),))
+    passed = ExamplesReport("q.md", (ExampleResult(note.examples[0], "passed", line=10),))
     assert plan_record(note, passed, today=date(2026, 6, 1)) is None
 
 
 def test_a_run_where_nothing_ran_records_nothing() -> None:
-    note = parse_note((DATA / "passing.md").read_text(encoding="utf-8"), "p.md")
-    skipped = NoteReport("p.md", (ExampleResult(note.examples[0], "skipped", "no"),))
+    note = parse_note((RECORD / "passing.md").read_text(encoding="utf-8"), "p.md")
+    skipped = ExamplesReport("p.md", (ExampleResult(note.examples[0], "skipped", "no"),))
     assert plan_record(note, skipped, today=date(2026, 6, 1)) is None
-    passed = NoteReport("p.md", (ExampleResult(note.examples[0], "passed"),))
+    passed = ExamplesReport("p.md", (ExampleResult(note.examples[0], "passed"),))
     writeback = plan_record(note, passed, today=date(2026, 6, 1))
     assert writeback is not None
     assert dict(writeback.frontmatter) == {
@@ -77,13 +78,13 @@ def test_a_run_where_nothing_ran_records_nothing() -> None:
 
 def test_check_examples_runs_and_records_one_note(tmp_path: Path) -> None:
     note = tmp_path / "failing.md"
-    shutil.copyfile(DATA / "failing.md", note)
+    shutil.copyfile(RECORD / "failing.md", note)
     report = check_examples(note, allow_exec=False, today=date(2026, 6, 1))
     assert {r.status for r in report.results} == {"skipped"}
-    assert note.read_bytes() == (DATA / "failing.md").read_bytes()
+    assert note.read_bytes() == (RECORD / "failing.md").read_bytes()
     report = check_examples(note, allow_exec=True, today=date(2026, 6, 1), display="failing.md")
     assert report.first_failure is not None and report.first_failure.line == 19
-    expected = (DATA / "failing.after.md").read_bytes().replace(b"{today}", b"2026-06-01")
+    expected = (RECORD / "failing.after.md").read_bytes().replace(b"{today}", b"2026-06-01")
     assert note.read_bytes() == expected
 
 

@@ -10,13 +10,14 @@ import difflib
 from pathlib import Path
 
 import pytest
+from helpers import SHARED, shared
 
 from vaultttc.notes.edits import WriteBack, apply_edits, plan_edits
 from vaultttc.notes.parse import parse_note
 from vaultttc.notes.render import Templates
 from vaultttc.vault.files import decode, encode
 
-CORPORA = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpora"
+CORPORA = SHARED / "corpora"
 NOTES = sorted(p for p in CORPORA.rglob("*.md") if p.name != "README.md")
 TEMPLATES = Templates()
 
@@ -29,6 +30,7 @@ def _write(data: bytes, values: tuple[tuple[str, str], ...]) -> tuple[bytes, boo
 
 
 def test_the_corpora_are_there() -> None:
+    shared("corpora")  # a clear failure without ../shared, where NOTES is empty
     assert len(NOTES) == 276
 
 

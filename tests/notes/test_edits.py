@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import DATA
 
 from vaultttc.notes.edits import AnswerUpdate, ChangelogEntry, WriteBack, apply_edits, plan_edits
 from vaultttc.notes.model import Note
@@ -20,7 +20,7 @@ from vaultttc.notes.parse import parse_note
 from vaultttc.notes.render import Templates
 from vaultttc.vault.files import decode, encode
 
-CASES = Path(__file__).parent / "data" / "edits"
+CASES = DATA / "edits"
 TEMPLATES = Templates()
 
 

@@ -39,6 +39,7 @@ def test_the_packaged_model_completes_a_prompt(gemma: LocalProvider) -> None:
     assert (done.provider, done.model, done.cost_usd) == ("local", "gemma-3-270m-q4_k_m", 0.0)
 
 
+@pytest.mark.slow
 def test_samples_are_seeded_by_index(gemma: LocalProvider) -> None:
     request = Request(prompt="Once upon a time", max_tokens=24)
     texts = [

@@ -7,13 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import shared
 
 from vaultttc.engine.sampling import Lane, Sampler
 from vaultttc.errors import ConfigError, ProviderError
 from vaultttc.providers.base import Completion, Message, Request
 from vaultttc.providers.replay import ReplayProvider
-
-POOLS = Path(__file__).resolve().parents[1] / ".." / "shared" / "benchmarks" / "pools"
 
 
 def write(tmp_path: Path, *rows: dict[str, object]) -> Path:
@@ -137,7 +136,7 @@ def test_the_cache_identity_follows_the_file_contents(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("pool", ["vcot_gpt35_date_np.jsonl", "codet_humaneval_codegen16b.jsonl"])
 def test_every_question_of_a_real_pool_finds_its_own_samples(pool: str) -> None:
-    path = POOLS / pool
+    path = shared("benchmarks", "pools", pool)
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     replay = ReplayProvider(path)
     for row in rows:

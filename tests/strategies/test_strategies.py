@@ -4,124 +4,20 @@ candidates run in the real sandbox through the real python verifier."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
+from helpers import QUESTION, Expect, Scripted, ask, run, sampler
 
 from vaultttc.engine.confidence import JUDGE_CAP
-from vaultttc.engine.sampling import CostMeter, Lane, Sampler
-from vaultttc.engine.tasks import Outcome, Settings, Task, Verdict
+from vaultttc.engine.tasks import Settings, Task
 from vaultttc.errors import ConfigError
-from vaultttc.providers.base import Capabilities, Completion, Pricing, Request, Usage
+from vaultttc.providers.base import Capabilities, Pricing
 from vaultttc.strategies import STRATEGIES, STRATEGY_NAMES, get_strategy
 from vaultttc.strategies.auto import route
 from vaultttc.strategies.shared.prompts import answer_request
 from vaultttc.verifiers.python import PythonVerifier
 
-T = TypeVar("T")
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
-
-
-@dataclass
-class Scripted:
-    """A provider answering sample i with replies[i]; indices >= `hold_from` wait until
-    cancelled. Every request is recorded; `thinking` is attached to every completion."""
-
-    replies: Sequence[str]
-    caps: Capabilities = field(default_factory=Capabilities)
-    thinking: str = ""
-    hold_from: int | None = None
-    price: Pricing = field(default_factory=Pricing)
-    requests: list[Request] = field(default_factory=list)
-    cancelled: int = 0
-
-    @property
-    def name(self) -> str:
-        return "scripted"
-
-    @property
-    def model(self) -> str:
-        return "script-1"
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return self.caps
-
-    @property
-    def pricing(self) -> Pricing:
-        return self.price
-
-    def cache_identity(self) -> str:
-        return "scripted"
-
-    async def complete(self, request: Request) -> Completion:
-        self.requests.append(request)
-        if self.hold_from is not None and request.sample_index >= self.hold_from:
-            try:
-                await asyncio.Event().wait()
-            except asyncio.CancelledError:
-                self.cancelled += 1
-                raise
-        text = self.replies[request.sample_index % len(self.replies)]
-        usage = Usage(input_tokens=10, output_tokens=5)
-        return Completion(
-            text=text,
-            model=self.model,
-            provider=self.name,
-            usage=usage,
-            thinking=self.thinking,
-            cost_usd=self.price.cost(usage),
-        )
-
-    async def aclose(self) -> None:
-        return None
-
-
-@dataclass
-class Expect:
-    """A reference verifier for unit tests: passes replies whose final line holds `right`."""
-
-    right: str
-    name: str = "exact"
-    evidence: Any = "reference"
-    strength: float = 0.99
-    seen: list[str] = field(default_factory=list)
-
-    async def verify(self, candidate: str, task: Task) -> Verdict:
-        self.seen.append(candidate)
-        ok = candidate.strip().splitlines()[-1].endswith(self.right)
-        return Verdict(ok, float(ok), self.strength, self.evidence, f"checked {ok}")
-
-
-def sampler(provider: Scripted, n: int, *, cap_usd: float | None = None) -> Sampler:
-    return Sampler(Lane(provider), max_samples=n, meter=CostMeter(cap_usd=cap_usd))
-
-
-def ask(
-    strategy: str,
-    replies: Sequence[str],
-    *,
-    task: Task | None = None,
-    verifier: Any = None,
-    budget: int | None = None,
-    provider: Scripted | None = None,
-    **knobs: Any,
-) -> tuple[Outcome, Scripted]:
-    provider = provider or Scripted(replies)
-    settings = Settings(strategy=strategy, **knobs)
-    task = task or Task(id="q1", question="What is 6 times 7?")
-    draw = sampler(provider, budget if budget is not None else settings.samples)
-    outcome = run(get_strategy(strategy).run(task, settings, sampler=draw, verifier=verifier))
-    return outcome, provider
-
-
-QUESTION = Task(id="q1", question="What is 6 times 7?")
 STUB = 'def add_one(x):\n    """Return x plus one."""\n'
 CODE = Task(
     id="c1",
@@ -306,7 +202,7 @@ def test_auto_skips_the_rating_when_latency_is_critical() -> None:
     ],
 )
 def test_the_decision_table_for_easy_tasks(
-    question: str, knobs: dict[str, Any], verifier: Any, expected: tuple[str, int]
+    question: str, knobs: dict[str, Any], verifier: Any, *, expected: tuple[str, int]
 ) -> None:
     task = Task(id="t", question=question)
     chosen = route(

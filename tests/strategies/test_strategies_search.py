@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from helpers import Expect, run
 from hypothesis import given
 from hypothesis import strategies as st
-from test_strategies import Expect, run
 
 from vaultttc.engine.sampling import Lane, Sampler
 from vaultttc.engine.tasks import Outcome, Settings, Task

@@ -4,7 +4,7 @@ unparsable samples, early stopping, cancellation of samples in flight, and budge
 from __future__ import annotations
 
 import pytest
-from test_strategies import QUESTION, Expect, Scripted, ask, run, sampler
+from helpers import QUESTION, Expect, Scripted, ask, run, sampler
 
 from vaultttc.engine.confidence import mode_posterior
 from vaultttc.engine.tasks import Settings

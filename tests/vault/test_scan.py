@@ -5,14 +5,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from vaultttc.vault.scan import scan_paths
+from helpers import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+from vaultttc.vault.scan import scan_paths
 
 
 def test_scanning_a_subfolder_keeps_the_vault_root_and_its_excludes(tmp_path: Path) -> None:
     vault = tmp_path / "v"
-    shutil.copytree(ROOT / "vault_example", vault)
+    shutil.copytree(REPO / "vault_example", vault)
     (vault / "10_Wiki" / "Templates").mkdir()
     (vault / "10_Wiki" / "Templates" / "t.md").write_text("# excluded\n")
     config = vault / ".vaultttc" / "config.toml"

@@ -1,9 +1,10 @@
 """`vaultttc watch` in-process: real watchdog events on a temp vault, the replay provider.
 
 Each test starts the daemon on its own thread and event loop, edits notes the way editors do,
-and polls (with a deadline) for the expected state on disk and in the daemon's counters;
+and waits (`helpers.eventually`) for the state it needs on disk and in the daemon's counters;
 `settle()` waits until every change seen so far has been handled, so "no further run" can be
-asserted without timing anything.
+asserted without timing anything. Nothing here sleeps a guessed time or depends on how many
+periodic rescans a slow machine happened to fit in.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ import contextlib
 import json
 import os
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import eventually
 from stub_server import Reply, StubServer, chat_body
 
 from vaultttc.engine.runner import RunOptions
@@ -46,12 +47,10 @@ def write_replay(path: Path, pairs: list[tuple[str, str]]) -> Path:
     return path
 
 
-def eventually(check: Callable[[], bool], what: str, timeout: float = 40.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for: {what}")
-        time.sleep(0.02)
+def wrote_once_then_stayed_quiet(lines: list[str], rel: str) -> bool:
+    """The note's status lines end with its one write: its own save made no further run."""
+    mine = [line for line in lines if line.startswith(f"{rel}: ")]
+    return bool(mine) and "written" in mine[-1] and sum("written" in ln for ln in mine) == 1
 
 
 def answered(path: Path) -> bool:
@@ -130,10 +129,12 @@ def test_editing_a_note_produces_its_answer_and_its_own_write_no_run(
         eventually(lambda: answered(note), "the answer on disk")
         w.settle()
         after = note.read_bytes()
-        assert w.runs("a.md") == 2, w.lines
         assert w.daemon.stats.skipped >= 1, "the daemon's own save was never looked at"
         w.settle()
         assert note.read_bytes() == after
+    # Every run says a line; the last one for a.md is the run that wrote the answer.
+    assert w.runs("a.md") == len([ln for ln in w.lines if ln.startswith("a.md: ")]), w.lines
+    assert wrote_once_then_stayed_quiet(w.lines, "a.md"), w.lines
     text = after.decode()
     assert text.startswith("---\n") and "verification_status: verified" in text
     [asked] = read_note(note).note.questions
@@ -156,6 +157,7 @@ def test_two_hundred_saves_within_the_debounce_window_make_one_run(
     assert "typing 199" in note.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_a_burst_of_saves_to_five_hundred_notes_makes_exactly_five_hundred_runs(
     vault: Path, tmp_path: Path
 ) -> None:
@@ -168,7 +170,7 @@ def test_a_burst_of_saves_to_five_hundred_notes_makes_exactly_five_hundred_runs(
             tmp = folder / f".n{i}.md.swp"
             tmp.write_text(question(q, a), encoding="utf-8")
             os.replace(tmp, folder / f"n{i:03d}.md")  # an atomic editor save
-        eventually(lambda: w.daemon.stats.runs >= 500, "500 runs", timeout=80)
+        eventually(lambda: w.daemon.stats.runs >= 500, "500 runs", timeout=300)
         w.settle()
         assert w.daemon.stats.runs == 500
         assert set(w.daemon.stats.by_note.values()) == {1}
@@ -292,12 +294,20 @@ def test_a_periodic_rescan_catches_changes_no_event_reported(vault: Path, tmp_pa
     [(q, a)] = sums(1)
     replay = write_replay(tmp_path / "r.jsonl", [(q, a)])
     silent = ScriptedSource()  # the OS dropped every event
+    note = vault / "quiet.md"
     with watching(vault, f"replay:{replay}", source=silent, rescan_s=0.3) as w:
-        note = vault / "quiet.md"
         note.write_text(question(q, a), encoding="utf-8")
-        eventually(lambda: w.runs("quiet.md") == 1, "the rescan to find and run it")
+        eventually(lambda: answered(note), "a rescan to find the note and answer it")
         w.settle()
-        assert answered(note) and w.runs("quiet.md") == 1
+        assert w.runs("quiet.md") >= 1
+    # Rescans go on every 0.3 s and, with no event to confirm the daemon's own save, may look
+    # at the note again; how many passes fit in depends on the machine. What the author gets
+    # does not: one right answer, written once, the prose kept.
+    assert wrote_once_then_stayed_quiet(w.lines, "quiet.md"), w.lines
+    loaded = read_note(note)
+    [asked] = loaded.note.questions
+    assert asked.answer is not None and a in asked.answer.body
+    assert loaded.note.text.count(END) == 1 and "Some prose." in loaded.note.text
 
 
 def test_with_execution_allowed_examples_run_and_their_outcome_is_recorded(
@@ -311,6 +321,6 @@ def test_with_execution_allowed_examples_run_and_their_outcome_is_recorded(
         eventually(lambda: "verification_status: verified" in note.read_text(encoding="utf-8"),
                    "the recorded outcome")  # fmt: skip
         w.settle()
-        assert w.runs("howto.md") == 1, w.lines
+    assert wrote_once_then_stayed_quiet(w.lines, "howto.md"), w.lines
     text = note.read_text(encoding="utf-8")
     assert "examples: 1 passed" in text and "print(40 + 2)" in text

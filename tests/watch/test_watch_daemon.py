@@ -14,25 +14,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import eventually
 from stub_server import Reply, StubServer, chat_body
 
 from vaultttc.vault.files import read_note
 
 END = "%% vaultttc:end %%"
 CLI = ("-m", "vaultttc.cli.main")  # the console script's own entry point
-
-
-def eventually(check: Callable[[], bool], what: str, timeout: float = 40.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for: {what}")
-        time.sleep(0.05)
 
 
 def note_text(q: str) -> str:
