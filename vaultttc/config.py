@@ -71,6 +71,7 @@ class VaultConfig:
     concurrency: int | None = None
     debounce_s: float = 2.5
     rescan_s: float = 300.0
+    check_authored: bool = False
 
     def provider_config(self, name: str) -> ProviderConfig:
         """The `[providers.NAME]` table (`replay:PATH` reads `[providers.replay]`)."""
@@ -107,6 +108,7 @@ def config_from_mapping(data: Mapping[str, Any], *, source: str = "config.toml")
             providers=_providers(data),
             prices=prices,
             execute=bool(data.get("execute", False)),
+            check_authored=bool(data.get("check_authored", False)),
             exclude=tuple(e.strip("/") for e in exclude),
             concurrency=_number(data.get("concurrency"), int, "concurrency"),
             debounce_s=_number(data.get("debounce", 2.5), float, "debounce") or 2.5,

@@ -106,7 +106,9 @@ class LeakyProvider(EditingProvider):
 SECRET = "sk-live-SECRET-1234567890"
 
 
-def test_a_key_echoed_in_a_provider_error_never_reaches_the_note(tmp_path: Path) -> None:
+def test_a_key_echoed_in_a_provider_error_never_reaches_the_note_or_the_report(
+    tmp_path: Path,
+) -> None:
     note = tmp_path / "n.md"
     note.write_text(NOTE)
     replay = tmp_path / "r.jsonl"
@@ -118,7 +120,8 @@ def test_a_key_echoed_in_a_provider_error_never_reaches_the_note(tmp_path: Path)
     templates = _session(vault, provider).templates
     session = VaultSession(vault, LanePool(lambda n, m: provider), templates, context)
     report = asyncio.run(session.run(note))
-    text = note.read_text()
-    assert "HTTP 401" in text and "[redacted]" in text
-    assert SECRET not in text and "sk-proj" not in text
-    assert all(SECRET not in (q.error or "") for q in report.questions)
+    assert note.read_text() == NOTE  # an error is not a verdict: nothing is written
+    errors = [q.error or "" for q in report.questions]
+    assert errors and all("HTTP 401" in e and "[redacted]" in e for e in errors)
+    assert all(SECRET not in e and "sk-proj" not in e for e in errors)
+    assert {q.status for q in report.questions} == {"unanswered"}

@@ -51,22 +51,25 @@ def print_report(report: RunReport, *, dry_run: bool) -> None:
         if note.error:
             click.echo(f"error: {note.error}", err=True)
         for q in note.questions:
-            if q.error:
-                click.echo(f"failed: {note.path}:{q.line}: {q.error}", err=True)
+            if q.status == "unanswered":
+                where = f"{note.path}:{q.line}"
+                click.echo(f"could not answer {where} ({q.cause}): {q.error}; {q.fix}", err=True)
+            elif q.status == "failed":
+                click.echo(f"failed verification: {note.path}:{q.line} ({q.id})", err=True)
         if dry_run and note.diff:
             click.echo(note.diff, nl=False)
     totals = report.totals()
     table = Table(title="vaultttc run" + (" (dry run: nothing written)" if dry_run else ""))
-    columns = ["notes", "changed", "questions", "verified", "consensus", "failed", "samples",
-               "tokens", "cost", "time"]  # fmt: skip
+    columns = ["notes", "changed", "questions", "verified", "consensus", "failed", "unanswered",
+               "samples", "tokens", "cost", "time"]  # fmt: skip
     for column in columns:
         table.add_column(column, justify="right")
     tokens = totals["input_tokens"] + totals["output_tokens"] + totals["thinking_tokens"]
     table.add_row(
         str(totals["notes"]), str(totals["notes_changed"]), str(totals["questions"]),
         str(totals["verified"]), str(totals["consensus"]), str(totals["failed"]),
-        str(totals["samples"]), str(tokens), f"${totals['cost_usd']:.4f}",
-        f"{totals['seconds']:.1f}s",
+        str(totals["unanswered"]), str(totals["samples"]), str(tokens),
+        f"${totals['cost_usd']:.4f}", f"{totals['seconds']:.1f}s",
     )  # fmt: skip
     console = Console(highlight=False)
     if not console.is_terminal:  # piped or captured: room for every column, never "chan…"

@@ -1,7 +1,8 @@
 """The run report: per note, per question, and totals — as values and as product.md's JSON.
 
 Pure. `verified` is true when a verifier passed the answer, false when the question failed,
-and null when nothing could verify it (consensus, judge, no verifier, or an error).
+and null when nothing could verify it (consensus, judge, no verifier). A question that could
+not be answered has status `unanswered`, its `error`, `cause` and `fix`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from vaultttc.engine.problems import fix
 from vaultttc.engine.runner import Job
 from vaultttc.notes.compose import Answered
 
@@ -35,6 +37,8 @@ class QuestionReport:
     cached: bool
     error: str | None = None
     note: str = ""
+    cause: str | None = None  # why it could not be answered: config, budget, provider, internal
+    fix: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +65,8 @@ class RunReport:
             "questions": len(questions),
             "verified": sum(q.status == "verified" for q in questions),
             "consensus": sum(q.status in ("consensus", "unverified") for q in questions),
-            "failed": sum(q.status in ("failed", "error") for q in questions),
+            "failed": sum(q.status == "failed" for q in questions),
+            "unanswered": sum(q.status == "unanswered" for q in questions),
             "samples": sum(q.samples_used for q in questions),
             "input_tokens": sum(q.input_tokens for q in questions),
             "output_tokens": sum(q.output_tokens for q in questions),
@@ -73,9 +78,14 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
+        """2: a note could not be read or configured; 3: some questions could not be answered
+        (provider, network or budget) and were left untouched; 1: a verification failed."""
         if any(n.error is not None for n in self.notes):
             return 2
-        return 1 if self.totals()["failed"] else 0
+        totals = self.totals()
+        if totals["unanswered"]:
+            return 3
+        return 1 if totals["failed"] else 0
 
     def to_json(self) -> Mapping[str, Any]:
         notes = [
@@ -95,11 +105,11 @@ def question_report(job: Job, answered: Answered) -> QuestionReport:
     head = QuestionReport(
         id=job.question.id, line=job.question.span.first_line, strategy=settings.strategy,
         provider=settings.provider, model=settings.model or "", samples_used=0, answer=None,
-        verified=None, status="error", confidence=None, input_tokens=0, output_tokens=0,
+        verified=None, status="unanswered", confidence=None, input_tokens=0, output_tokens=0,
         thinking_tokens=0, cost_usd=0.0, cached=False, error=answered.error,
     )  # fmt: skip
     if outcome is None:
-        return head
+        return replace(head, cause=answered.problem or "internal", fix=fix(answered.problem))
     return replace(
         head,
         strategy=outcome.strategy,

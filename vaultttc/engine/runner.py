@@ -17,9 +17,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vaultttc.config import VaultConfig, resolve_settings
+from vaultttc.engine.problems import problem_of, strategy_problem
 from vaultttc.engine.sampling import Cache, CostMeter, Lane, Sampler
 from vaultttc.engine.tasks import Settings, Task, Verifier
-from vaultttc.errors import Redactor, VaultTTCError
+from vaultttc.errors import ConfigError, Redactor, VaultTTCError
 from vaultttc.notes.compose import Answered, answer_hash
 from vaultttc.notes.model import Note, Question
 from vaultttc.providers.base import Provider
@@ -39,12 +40,14 @@ KEY_SHAPES = Redactor({})  # without the environment, still removes anything sha
 @dataclass(frozen=True, slots=True)
 class RunOptions:
     """`cli`: settings from flags; `force`: re-ask answered questions; `verifiers`: the seam
-    that picks a task's verifier (`choose_verifier`'s signature), e.g. to wrap it in a cache."""
+    that picks a task's verifier (`choose_verifier`'s signature), e.g. to wrap it in a cache;
+    `check_authored`: also ask questions the author answered, to compare with their answer."""
 
     cli: Mapping[str, Any] = field(default_factory=dict)
     force: bool = False
     verifiers: VerifierChoice = choose_verifier
     redact: Callable[[str], str] = field(default=KEY_SHAPES)
+    check_authored: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +110,15 @@ def plan_jobs(
     pool: LanePool,
     choose: ProviderChoice,
 ) -> list[Job]:
-    """The questions of `note` that need asking, with their resolved settings and hash."""
+    """The questions of `note` that need asking, with their resolved settings and hash.
+
+    An authored question (the author's own Q&A) is asked only when the author is to be
+    checked. Raises `ConfigError` (naming the note and line) for settings no request could
+    honour: an unknown strategy, a bad `verify::`, a strategy the provider lacks."""
     jobs: list[Job] = []
     for question in note.questions:
+        if question.authored and not _checks_author(question, config, options):
+            continue
         settings = resolve_settings(
             cli=options.cli, fields_=question.fields, ttc=note.ttc, config=config,
             source=f"{note.path}:{question.span.first_line}",
@@ -119,8 +128,28 @@ def plan_jobs(
         settings = replace(settings, provider=name, model=lane.provider.model)
         digest = answer_hash(question, settings)
         if options.force or question.answer is None or question.answer.hash != digest:
-            jobs.append(Job(question, task_for(question, note.language), settings, digest))
+            job = Job(question, task_for(question, note.language), settings, digest)
+            _preflight(job, lane, where=f"{note.path}:{question.span.first_line}")
+            jobs.append(job)
     return jobs
+
+
+def _checks_author(question: Question, config: VaultConfig, options: RunOptions) -> bool:
+    field_says = question.fields.get("check", "").strip().lower() == "author"
+    return options.check_authored or config.check_authored or field_says
+
+
+def _preflight(job: Job, lane: Lane, *, where: str) -> None:
+    """Configuration errors, found before any request is made."""
+    try:
+        strategy = get_strategy(job.settings.strategy)
+        sampler = Sampler(lane, max_samples=job.settings.samples)
+        choose_verifier(job.task, job.settings, sampler=sampler, allow_exec=job.settings.execute)
+        problem = strategy_problem(strategy.name, job.settings, lane.provider)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    if problem is not None:
+        raise ConfigError(f"{where}: {problem}")
 
 
 async def run_note(
@@ -161,10 +190,16 @@ async def answer(
         strategy = get_strategy(settings.strategy)
         outcome = await strategy.run(job.task, settings, sampler=sampler, verifier=verifier)
     except VaultTTCError as exc:
-        return replace(base, hash="", error=f"{type(exc).__name__}: {exc}")
+        return replace(base, hash="", error=str(exc), problem=problem_of(exc))
     except Exception as exc:  # a crashing strategy or verifier fails its question only
         log.error("question %s crashed: %s", job.question.id, type(exc).__name__)
-        return replace(base, hash="", error=f"internal error ({type(exc).__name__}: {exc})")
+        detail = f"internal error ({type(exc).__name__}: {exc})"
+        return replace(base, hash="", error=detail, problem="internal")
+    if not outcome.answer.strip() and outcome.code is None:  # nothing to judge: not a verdict
+        detail = f"no usable answer in {outcome.samples_used} sample(s): {outcome.note}".rstrip(
+            ": "
+        )
+        return replace(base, hash="", error=detail, problem="provider")
     # A judge's calls are spent on this answer too: count them in its tokens and cost.
     outcome = replace(
         outcome, usage=outcome.usage + judge.usage, cost_usd=outcome.cost_usd + judge.cost_usd

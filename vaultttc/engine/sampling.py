@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from vaultttc.errors import BudgetExhausted
+from vaultttc.errors import BudgetExhausted, ProviderError
 from vaultttc.providers.base import Capabilities, Completion, Provider, Request, Usage
 
 __all__ = ["Cache", "CostMeter", "Lane", "Sampler"]
@@ -102,6 +102,9 @@ class Sampler:
         got = await self.sample(request, 1, start=request.sample_index)
         if not got:
             raise BudgetExhausted(self.exhausted or "sample budget exhausted")
+        problem = unusable(got[0])
+        if problem is not None:  # the only sample: nothing to answer with
+            raise ProviderError(problem)
         return got[0]
 
     async def sample(self, request: Request, n: int, *, start: int = 0) -> list[Completion]:
@@ -151,7 +154,7 @@ class Sampler:
         finally:
             self.meter.settle(worst, actual)
         self.calls += 1
-        if cache is not None:
+        if cache is not None and unusable(completion) is None:
             cache.put(provider, request, completion)
         completion = dataclasses.replace(completion, sample_index=request.sample_index)
         self._account(completion, cost=actual)
@@ -161,3 +164,14 @@ class Sampler:
         self.drawn += 1
         self.usage = self.usage + completion.usage
         self.cost_usd += cost
+
+
+def unusable(completion: Completion) -> str | None:
+    """Why a completion is no answer (cut off, or empty), or None. Such a completion is never
+    cached; as the only sample it is an error; among many it votes for nothing."""
+    where = f"{completion.provider} {completion.model}"
+    if completion.finish_reason == "truncated":
+        return f"{where}: the reply was cut off before it finished; try again"
+    if not completion.text.strip():
+        return f"{where}: the reply was empty"
+    return None

@@ -34,7 +34,8 @@ _ATTR_RE = re.compile(r"(\w+)=(\S*)")
 END_RE = re.compile(r"^%%\s*vaultttc:end\s*%%\s*$")
 SKIP_RE = re.compile(r"^%%\s*vaultttc:\s*skip\b\s*(.*?)\s*%%\s*$", re.DOTALL)
 FIELD_RE = re.compile(r"^([A-Za-z_][\w-]*)::\s*(.*?)\s*$")
-CALLOUT_RE = re.compile(r"^\[!question\]([+-]?)[ \t]*(.*)$", re.IGNORECASE)
+# `[!faq]` and `[!help]` are Obsidian's aliases of `[!question]`.
+CALLOUT_RE = re.compile(r"^\[!(?:question|faq|help)\]([+-]?)[ \t]*(.*)$", re.IGNORECASE)
 _LANG_ALIASES = {
     "py": "python", "python3": "python", "py3": "python", "shell": "sh", "zsh": "sh",
     "ts": "typescript", "js": "javascript", "rs": "rust", "c++": "cpp", "golang": "go",
@@ -180,6 +181,10 @@ def _fences(
 
 
 def _check_closed(token: Token, span: Span, *, lines: Sequence[str], path: str) -> None:
+    """A top-level fence must be closed; one in a callout, quote or list is closed by the end
+    of its container (CommonMark), as the reader sees it."""
+    if token.level > 0:
+        return
     last = lines[span.end - 1].lstrip(" \t>") if span.end - 1 < len(lines) else ""
     marker = token.markup
     closed = (

@@ -53,6 +53,7 @@ class Answered:
     outcome: Outcome | None
     error: str | None = None
     language: str = "python"
+    problem: str | None = None  # why it could not be answered (engine.problems); never written
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +118,10 @@ def compose(
     """The write-back for a note given this run's answers (keyed by question id).
 
     Answers whose question changed since it was asked are dropped (the author's text wins);
-    the question is then `stale` until the next run.
+    the question is then `stale` until the next run. A question that could not be answered
+    (an error, not a verdict) changes nothing: its note stays as it was.
     """
+    answered = {k: v for k, v in answered.items() if v.outcome is not None}
     updates: list[AnswerUpdate] = []
     kinds: list[tuple[Kind, float | None]] = []
     stale = False
@@ -203,9 +206,7 @@ def _row(answered: Mapping[str, Answered], verdict: NoteVerdict, today: date) ->
 
 def render_callout(done: Answered, *, templates: Templates, today: date) -> str:
     outcome = done.outcome
-    if outcome is None:
-        context = {"kind": "failure", "label": "Failed", "error": done.error or "failed"}
-        return templates.render("answer_error.md.j2", {**context, "date": today.isoformat()})
+    assert outcome is not None  # compose never renders a question that was not answered
     return templates.answer(
         {
             "kind": _CALLOUT[outcome.status],

@@ -95,7 +95,9 @@ class Question:
     """A `[!question]` callout, with its stub and test fences when it is a code task.
 
     `span` covers the callout and its fences (the answer region goes right after it);
-    `hash` digests everything that determines the answer besides run settings.
+    `hash` digests everything that determines the answer besides run settings. `authored`:
+    the body holds the author's own text (anything besides fields, blank lines and a vaultttc
+    answer region): Q&A the author wrote, never asked unless the author is to be checked.
     """
 
     id: str
@@ -109,6 +111,7 @@ class Question:
     answer: AnswerRegion | None = None
     prefix: str = ""
     hash: str = ""
+    authored: bool = False
 
     @property
     def text(self) -> str:

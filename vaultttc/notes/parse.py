@@ -18,6 +18,8 @@ from frontmatter.default_handlers import YAMLHandler
 
 from vaultttc.errors import NoteError
 from vaultttc.notes.blocks import (
+    BEGIN_RE,
+    END_RE,
     FIELD_RE,
     Callout,
     Parsed,
@@ -42,7 +44,7 @@ KNOWN_FIELDS = frozenset(
     {
         "expect", "verify", "strategy", "samples", "thinking_budget", "effort", "provider",
         "model", "id", "max_tokens", "max_cost_usd", "latency", "beam", "depth", "threshold",
-        "timeout", "tolerance",
+        "timeout", "tolerance", "check",
     }
 )  # fmt: skip
 _LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
@@ -208,8 +210,23 @@ def _question(
         test=test,
         prefix=prefix,
         hash=_digest("\x00".join(content))[:12],
+        authored=_authored(body),
     )
     return question, taken
+
+
+def _authored(body: str) -> bool:
+    """Whether a question's body (fields already taken out) holds the author's own text."""
+    inside = False
+    for line in body.split("\n"):
+        text = line.strip().lstrip(">").strip()
+        if BEGIN_RE.match(text):
+            inside = True
+        elif END_RE.match(text):
+            inside = False
+        elif text and not inside:
+            return True
+    return False
 
 
 def _digest(text: str) -> str:

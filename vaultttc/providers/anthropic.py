@@ -167,7 +167,7 @@ def _parse(message: Any) -> tuple[str, str, Usage, str]:
         text = "".join(b.text for b in blocks if b.type == "text")
         thinking = "\n\n".join(b.thinking for b in blocks if b.type == "thinking")
         usage = _usage(message.usage)
-        stop = str(message.stop_reason or "stop")
+        stop = str(message.stop_reason or "truncated")  # no stop reason: the stream was cut
     except (AttributeError, TypeError, ValueError) as exc:
         raise Malformed(f"unexpected message shape: {exc}") from exc
     return text, thinking, usage, _FINISH.get(stop, stop)

@@ -67,7 +67,7 @@ def _choice(choice: Any) -> tuple[str, str, str]:
         message = choice.message
         extra = getattr(message, "model_extra", None) or {}
         thinking = extra.get("reasoning_content") or extra.get("reasoning") or ""
-        return str(message.content or ""), str(thinking), str(choice.finish_reason or "stop")
+        return str(message.content or ""), str(thinking), str(choice.finish_reason or "truncated")
     except AttributeError as exc:
         raise Malformed(f"unexpected choice shape: {exc}") from exc
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vaultttc.engine.problems import effort_problem
 from vaultttc.engine.sampling import Sampler
 from vaultttc.engine.tasks import Outcome, Settings, Task, Verifier
 from vaultttc.errors import ConfigError
@@ -25,18 +26,9 @@ class Effort:
         self, task: Task, settings: Settings, *, sampler: Sampler, verifier: Verifier | None
     ) -> Outcome:
         caps = sampler.capabilities
-        provider = sampler.lane.provider.name
-        if not caps.efforts:
-            raise ConfigError(
-                f"strategy effort: provider {provider} has no reasoning effort; "
-                "use strategy:: thinking or direct"
-            )
-        if settings.effort is None or settings.effort not in caps.efforts:
-            offered = ", ".join(caps.efforts)
-            raise ConfigError(
-                f"strategy effort needs effort:: one of {offered} for {provider}"
-                + (f", not {settings.effort!r}" if settings.effort else "")
-            )
+        problem = effort_problem(settings, caps, sampler.lane.provider.name)
+        if problem is not None:
+            raise ConfigError(problem)
         request = answer_request(task, caps, max_tokens=settings.max_tokens, effort=settings.effort)
         return await answer_once(
             task,

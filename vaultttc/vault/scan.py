@@ -24,7 +24,7 @@ from vaultttc.vault.files import decode, digest, find_vault_root, note_stats
 
 __all__ = ["ScanResult", "describe", "scan_paths"]
 
-_INDEX_VERSION = 1
+_INDEX_VERSION = 2  # 2: questions carry `authored`
 Entry = dict[str, Any]
 
 
@@ -42,7 +42,9 @@ def describe(note: Note) -> list[Entry]:
     """The blocks of a note as scan reports them, in document order, 1-based lines."""
     blocks: list[Entry] = []
     for q in note.questions:
-        blocks.append(_block(q.kind, q.span.first_line, q.span.last_line, id=q.id, fields=q.fields))
+        mark: dict[str, Any] = {"authored": True} if q.authored else {}
+        first, last = q.span.first_line, q.span.last_line
+        blocks.append(_block(q.kind, first, last, id=q.id, fields=q.fields, **mark))
         if q.answer is not None:
             span = q.answer.span
             blocks.append(_block("answer", span.first_line, span.last_line, id=q.answer.id))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from vaultttc.config import CONFIG_DIR, VaultConfig, load_config
 from vaultttc.engine.report import NoteReport, QuestionReport, RunReport, question_report
-from vaultttc.engine.runner import LanePool, RunOptions, plan_jobs, run_note
+from vaultttc.engine.runner import Job, LanePool, RunOptions, plan_jobs, run_note
 from vaultttc.engine.tasks import Settings
 from vaultttc.errors import VaultTTCError
 from vaultttc.notes.compose import Answered, compose
@@ -38,7 +38,7 @@ from vaultttc.vault.files import (
     update_note,
 )
 
-__all__ = ["RunContext", "Vault", "VaultSession", "run_paths", "vaults_for"]
+__all__ = ["Planned", "RunContext", "Vault", "VaultSession", "run_paths", "vaults_for"]
 
 Progress = Callable[[str, int], None]
 
@@ -89,17 +89,30 @@ async def run_paths(paths: Iterable[Path], context: RunContext) -> RunReport:
 
 
 async def _run_vault(vault: Vault, context: RunContext) -> list[NoteReport]:
+    """Plan every note first, so configuration errors are found before any request."""
     session = VaultSession.open(vault, context)
     gate = asyncio.Semaphore(4)
+    planned = [session.plan(p) for p in vault.notes]
 
-    async def one(path: Path) -> NoteReport:
+    async def one(plan: Planned | NoteReport) -> NoteReport:
+        if isinstance(plan, NoteReport):
+            return plan
         async with gate:
-            return await session.run(path)
+            return await session.execute(plan)
 
     try:
-        return list(await asyncio.gather(*(one(p) for p in vault.notes)))
+        return list(await asyncio.gather(*(one(p) for p in planned)))
     finally:
         await session.aclose()
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A note read and planned: what to ask, before anything is asked."""
+
+    loaded: Loaded
+    jobs: list[Job]
+    display: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +147,11 @@ class VaultSession:
 
     async def run(self, path: Path) -> NoteReport:
         """Run one note: ask what changed, then save with compare-and-swap."""
+        plan = self.plan(path)
+        return plan if isinstance(plan, NoteReport) else await self.execute(plan)
+
+    def plan(self, path: Path) -> Planned | NoteReport:
+        """Read a note and plan its questions; a report when it cannot be read or planned."""
         display = _display(path, self.vault.root)
         try:
             loaded = read_note(path, display=display)
@@ -143,6 +161,11 @@ class VaultSession:
             )  # fmt: skip
         except (OSError, VaultTTCError) as exc:
             return NoteReport(display, error=_one_line(exc, display))
+        return Planned(loaded, jobs, display)
+
+    async def execute(self, planned: Planned) -> NoteReport:
+        """Ask a planned note's questions, then save with compare-and-swap."""
+        loaded, jobs, display = planned.loaded, planned.jobs, planned.display
         if not jobs:
             return NoteReport(display)
         progress = self.context.progress

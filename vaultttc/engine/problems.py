@@ -1,0 +1,62 @@
+"""Why a question could not be answered, and what fixes it: errors are not verdicts.
+
+`problem_of(exc)` sorts an error into the kinds a user acts on differently: `config` (a
+setting no request could honour: exit 2, found before any request), `budget` (a cost or
+sample cap: raise it, or wait), `provider` (unreachable, missing model, cut-off or empty
+reply: check `vaultttc providers`, run again). `fix` says that in one line. None of these is
+ever written into a note. `strategy_problem` is the pre-flight check of a strategy against
+the provider's capabilities. Pure: no IO.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from vaultttc.engine.tasks import Settings
+from vaultttc.errors import BudgetExhausted, ConfigError, VaultTTCError
+from vaultttc.providers.base import Capabilities, Provider
+
+__all__ = ["Problem", "effort_problem", "fix", "problem_of", "strategy_problem"]
+
+Problem = Literal["config", "budget", "provider", "internal"]
+
+_FIX: dict[str, str] = {
+    "config": "fix the setting named above, then run again",
+    "budget": "raise max_cost_usd (or --max-cost) or --samples, then run again",
+    "provider": "check the provider (`vaultttc providers`) and run again; nothing was written",
+    "internal": "run again; report it if it keeps happening; nothing was written",
+}
+
+
+def problem_of(exc: VaultTTCError) -> Problem:
+    if isinstance(exc, ConfigError):
+        return "config"
+    if isinstance(exc, BudgetExhausted):
+        return "budget"
+    return "provider"
+
+
+def fix(problem: str | None) -> str:
+    return _FIX.get(problem or "", _FIX["internal"])
+
+
+def effort_problem(settings: Settings, caps: Capabilities, provider: str) -> str | None:
+    """Why `strategy: effort` cannot run on this provider, or None."""
+    if not caps.efforts:
+        return (
+            f"strategy effort: provider {provider} has no reasoning effort; "
+            "use strategy:: thinking or direct"
+        )
+    if settings.effort is None or settings.effort not in caps.efforts:
+        offered = ", ".join(caps.efforts)
+        wrong = f", not {settings.effort!r}" if settings.effort else ""
+        return f"strategy effort needs effort:: one of {offered} for {provider}{wrong}"
+    return None
+
+
+def strategy_problem(strategy: str, settings: Settings, provider: Provider) -> str | None:
+    """Checks that need no request: providers that learn their capabilities from the API
+    (they have `prepare`) are checked by the strategy itself once they know."""
+    if strategy != "effort" or callable(getattr(provider, "prepare", None)):
+        return None
+    return effort_problem(settings, provider.capabilities, provider.name)
