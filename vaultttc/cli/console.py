@@ -50,6 +50,8 @@ def print_report(report: RunReport, *, dry_run: bool) -> None:
     for note in report.notes:
         if note.error:
             click.echo(f"error: {note.error}", err=True)
+        if note.skipped:
+            click.echo(f"skipped {note.path}: {note.skipped}", err=True)
         for q in note.questions:
             if q.status == "unanswered":
                 where = f"{note.path}:{q.line}"

@@ -13,7 +13,13 @@ import datetime as _dt
 import re
 from fractions import Fraction
 
-__all__ = ["extract_answer", "normalize_answer", "without_thinking"]
+__all__ = [
+    "extract_answer",
+    "normalize_answer",
+    "stated_answer",
+    "wants_short_answer",
+    "without_thinking",
+]
 
 # ---------------------------------------------------------------- normalisation
 
@@ -269,3 +275,36 @@ def extract_answer(text: str) -> str | None:
         span = lines[-1]
     answer = _refine(span)
     return answer or None
+
+
+_STATED = re.compile(
+    r"\b(?:the\s+)?(?:final\s+)?answer[*_]*\s*(?:is|=|:)[*_]*:?[ \t]*", re.IGNORECASE
+)
+_ASKS_SHORT = re.compile(
+    r"\b(?:only|just)\s+(?:the\s+|a\s+|one\s+)?(?:number|value|answer|word|letter|date|name)\b"
+    r"|\b(?:short|one[- ]word|single[- ]word|numeric)\s+answer\b|\bhow (?:many|much)\b",
+    re.IGNORECASE,
+)
+
+
+def wants_short_answer(question: str, *, expect: str | None) -> bool:
+    """Whether a question asks for a short answer (or has a reference to check one against)."""
+    return expect is not None or _ASKS_SHORT.search(question) is not None
+
+
+def stated_answer(text: str) -> str | None:
+    """The final answer as the model stated it, in full: what follows the last "The answer
+    is:" (to the end of the reply: prose, a list, an expression), a boxed answer, or else the
+    whole reply. Thinking is never part of it. None when the reply is empty."""
+    text = without_thinking(text).strip()
+    marks = list(_STATED.finditer(text))
+    if marks:
+        stated = text[marks[-1].end() :].strip()
+        if stated and "\n" not in stated:  # one line: its sentence's full stop is not the answer
+            stated = stated.removesuffix(".").strip()
+        if stated:
+            return stated
+    boxed = _boxed_spans(text)
+    if boxed:
+        return boxed[-1][1].strip() or None
+    return text or None

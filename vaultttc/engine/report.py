@@ -49,6 +49,7 @@ class NoteReport:
     error: str | None = None
     diff: str | None = None
     written_hash: str | None = None
+    skipped: str | None = None  # left alone on purpose (read-only), with the reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -292,15 +292,18 @@ def _changelog(tokens: Sequence[Token], offset: int, *, lines: Sequence[str]) ->
 def _section(tokens: Sequence[Token], i: int, *, offset: int, lines: Sequence[str]) -> Changelog:
     heading = _span(tokens[i], offset)
     level = int(tokens[i].tag[1:])
+    end = heading.end  # after the section's last block: a new table never glues onto prose
     for token in tokens[i + 3 :]:
         if token.type == "heading_open" and int(token.tag[1:]) <= level:
             break
+        if token.map is not None and token.level == tokens[i].level:
+            end = max(end, _span(token, offset).end)
         if token.type == "paragraph_open" and token.level == tokens[i].level:
             table = _table_rows(_span(token, offset), lines)
             if table is not None:
                 header = lines[table.start].strip().strip("|").split("|")
                 return Changelog(heading, tuple(c.strip() for c in header), table, table.end)
-    return Changelog(heading, (), None, heading.end)
+    return Changelog(heading, (), None, end)
 
 
 _DELIMITER = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")

@@ -19,7 +19,7 @@ from datetime import date
 from typing import Literal
 
 from vaultttc.engine.tasks import Outcome, Settings
-from vaultttc.notes.edits import AnswerUpdate, ChangelogEntry, WriteBack
+from vaultttc.notes.edits import AnswerUpdate, ChangelogEntry, ChangelogStyle, WriteBack
 from vaultttc.notes.model import AnswerRegion, Note, Question
 from vaultttc.notes.render import Templates
 
@@ -114,6 +114,7 @@ def compose(
     *,
     templates: Templates,
     today: date,
+    style: ChangelogStyle | None = None,
 ) -> WriteBack:
     """The write-back for a note given this run's answers (keyed by question id).
 
@@ -151,6 +152,7 @@ def compose(
         frontmatter=_frontmatter(verdict, today),
         answers=tuple(updates),
         changelog=_row(answered, verdict, today),
+        style=style or ChangelogStyle(),
     )
 
 

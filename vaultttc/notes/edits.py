@@ -20,6 +20,7 @@ from vaultttc.notes.render import Templates
 __all__ = [
     "AnswerUpdate",
     "ChangelogEntry",
+    "ChangelogStyle",
     "Edit",
     "WriteBack",
     "apply_edits",
@@ -61,10 +62,19 @@ class ChangelogEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class ChangelogStyle:
+    """How a new changelog section looks: the vault's own convention, or the default."""
+
+    heading: str = ""  # empty: the `changelog_heading` template
+    columns: tuple[str, ...] = ("Date", "Change")
+
+
+@dataclass(frozen=True, slots=True)
 class WriteBack:
     frontmatter: tuple[tuple[str, str], ...] = ()
     answers: tuple[AnswerUpdate, ...] = ()
     changelog: ChangelogEntry | None = None
+    style: ChangelogStyle = ChangelogStyle()
 
 
 def plan_edits(note: Note, writeback: WriteBack, *, templates: Templates) -> list[Edit]:
@@ -77,7 +87,13 @@ def plan_edits(note: Note, writeback: WriteBack, *, templates: Templates) -> lis
             edits.extend(_answer_edit(question, update, lines))
     if writeback.changelog is not None:
         edits.extend(
-            _changelog_edit(note.changelog, writeback.changelog, lines=lines, templates=templates)
+            _changelog_edit(
+                note.changelog,
+                writeback.changelog,
+                lines=lines,
+                templates=templates,
+                style=writeback.style,
+            )
         )
     return edits
 
@@ -171,15 +187,18 @@ def _changelog_edit(
     *,
     lines: Sequence[str],
     templates: Templates,
+    style: ChangelogStyle,
 ) -> list[Edit]:
     if changelog is None or changelog.table is None:
-        columns = ("Date", "Change")
+        columns = style.columns
         row = templates.changelog_row(_cells(columns, entry))
         section = templates.changelog_table(columns, row).split("\n")
         if changelog is None:
-            heading = templates.changelog_heading()
+            heading = style.heading or templates.changelog_heading()
             return [Edit(len(lines), len(lines), ("", heading, "", *section))]
-        return [Edit(changelog.heading.end, changelog.heading.end, ("", *section))]
+        at = changelog.insert_at
+        after = ("",) if at < len(lines) and lines[at].strip() else ()
+        return [Edit(at, at, ("", *section, *after))]
     row = templates.changelog_row(_cells(changelog.columns, entry))
     if lines[changelog.insert_at - 1].strip() == row.strip():
         return []

@@ -141,7 +141,8 @@ class Changelog:
     """The section under a heading containing "Changelog" and its table, if any.
 
     `table` spans the table rows (header to last row); `insert_at` is the 0-based line
-    before which a new row goes; `columns` are the header cells.
+    before which a new row goes (without a table: after the section's last block, where a
+    new table goes); `columns` are the header cells.
     """
 
     heading: Span

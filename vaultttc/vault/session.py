@@ -20,14 +20,15 @@ from vaultttc.config import CONFIG_DIR, VaultConfig, load_config
 from vaultttc.engine.report import NoteReport, QuestionReport, RunReport, question_report
 from vaultttc.engine.runner import Job, LanePool, RunOptions, plan_jobs, run_note
 from vaultttc.engine.tasks import Settings
-from vaultttc.errors import VaultTTCError
+from vaultttc.errors import NoteError, VaultTTCError
 from vaultttc.notes.compose import Answered, compose
-from vaultttc.notes.edits import rewrite
+from vaultttc.notes.edits import ChangelogStyle, rewrite
 from vaultttc.notes.model import Note, Question
 from vaultttc.notes.render import Templates
 from vaultttc.providers.base import Provider
 from vaultttc.providers.registry import build_provider, choose_provider_name
 from vaultttc.vault.cache import SqliteCache
+from vaultttc.vault.conventions import changelog_style
 from vaultttc.vault.files import (
     Loaded,
     digest,
@@ -126,6 +127,14 @@ class VaultSession:
     pool: LanePool
     templates: Templates
     context: RunContext
+    _styles: dict[str, ChangelogStyle | None] = field(default_factory=dict)
+
+    def changelog_style(self) -> ChangelogStyle | None:
+        """The vault's changelog convention, read once, when a note first needs a new one."""
+        if "style" not in self._styles:
+            notes = iter_notes(self.vault.root, exclude=self.vault.config.exclude)
+            self._styles["style"] = changelog_style(notes)
+        return self._styles["style"]
 
     @classmethod
     def open(cls, vault: Vault, context: RunContext) -> VaultSession:
@@ -154,7 +163,10 @@ class VaultSession:
         """Read a note and plan its questions; a report when it cannot be read or planned."""
         display = _display(path, self.vault.root)
         try:
+            if _read_only(path):
+                return NoteReport(display, skipped="read-only: left alone")
             loaded = read_note(path, display=display)
+            _check_owned_keys(loaded.note)
             jobs = plan_jobs(
                 loaded.note, config=self.vault.config, options=self.context.options,
                 pool=self.pool, choose=self._choose,
@@ -204,7 +216,10 @@ class VaultSession:
         today = self.context.today()
 
         def plan(fresh: Loaded) -> str | None:
-            writeback = compose(fresh.note, answered, templates=self.templates, today=today)
+            style = self.changelog_style() if fresh.note.changelog is None else None
+            writeback = compose(
+                fresh.note, answered, templates=self.templates, today=today, style=style
+            )
             return rewrite(fresh.note, writeback, templates=self.templates)
 
         if self.context.dry_run:
@@ -219,6 +234,26 @@ class VaultSession:
             return NoteReport(display, questions=questions)
         saved = digest(encode(written, bom=loaded.note.bom))
         return NoteReport(display, questions=questions, changed=True, written_hash=saved)
+
+
+OWNED = ("confidence_score", "verification_status", "last_reinforced")
+
+
+def _read_only(path: Path) -> bool:
+    """No write bit at all (root may still write such a file: the author's intent counts)."""
+    return not path.stat().st_mode & 0o222
+
+
+def _check_owned_keys(note: Note) -> None:
+    """A key vaultttc writes that stands on two lines is ambiguous: leave the note alone."""
+    keys = note.frontmatter.keys if note.frontmatter else ()
+    for name in OWNED:
+        lines = [k.span.first_line for k in keys if k.name == name]
+        if len(lines) > 1:
+            raise NoteError(
+                note.path, lines[1], f"`{name}` is set on lines {lines[0]} and {lines[1]}; "
+                "keep one, then run again (the note was left alone)",
+            )  # fmt: skip
 
 
 def _diff(old: str, new: str, display: str) -> str:

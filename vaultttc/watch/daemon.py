@@ -83,6 +83,7 @@ class Daemon:
         self._clock = clock
         self._state_path = self.root / CONFIG_DIR / STATE_FILE
         self._seen: dict[str, Seen] = {}
+        self._unanswered: set[str] = set()  # notes whose failure to answer was logged
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._barriers: dict[str, asyncio.Future[None]] = {}
         self._stopping = False
@@ -234,7 +235,12 @@ class Daemon:
         line = status_line(report, seconds=time.perf_counter() - started, examples=examples,
                            written=writes > 0)  # fmt: skip
         self._say(line)
-        retry = any(q.status == "error" for q in report.questions)
+        retry = any(q.status == "unanswered" for q in report.questions)
+        if retry and due.path not in self._unanswered:  # log once, not on every retry
+            self._unanswered.add(due.path)
+            log.warning("%s: could not answer every question; retrying with backoff", due.path)
+        elif not retry:
+            self._unanswered.discard(due.path)
         return Finished(read_hash, written, writes, retry)
 
     def _account(self, rel: str, report: NoteReport, writes: int) -> None:

@@ -25,7 +25,7 @@ from typing import Literal
 
 from vaultttc.vault.rule import TEMP_SUFFIX, NoteRule
 
-__all__ = ["Change", "Due", "Finished", "Scheduler", "classify", "is_note_path"]
+__all__ = ["Change", "Due", "Finished", "Scheduler", "classify", "is_note_path", "retry_delay"]
 
 Kind = Literal["changed", "deleted", "moved", "folder_deleted"]
 Origin = Literal["author", "vaultttc", "scan"]
@@ -62,6 +62,15 @@ class Finished:
     written: str | None = None
     writes: int = 0
     retry: bool = False
+
+
+RETRY_BASE_S = 60.0
+RETRY_MAX_S = 3600.0
+
+
+def retry_delay(attempts: int) -> float:
+    """Backoff after `attempts` runs in a row that could not answer: 1, 2, 4 … 60 minutes."""
+    return min(RETRY_MAX_S, RETRY_BASE_S * float(2 ** max(0, attempts - 1)))
 
 
 def is_note_path(rel: str, *, exclude: tuple[str, ...] = ()) -> bool:
@@ -107,6 +116,8 @@ class _Note:
     running: bool = False
     force: bool = False
     failed: bool = False
+    attempts: int = 0  # consecutive runs that could not answer everything
+    retry_at: float = 0.0  # not retried before this (backoff)
     seq: int = 0  # author changes seen
     run: int = 0  # number of the latest run
     run_seq: int = 0  # `seq` when the latest run started
@@ -211,6 +222,8 @@ class Scheduler:
         note.running = False
         self._running.discard(path)
         note.failed = result.retry
+        note.attempts = note.attempts + 1 if result.retry else 0
+        note.retry_at = now + retry_delay(note.attempts) if result.retry else 0.0
         if result.writes and result.written is not None:
             note.own_done += result.writes
             note.waiting.append(_Expect(note.own_done, result.written, note.run_seq, note.run, now))
@@ -235,9 +248,11 @@ class Scheduler:
     # -- rescans and persistence ------------------------------------------------------------
 
     def retry_failed(self, now: float) -> list[str]:
-        """Queue the notes whose last run asked for a retry; they run even if unchanged."""
+        """Queue the notes whose last run asked for a retry and whose backoff has passed;
+        they run even if unchanged."""
         paths = [p for p, n in self._notes.items()
-                 if n.failed and n.deadline is None and not n.running]  # fmt: skip
+                 if n.failed and n.deadline is None and not n.running
+                 and n.retry_at <= now]  # fmt: skip
         for path in paths:
             note = self._notes[path]
             note.failed, note.force = False, True
