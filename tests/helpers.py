@@ -44,17 +44,25 @@ def shared(*parts: str) -> Path:
 
 
 def eventually(
-    predicate: Callable[[], T], what: str = "", *, timeout: float = 120.0, interval: float = 0.05
+    predicate: Callable[[], T],
+    what: str | Callable[[], str] = "",
+    *,
+    timeout: float = 120.0,
+    interval: float = 0.05,
 ) -> T:
     """Poll `predicate` until it returns something true, and return that.
 
-    The timeout is only a backstop against a hang: generous, so a slow, shared CI machine
-    never hits it; the test asserts what it waited for, never how long it took.
+    `what` names the awaited state for the failure message; a function is called only then
+    (to add, say, a child process's stderr). The timeout is only a backstop against a hang:
+    generous, so a slow, shared CI machine never hits it; the test asserts what it waited
+    for, never how long it took.
     """
     deadline = time.monotonic() + timeout
     while not (value := predicate()):
         if time.monotonic() > deadline:
-            described = what or getattr(predicate, "__qualname__", repr(predicate))
+            described = (what() if callable(what) else what) or getattr(
+                predicate, "__qualname__", repr(predicate)
+            )
             pytest.fail(f"gave up after {timeout:g} s waiting for: {described}", pytrace=False)
         time.sleep(interval)
     return value

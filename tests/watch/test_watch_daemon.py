@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,18 @@ class Daemon:
 
     def stderr(self) -> str:
         return self.err.read_text(encoding="utf-8", errors="replace")
+
+    def wait_for(self, check: Callable[[], object], what: str) -> None:
+        """Wait until `check()` holds; fail at once, with its stderr, if the daemon exits."""
+
+        def describe() -> str:
+            code = self.proc.poll()
+            state = "still running" if code is None else f"exited with {code}"
+            return f"{what} (the daemon is {state}; its stderr:\n{self.stderr()})"
+
+        eventually(lambda: check() or self.proc.poll() is not None, describe)
+        if not check():
+            pytest.fail(f"gave up waiting for: {describe()}", pytrace=False)
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         self.proc.send_signal(sig)
@@ -111,10 +123,10 @@ def test_sigterm_mid_run_leaves_every_note_untouched_or_fully_written(
     daemon = Daemon(vault, "--provider", "openai-compatible")
     try:
         fast = [p for p in originals if p.name.startswith("fast")]
-        eventually(lambda: all(END in p.read_text(encoding="utf-8") for p in fast),
-                   "the fast notes' answers")  # fmt: skip
-        eventually(lambda: sum("slow" in json.dumps(b) for b in stub.bodies("chat")) >= 3,
-                   "every slow question in flight")  # fmt: skip
+        daemon.wait_for(lambda: all(END in p.read_text(encoding="utf-8") for p in fast),
+                        "the fast notes' answers")  # fmt: skip
+        daemon.wait_for(lambda: sum("slow" in json.dumps(b) for b in stub.bodies("chat")) >= 3,
+                        "every slow question in flight")  # fmt: skip
         assert daemon.stop(signal.SIGTERM) == 0, daemon.stderr()
     finally:
         daemon.kill()
@@ -135,7 +147,7 @@ def test_sigterm_mid_run_leaves_every_note_untouched_or_fully_written(
 def test_a_second_daemon_on_the_same_vault_is_refused(vault: Path, replay: str) -> None:
     first = Daemon(vault, "--provider", replay)
     try:
-        eventually(lambda: "watching" in first.stderr(), "the first daemon to start")
+        first.wait_for(lambda: "watching" in first.stderr(), "the first daemon to start")
         second = subprocess.run(
             [sys.executable, *CLI, "watch", str(vault), "--provider", replay],
             capture_output=True, text=True, timeout=60, env=_env())  # fmt: skip
@@ -154,16 +166,16 @@ def test_a_stale_lock_from_a_killed_daemon_is_taken_over(vault: Path, replay: st
     lock.write_text(f"{ghost.pid}\n")
     daemon = Daemon(vault, "--provider", replay)
     try:
-        eventually(lambda: lock.read_text().strip() == str(daemon.proc.pid), "the lock taken")
+        daemon.wait_for(lambda: lock.read_text().strip() == str(daemon.proc.pid), "the lock taken")
         log = vault / ".vaultttc" / "log" / "watch.log"
-        eventually(lambda: log.is_file() and f"pid {ghost.pid} (gone)" in log.read_text(),
-                   "the take-over logged")  # fmt: skip
+        daemon.wait_for(lambda: log.is_file() and f"pid {ghost.pid} (gone)" in log.read_text(),
+                        "the take-over logged")  # fmt: skip
         assert daemon.stop(signal.SIGTERM) == 0
     finally:
         daemon.kill()
     second = Daemon(vault, "--provider", replay)  # a released lock is free again
     try:
-        eventually(lambda: "watching" in second.stderr(), "a new daemon after a clean exit")
+        second.wait_for(lambda: "watching" in second.stderr(), "a new daemon after a clean exit")
         assert second.stop() == 0
     finally:
         second.kill()
