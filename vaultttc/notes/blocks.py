@@ -234,6 +234,7 @@ def _region(begin: re.Match[str], span: Span, body: str) -> AnswerRegion:
         body,
         verdict=attrs.get("verdict") or None,
         confidence=confidence,
+        attrs=tuple(attrs.items()),
     )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from vaultttc.notes.model import Changelog, Frontmatter, Note, Question
 from vaultttc.notes.parse import split_lines
+from vaultttc.notes.provenance import Provenance, blank_needed, provenance
 from vaultttc.notes.render import Templates
 
 __all__ = [
@@ -81,10 +82,11 @@ def plan_edits(note: Note, writeback: WriteBack, *, templates: Templates) -> lis
     lines = [line.rstrip("\r\n") for line in split_lines(note.text)]
     edits = _frontmatter_edits(note.frontmatter, writeback.frontmatter, lines)
     by_id = {q.id: q for q in note.questions}
+    keep = provenance(note, lines, writes_changelog=writeback.changelog is not None)
     for update in writeback.answers:
         question = by_id.get(update.question_id)
         if question is not None:
-            edits.extend(_answer_edit(question, update, lines))
+            edits.extend(_answer_edit(question, update, lines, keep=keep))
     if writeback.changelog is not None:
         edits.extend(
             _changelog_edit(
@@ -153,24 +155,28 @@ def _set_value(line: str, value: str) -> str:
     return key + ("" if key[-1] in " \t" else " ") + value + (match.group("comment") or "")
 
 
-def begin_marker(update: AnswerUpdate) -> str:
-    """`%% vaultttc:begin id=… hash=… verdict=… confidence=… %%` for an update."""
+def begin_marker(update: AnswerUpdate, keep: Provenance = ()) -> str:
+    """`%% vaultttc:begin id=… hash=… verdict=… confidence=… [was=… log=… gap=…] %%`."""
     attrs = f" verdict={update.verdict}" if update.verdict else ""
     if update.confidence is not None:
         attrs += f" confidence={update.confidence:.2f}"
+    attrs += "".join(f" {k}={v}" for k, v in keep if v)
     return f"%% vaultttc:begin id={update.question_id} hash={update.hash}{attrs} %%"
 
 
-def region_lines(update: AnswerUpdate, prefix: str) -> tuple[str, ...]:
+def region_lines(update: AnswerUpdate, prefix: str, keep: Provenance = ()) -> tuple[str, ...]:
     body = update.callout.rstrip("\n").split("\n")
-    lines = [begin_marker(update), *body]
+    lines = [begin_marker(update, keep), *body]
     lines.append("%% vaultttc:end %%")
     return tuple((prefix + line) if line else prefix.rstrip() for line in lines)
 
 
-def _answer_edit(question: Question, update: AnswerUpdate, lines: Sequence[str]) -> list[Edit]:
-    region = region_lines(update, question.prefix)
+def _answer_edit(
+    question: Question, update: AnswerUpdate, lines: Sequence[str], *, keep: Provenance
+) -> list[Edit]:
     if question.answer is not None:
+        gap = question.answer.attr("gap") or ""
+        region = region_lines(update, question.prefix, (*keep, ("gap", gap)))
         span = question.answer.span
         if tuple(lines[span.start : span.end]) == region:
             return []
@@ -178,6 +184,7 @@ def _answer_edit(question: Question, update: AnswerUpdate, lines: Sequence[str])
     blank = question.prefix.rstrip()
     after = question.span.end
     trailing = (blank,) if after < len(lines) and lines[after].strip(" \t>") else ()
+    region = region_lines(update, question.prefix, (*keep, ("gap", "b" + "a" * len(trailing))))
     return [Edit(after, after, (blank, *region, *trailing))]
 
 
@@ -197,7 +204,7 @@ def _changelog_edit(
             heading = style.heading or templates.changelog_heading()
             return [Edit(len(lines), len(lines), ("", heading, "", *section))]
         at = changelog.insert_at
-        after = ("",) if at < len(lines) and lines[at].strip() else ()
+        after = ("",) if blank_needed(lines, at) else ()
         return [Edit(at, at, ("", *section, *after))]
     row = templates.changelog_row(_cells(changelog.columns, entry))
     if lines[changelog.insert_at - 1].strip() == row.strip():

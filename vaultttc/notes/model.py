@@ -88,6 +88,10 @@ class AnswerRegion:
     body: str = ""
     verdict: str | None = None
     confidence: float | None = None
+    attrs: tuple[tuple[str, str], ...] = ()  # every key=value of the begin marker
+
+    def attr(self, name: str) -> str | None:
+        return next((v for k, v in self.attrs if k == name), None)
 
 
 @dataclass(frozen=True, slots=True)
