@@ -18,6 +18,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from vaultttc.cli.calibration import calibration_command
 from vaultttc.cli.console import RunProgress, print_report
 from vaultttc.cli.newnote import create_note
 from vaultttc.config import load_config
@@ -103,6 +104,26 @@ def run(paths: tuple[Path, ...], **opts: Any) -> None:
 
 
 @cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Print the diff; write nothing.")
+def clean(paths: tuple[Path, ...], *, dry_run: bool) -> None:
+    """Take notes back to what their author wrote: remove vaultttc's answers and rows and
+    restore the frontmatter values it replaced."""
+    from vaultttc.vault.clean import clean_paths
+
+    results = clean_paths(paths, dry_run=dry_run)
+    for done in results:
+        if done.error:
+            click.echo(f"error: {done.error}", err=True)
+        elif done.diff:
+            click.echo(done.diff, nl=False)
+    changed = sum(r.changed for r in results)
+    verb = "would clean" if dry_run else "cleaned"
+    click.echo(f"{verb} {changed} of {len(results)} note(s)", err=True)
+    sys.exit(2 if any(r.error for r in results) else 0)
+
+
+@cli.command()
 @click.argument("title")
 @click.option("--template", default="note", show_default=True, help="Template name.")
 @click.option("--folder", type=click.Path(file_okay=False, path_type=Path), default=Path("."))
@@ -137,6 +158,7 @@ def providers(base_url: str | None, vault: Path) -> None:
 
 
 cli.add_command(watch_command)
+cli.add_command(calibration_command)
 
 
 def main() -> None:

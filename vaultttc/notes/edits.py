@@ -25,6 +25,7 @@ __all__ = [
     "Edit",
     "WriteBack",
     "apply_edits",
+    "column_role",
     "plan_edits",
     "region_lines",
     "rewrite",
@@ -228,7 +229,7 @@ _COLUMN_ROLES = {
 
 
 def _cells(columns: Sequence[str], entry: ChangelogEntry) -> list[str]:
-    roles = [_role(c) for c in columns]
+    roles = [column_role(c) for c in columns]
     if "date" not in roles and roles:
         roles[0] = "date"
     if "change" not in roles and len(roles) > 1:
@@ -237,7 +238,8 @@ def _cells(columns: Sequence[str], entry: ChangelogEntry) -> list[str]:
     return [str(getattr(entry, r, "")).replace("|", "\\|") if r else "" for r in roles]
 
 
-def _role(column: str) -> str | None:
+def column_role(column: str) -> str | None:
+    """What a changelog column holds (date, change, strategy…), from its header."""
     folded = column.casefold().strip("* _")
     for role, names in _COLUMN_ROLES.items():
         if any(name in folded for name in names):

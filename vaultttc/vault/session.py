@@ -28,6 +28,7 @@ from vaultttc.notes.render import Templates
 from vaultttc.providers.base import Provider
 from vaultttc.providers.registry import build_provider, choose_provider_name
 from vaultttc.vault.cache import SqliteCache
+from vaultttc.vault.calibration_store import STORE_FILE, CalibrationStore
 from vaultttc.vault.conventions import changelog_style
 from vaultttc.vault.files import (
     Loaded,
@@ -39,7 +40,15 @@ from vaultttc.vault.files import (
     update_note,
 )
 
-__all__ = ["Planned", "RunContext", "Vault", "VaultSession", "run_paths", "vaults_for"]
+__all__ = [
+    "Planned",
+    "RunContext",
+    "Vault",
+    "VaultSession",
+    "display_path",
+    "run_paths",
+    "vaults_for",
+]
 
 Progress = Callable[[str, int], None]
 
@@ -128,6 +137,7 @@ class VaultSession:
     templates: Templates
     context: RunContext
     _styles: dict[str, ChangelogStyle | None] = field(default_factory=dict)
+    calibration: CalibrationStore | None = None  # the vault's own (`.vaultttc/calibration.jsonl`)
 
     def changelog_style(self) -> ChangelogStyle | None:
         """The vault's changelog convention, read once, when a note first needs a new one."""
@@ -149,7 +159,8 @@ class VaultSession:
 
         cache = SqliteCache(cache_dir / "cache.sqlite")
         pool = LanePool(factory, cache, vault.config.concurrency)
-        return cls(vault, pool, Templates(vault.root), context)
+        calibration = CalibrationStore(cache_dir / STORE_FILE)
+        return cls(vault, pool, Templates(vault.root), context, calibration=calibration)
 
     async def aclose(self) -> None:
         await self.pool.aclose()
@@ -161,7 +172,7 @@ class VaultSession:
 
     def plan(self, path: Path) -> Planned | NoteReport:
         """Read a note and plan its questions; a report when it cannot be read or planned."""
-        display = _display(path, self.vault.root)
+        display = display_path(path, self.vault.root)
         try:
             if _read_only(path):
                 return NoteReport(display, skipped="read-only: left alone")
@@ -188,6 +199,8 @@ class VaultSession:
         answered = await run_note(
             jobs, pool=self.pool, on_done=tick, verifiers=options.verifiers, redact=options.redact
         )
+        if self.calibration is not None:  # labelled outcomes teach it; unchecked ones use it
+            answered = self.calibration.settle(jobs, answered, record=not self.context.dry_run)
         questions = tuple(question_report(j, answered[j.question.id]) for j in jobs)
         return self._save(loaded, answered, questions=questions, display=display)
 
@@ -264,7 +277,7 @@ def _diff(old: str, new: str, display: str) -> str:
     return "".join(lines)
 
 
-def _display(path: Path, root: Path) -> str:
+def display_path(path: Path, root: Path) -> str:
     try:
         return path.resolve().relative_to(root).as_posix()
     except ValueError:
