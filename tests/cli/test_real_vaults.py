@@ -168,3 +168,57 @@ def test_a_real_vault_gets_no_request_and_no_change_for_its_authored_qa(
     assert report["totals"]["notes_unreadable"] == 0
     assert result.exit_code == 0
     assert snapshot(copy) == before
+
+
+AUTHORED = (
+    "---\ntitle: t\n---\n# T\n\n"
+    "> [!question] What is 6 times 7?\n> 42\n\n"
+    "> [!faq]- Why is a tuple faster than a list?\n"
+    "> Tuples are immutable, so CPython allocates them once and can reuse them.\n"
+)
+
+
+def test_authored_questions_are_never_asked_unless_the_author_is_checked(
+    tmp_path: Path, stub: StubServer
+) -> None:
+    note = tmp_path / "n.md"
+    note.write_text(AUTHORED)
+    result = invoke("run", str(tmp_path), "--provider", "openai-compatible", "--base-url",
+                    stub.openai_url, "--model", "m")  # fmt: skip
+    assert result.exit_code == 0
+    assert stub.count() == 0
+    assert note.read_text() == AUTHORED
+
+
+def test_checking_the_author_never_shows_the_model_their_answer_and_never_edits_it(
+    tmp_path: Path,
+) -> None:
+    note = tmp_path / "n.md"
+    note.write_text(AUTHORED)
+    provider = replay(tmp_path, {
+        "What is 6 times 7?": ["The answer is: 42"] * 4,
+        "Why is a tuple faster than a list?": ["The answer is: tuples are immutable."] * 4
+        + ["GRADE: 9"] * 4,
+    })  # fmt: skip
+    result = invoke("run", str(tmp_path), "--provider", provider, "--strategy", "direct",
+                    "--check-authored", "--json")  # fmt: skip
+    report = json.loads(result.stdout)
+    assert len(report["notes"][0]["questions"]) == 2
+    text = note.read_text()
+    assert text.startswith("---\n")
+    for line in AUTHORED.split("\n")[4:]:  # every line of the author's body is still there
+        assert line in text
+    assert "Agrees with the author" in text
+    assert "(judged)" in text  # the long answer was compared by a judge, and says so
+
+
+def test_a_confident_disagreement_with_the_author_disputes_the_note(tmp_path: Path) -> None:
+    note = tmp_path / "n.md"
+    note.write_text("> [!question] What is 6 times 7?\n> check:: author\n> 41\n")
+    provider = replay(tmp_path, {"What is 6 times 7?": ["The answer is: 42"] * 8})
+    invoke("run", str(tmp_path), "--provider", provider, "--strategy", "self-consistency",
+           "--samples", "8")  # fmt: skip
+    text = note.read_text()
+    assert "Disagrees with the author" in text
+    assert "verification_status: disputed" in text
+    assert "> 41\n" in text  # the author's answer stays as they wrote it

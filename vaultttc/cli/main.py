@@ -81,6 +81,10 @@ def _print_scan(entries: list[dict[str, object]]) -> None:
 @click.option("--force", is_flag=True, help="Re-run questions whose answers are up to date.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
 @click.option("--allow-exec", is_flag=True, help="Allow running code from notes and models.")
+@click.option(
+    "--check-authored", is_flag=True,
+    help="Also answer the Q&A authors wrote, and say whether vaultttc agrees (never edits it).",
+)  # fmt: skip
 def run(paths: tuple[Path, ...], **opts: Any) -> None:
     """Answer, verify and score the questions in notes, and write the answers back."""
     overrides = {k: opts[k] for k in ("provider", "model", "strategy", "samples") if opts[k]}
@@ -89,7 +93,12 @@ def run(paths: tuple[Path, ...], **opts: Any) -> None:
     quiet = opts["as_json"] or not sys.stderr.isatty()
     with RunProgress(enabled=not quiet) as progress:
         context = RunContext(
-            options=RunOptions(cli=overrides, force=opts["force"], redact=Redactor(os.environ)),
+            options=RunOptions(
+                cli=overrides,
+                force=opts["force"],
+                redact=Redactor(os.environ),
+                check_authored=opts["check_authored"],
+            ),
             env=dict(os.environ),
             dry_run=opts["dry_run"],
             base_url=opts["base_url"],

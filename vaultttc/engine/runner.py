@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vaultttc.config import VaultConfig, resolve_settings
+from vaultttc.engine.author import compare_with_author
 from vaultttc.engine.problems import problem_of, strategy_problem
 from vaultttc.engine.sampling import Cache, CostMeter, Lane, Sampler
 from vaultttc.engine.tasks import Settings, Task, Verifier
-from vaultttc.errors import ConfigError, Redactor, VaultTTCError
+from vaultttc.errors import ConfigError, ExecutionNotAllowed, Redactor, VaultTTCError
 from vaultttc.notes.compose import Answered, answer_hash
 from vaultttc.notes.model import Note, Question
 from vaultttc.providers.base import Provider
@@ -82,7 +84,9 @@ def task_for(question: Question, language: str) -> Task:
     stub = question.stub.code if question.stub else None
     return Task(
         id=question.id,
-        question=question.text,
+        question=question.title
+        if question.authored
+        else question.text,  # never the author's answer
         kind=question.kind,
         language=language,
         expect=question.fields.get("expect"),
@@ -90,6 +94,7 @@ def task_for(question: Question, language: str) -> Task:
         tests=question.test.code if question.test else None,
         entry_point=_entry_point(stub) if stub else None,
         fields=dict(question.fields),
+        check=question.check.code if question.check else None,
     )
 
 
@@ -117,7 +122,9 @@ def plan_jobs(
     honour: an unknown strategy, a bad `verify::`, a strategy the provider lacks."""
     jobs: list[Job] = []
     for question in note.questions:
-        if question.authored and not _checks_author(question, config, options):
+        if question.authored and (
+            not question.title or not _checks_author(question, config, options)
+        ):
             continue
         settings = resolve_settings(
             cli=options.cli, fields_=question.fields, ttc=note.ttc, config=config,
@@ -144,7 +151,11 @@ def _preflight(job: Job, lane: Lane, *, where: str) -> None:
     try:
         strategy = get_strategy(job.settings.strategy)
         sampler = Sampler(lane, max_samples=job.settings.samples)
-        choose_verifier(job.task, job.settings, sampler=sampler, allow_exec=job.settings.execute)
+        # Consent is the question's business: refused, it is reported unanswered when asked.
+        with contextlib.suppress(ExecutionNotAllowed):
+            choose_verifier(
+                job.task, job.settings, sampler=sampler, allow_exec=job.settings.execute
+            )
         problem = strategy_problem(strategy.name, job.settings, lane.provider)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
@@ -200,8 +211,14 @@ async def answer(
             ": "
         )
         return replace(base, hash="", error=detail, problem="provider")
+    author = None
+    if job.question.authored:
+        author = await compare_with_author(outcome, job.question.body, job.task, judge=judge)
     # A judge's calls are spent on this answer too: count them in its tokens and cost.
     outcome = replace(
         outcome, usage=outcome.usage + judge.usage, cost_usd=outcome.cost_usd + judge.cost_usd
     )
+    if author is not None:
+        said = {True: "agrees", False: "disagrees", None: "unsure"}[author.agrees]
+        return replace(base, outcome=outcome, author=said, author_by=author.by)
     return replace(base, outcome=outcome)

@@ -33,13 +33,17 @@ __all__ = [
     "region_verdict",
 ]
 
-Kind = Literal["verified", "consensus", "unverified", "failed", "error"]
-NoteStatus = Literal["verified", "consensus", "failed", "stale", "pending"]
+Kind = Literal["verified", "consensus", "unverified", "disputed", "failed", "error"]
+NoteStatus = Literal["verified", "consensus", "disputed", "failed", "stale", "pending"]
+DISPUTE_CONFIDENCE = 0.7  # a disagreement with the author this confident disputes the note
 _HASHED = ("strategy", "provider", "model", "samples", "thinking_budget", "effort", "max_tokens",
            "verify", "execute", "beam_width", "depth", "threshold")  # fmt: skip
-_CALLOUT = {"verified": "success", "consensus": "info", "unverified": "info", "failed": "failure"}
+_CALLOUT = {"verified": "success", "consensus": "info", "unverified": "info",
+            "disputed": "warning", "failed": "failure"}  # fmt: skip
 _LABEL = {"verified": "Verified", "consensus": "Consensus", "unverified": "Unverified",
-          "failed": "Failed", "error": "Failed"}  # fmt: skip
+          "disputed": "Disputed", "failed": "Failed", "error": "Failed"}  # fmt: skip
+_AUTHOR = {"agrees": "Agrees with the author", "disagrees": "Disagrees with the author",
+           "unsure": "Not checked against the author"}  # fmt: skip
 _REGION_RE = re.compile(r"\[!(\w+)\][+-]?\s*(\w+)")
 _CONFIDENCE_RE = re.compile(r"confidence (\d+(?:\.\d+)?)")
 
@@ -54,6 +58,8 @@ class Answered:
     error: str | None = None
     language: str = "python"
     problem: str | None = None  # why it could not be answered (engine.problems); never written
+    author: str | None = None  # checking the author: "agrees" or "disagrees"
+    author_by: str = ""  # "reference" or "judge"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +100,8 @@ def note_verdict(kinds: Sequence[tuple[Kind, float | None]], *, stale: bool) -> 
     names = {k for k, _ in kinds}
     if names & {"failed", "error"}:
         return NoteVerdict("failed", confidence)
+    if "disputed" in names:
+        return NoteVerdict("disputed", confidence)
     if stale:
         return NoteVerdict("stale", confidence)
     if names == {"verified"}:
@@ -104,7 +112,10 @@ def note_verdict(kinds: Sequence[tuple[Kind, float | None]], *, stale: bool) -> 
 def questions_verdict(note: Note) -> NoteVerdict:
     """The note's status from its answer regions alone (no run in progress)."""
     kinds = [region_verdict(q.answer, q.prefix) for q in note.questions if q.answer]
-    stale = any(q.answer is None or q.answer.id != q.id for q in note.questions)
+    stale = any(
+        (q.answer is None and not q.authored) or (q.answer is not None and q.answer.id != q.id)
+        for q in note.questions
+    )
     return note_verdict(kinds, stale=stale)
 
 
@@ -143,7 +154,7 @@ def compose(
             kinds.append(region_verdict(question.answer, question.prefix))
             # Asked, but edited since; or its region answers an earlier wording (another id).
             stale = stale or done is not None or question.answer.id != question.id
-        else:
+        elif not question.authored:  # the author's own Q&A is theirs, not pending work
             stale = True
     if not updates:
         return WriteBack()
@@ -171,7 +182,12 @@ def _unquoted(body: str, prefix: str) -> str:
 def _kind_of(done: Answered) -> tuple[Kind, float | None]:
     if done.outcome is None:
         return "error", 0.0
-    return done.outcome.status, round(done.outcome.confidence, 2)
+    confidence = round(done.outcome.confidence, 2)
+    if done.author == "disagrees":
+        return ("disputed" if confidence >= DISPUTE_CONFIDENCE else "unverified"), confidence
+    if done.author is not None:  # agreeing with the author is support, not verification
+        return "consensus", confidence
+    return done.outcome.status, confidence
 
 
 def _frontmatter(verdict: NoteVerdict, today: date) -> tuple[tuple[str, str], ...]:
@@ -209,10 +225,14 @@ def _row(answered: Mapping[str, Answered], verdict: NoteVerdict, today: date) ->
 def render_callout(done: Answered, *, templates: Templates, today: date) -> str:
     outcome = done.outcome
     assert outcome is not None  # compose never renders a question that was not answered
+    kind, _ = _kind_of(done)
+    label = _LABEL[kind]
+    if done.author is not None:
+        label = _AUTHOR[done.author] + (" (judged)" if done.author_by == "judge" else "")
     return templates.answer(
         {
-            "kind": _CALLOUT[outcome.status],
-            "label": _LABEL[outcome.status],
+            "kind": _CALLOUT[kind],
+            "label": label,
             "o": outcome,
             "tally": _tally(outcome),
             "tokens": outcome.usage.input_tokens
