@@ -3,17 +3,21 @@
 For each pool in ../shared/benchmarks/pools it builds a vault (question blocks for the date
 pools; for CodeT HumanEval, code tasks whose stub is the pool's `question` and whose test fence
 holds the usage examples of the original HumanEval docstring — `>>>` doctests or prose like
-"f(x) should return y" — turned into asserts), runs it with `--provider replay:POOL` and each
-strategy through the same library call as `vaultttc run` (`session.run_paths`), reads the
-written answers back from the notes and scores them against `gold` (code: HumanEval's hidden
-`check()` in the sandbox). It prints accuracy, mean samples drawn and ECE per strategy beside
-the reference figures of ../shared/benchmarks/README.md.
+"f(x) should return y" — turned into asserts; `codet-check` holds the same asserts as a
+`python check` fence instead, which `exec`s the candidate's program and calls it), runs it
+with `--provider replay:POOL` and each strategy through the same library call as `vaultttc
+run` (`session.run_paths`), reads the written answers back from the notes and scores them
+against `gold` (code: HumanEval's hidden `check()` in the sandbox). It prints accuracy, mean
+samples drawn and ECE per strategy beside the reference figures of
+../shared/benchmarks/README.md, and wall time per question (each run verifies afresh: no
+verdict is shared between runs). The two CodeT paths are compared at the
+end: accuracy and seconds per question at N = 1/4/16/100, and N = 100's time over N = 16's.
 
     python bench/strategies.py            # everything (a few minutes on 2 cores)
     python bench/strategies.py --quick    # 40 problems per pool
     python bench/strategies.py --fit      # refit the calibration maps of vaultttc.engine.confidence
 
-Execution results are cached by (code, tests) digest within one run.
+Verdicts are cached by (candidate, tests, check) digest within one run.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import ast
 import asyncio
+import dataclasses
 import hashlib
 import json
 import re
@@ -56,6 +61,7 @@ REFERENCE = {  # accuracy % / mean samples, from ../shared/benchmarks/README.md
     "codet": "vote-by-behaviour 22.1/1, 30.5/100 · CodeT dual agreement 37.2 @100 · "
     "first doctest pass 18.3/28.0/32.3/34.8 @1/4/16/100 · pass@100 73.8",
 }
+REFERENCE["codet-check"] = REFERENCE["codet"]
 
 # ---------------------------------------------------------------- HumanEval examples → asserts
 
@@ -209,7 +215,17 @@ def code_block(qid: str, entry: str, *, stub: str, asserts: Sequence[str]) -> st
     return block
 
 
-def load_problems(pool: str, limit: int | None) -> list[Problem]:
+def check_block(qid: str, entry: str, *, stub: str, asserts: Sequence[str]) -> str:
+    """The code task with its examples as a `python check` fence: the check runs the candidate's
+    program and calls its entry point (no fence when there are no examples, as for tests)."""
+    block = code_block(qid, entry, stub=stub, asserts=())
+    if not asserts:
+        return block
+    check = ["ns = {}", "exec(answer, ns)", f"{entry} = ns[{entry!r}]", *asserts]
+    return block + "\n```python check\n" + "\n".join(check) + "\n```\n"
+
+
+def load_problems(pool: str, limit: int | None, *, checks: bool = False) -> list[Problem]:
     rows = [json.loads(line) for line in (POOLS / pool).read_text().splitlines() if line]
     rows = rows[:limit] if limit else rows
     if pool != CODET:
@@ -229,7 +245,8 @@ def load_problems(pool: str, limit: int | None) -> list[Problem]:
         entry = r["gold"]["entry_point"]
         asserts = docstring_asserts(originals[r["problem_id"]]["prompt"], entry)
         qid = _slug(r["problem_id"])
-        block = code_block(qid, entry, stub=r["question"], asserts=asserts)
+        fenced = check_block if checks else code_block
+        block = fenced(qid, entry, stub=r["question"], asserts=asserts)
         out.append(Problem(qid, r["gold"], block))
     return out
 
@@ -304,7 +321,8 @@ class CachedVerifier:
         return self._inner.name
 
     async def verify(self, candidate: str, task: Task) -> Verdict:
-        key = hashlib.sha256(f"{candidate}\0{task.tests}\0{task.stub}".encode()).hexdigest()
+        text = f"{candidate}\0{task.tests}\0{task.stub}\0{task.check}"
+        key = hashlib.sha256(text.encode()).hexdigest()
         if key not in self._cache:
             self._cache[key] = await self._inner.verify(candidate, task)
         return self._cache[key]
@@ -347,6 +365,7 @@ class Scored:
     pairs: tuple[tuple[float, bool], ...]
     errors: int
     statuses: tuple[str, ...] = ()
+    seconds: float = 0.0  # wall time of the run per question
 
 
 def score_dates(problems: Sequence[Problem], written: dict[str, Written]) -> list[bool]:
@@ -428,17 +447,17 @@ CODE_RUNS = [("best-of-n", 100), ("best-of-n", 16), ("best-of-n", 4), ("best-of-
 async def bench_pool(
     name: str, pool: str, runs: Sequence[tuple[str, int]], *, limit: int | None, work: Path
 ) -> list[Scored]:
-    problems = load_problems(pool, limit)
+    problems = load_problems(pool, limit, checks=name.endswith("-check"))
     vault = build_vault(work / name, problems)
     first = json.loads((POOLS / pool).read_text().split("\n", 1)[0])
     every = len(first["samples"])
-    verdicts: dict[str, Verdict] = {}
     checks: dict[str, bool] = {}
     out = []
     for strategy, samples in runs:
         n = samples or every
         started = time.perf_counter()
-        report = await run_vault(vault, pool, strategy=strategy, samples=n, cache=verdicts)
+        report = await run_vault(vault, pool, strategy=strategy, samples=n, cache={})
+        seconds = (time.perf_counter() - started) / max(1, len(problems))
         written = read_written(vault)
         if pool == CODET:
             correct = await score_code(problems, written, checks)
@@ -447,10 +466,11 @@ async def bench_pool(
         label = strategy if samples != 0 else f"{strategy} (cap {n})"
         label = f"{strategy} N={n}" if pool == CODET else label
         scored = summarise(label, report, correct=correct, problems=problems, written=written)
+        scored = dataclasses.replace(scored, seconds=seconds)
         out.append(scored)
         print(
             f"  {name:5} {label:34} {scored.accuracy:5.1f}% {scored.samples:6.2f} samples  "
-            f"ECE {scored.ece:.3f}  errors {scored.errors}  "
+            f"ECE {scored.ece:.3f}  errors {scored.errors}  {seconds:.3f} s/question  "
             f"({time.perf_counter() - started:.0f}s)",
             flush=True,
         )
@@ -465,6 +485,27 @@ def _table(results: dict[str, list[Scored]]) -> None:
         print(f"{'':6} reference: {REFERENCE[name]}")
     allpairs = [p for rows in results.values() for r in rows for p in r.pairs]
     print(f"\nECE over every answer above: {confidence.expected_calibration_error(allpairs):.3f}")
+
+
+def _paths(results: dict[str, list[Scored]]) -> None:
+    """CodeT's two paths side by side: the examples as a test fence, and as a check fence."""
+    paths = {name: {int(r.strategy.split("N=")[1]): r for r in results.get(name, [])}
+             for name in ("codet", "codet-check")}  # fmt: skip
+    sizes = sorted(set(paths["codet"]) | set(paths["codet-check"]))
+    if not sizes:
+        return
+    print("\nCodeT best-of-n     test fence            check fence")
+    print("   N        accuracy   s/question  accuracy   s/question")
+    for n in sizes:
+        cells = []
+        for name in ("codet", "codet-check"):
+            r = paths[name].get(n)
+            cells.append(f"{r.accuracy:7.1f}%  {r.seconds:9.3f}" if r else f"{'-':>8}  {'-':>9}")
+        print(f"{n:4}       {cells[0]}   {cells[1]}")
+    for name, rows in paths.items():
+        if 16 in rows and 100 in rows and rows[16].seconds:
+            ratio = rows[100].seconds / rows[16].seconds
+            print(f"{name}: time per question at N=100 is {ratio:.2f}x N=16's (bar: 3x)")
 
 
 def _fit(results: dict[str, list[Scored]]) -> None:
@@ -501,11 +542,12 @@ async def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="40 problems per pool")
     parser.add_argument("--fit", action="store_true", help="refit the calibration maps")
-    parser.add_argument("--pools", default="vcot,fcot,codet")
+    parser.add_argument("--pools", default="vcot,fcot,codet,codet-check")
     parser.add_argument("--save", type=Path, help="write every (confidence, correct) pair here")
     args = parser.parse_args(argv)
     limit = 40 if args.quick else None
-    plan = {k: (v, DATE_RUNS) for k, v in DATE_POOLS.items()} | {"codet": (CODET, CODE_RUNS)}
+    plan = {k: (v, DATE_RUNS) for k, v in DATE_POOLS.items()}
+    plan |= {"codet": (CODET, CODE_RUNS), "codet-check": (CODET, CODE_RUNS)}
     results: dict[str, list[Scored]] = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="vaultttc-bench-") as tmp, ExitStack() as stack:
@@ -517,6 +559,7 @@ async def main(argv: Sequence[str] | None = None) -> None:
             print(f"{name}: {pool}", flush=True)
             results[name] = await bench_pool(name, pool, runs, limit=limit, work=Path(tmp))
     _table(results)
+    _paths(results)
     if args.save:
         args.save.write_text(
             json.dumps(

@@ -5,7 +5,12 @@ Anthropic Messages (JSON and SSE streaming) and `GET /v1/models/{id}`, OpenAI Re
 Completions and `GET /v1/models`. It records every request (path, headers, JSON body) and can be
 scripted per route: `enqueue()` replies (a status code, a body, raw garbage bytes, a delay), set
 a latency for every request, model capabilities, and whether Chat Completions honours `n`.
-Unscripted requests get a plausible default answer. It imports nothing from vaultttc.
+The batch endpoints (Anthropic Message Batches, the OpenAI Batch API and its files) live in
+stub_batches.py, reached as `stub.batches`. `reply_text` makes answers a function of the request
+(the same for a synchronous call and a batch item). Unscripted requests get a plausible default
+answer; one that asks for token log-probabilities
+(Chat Completions `logprobs`, Responses `top_logprobs` with the logprobs `include`) gets
+`STUB_LOGPROBS` for each of its tokens. It imports nothing from vaultttc.
 
 Use the `stub` fixture (`from stub_server import stub_fixture` in a test module or conftest) or
 `StubServer` directly; `python tests/stub_server.py LATENCY` serves one in its own process
@@ -26,11 +31,23 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from stub_batches import StubBatches
 
-__all__ = ["Recorded", "Reply", "StubServer", "full_capabilities", "stub_fixture", "to_sse"]
+__all__ = [
+    "STUB_LOGPROBS",
+    "Recorded",
+    "Reply",
+    "StubServer",
+    "full_capabilities",
+    "stub_fixture",
+    "to_sse",
+]
 
 Json = dict[str, Any]
 ROUTES = ("messages", "models", "responses", "chat")
+# the top log-probabilities the stub gives every token it was asked about: the sampled token
+# first (DeepConf's token confidence of these is 2.0)
+STUB_LOGPROBS = (-0.5, -1.5, -4.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +75,8 @@ class Recorded:
 
 def _route(method: str, path: str) -> str:
     path = path.split("?")[0]
+    if "/batches" in path or "/files" in path:
+        return "batches"
     if path.endswith("/messages"):
         return "messages"
     if path.endswith("/responses"):
@@ -113,6 +132,9 @@ class StubServer:
         self._warm: dict[str, float] = {}
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.stub = self
+        self.batches = StubBatches(self._batch_item, lambda: self.url)
+        # (route, request body) -> the answer's text; None keeps "stub answer N"
+        self.reply_text: Callable[[str, Json], str] | None = None
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.02,), daemon=True
         )
@@ -185,7 +207,18 @@ class StubServer:
             )
         return reply, stream
 
+    def _batch_item(self, route: str, body: Json) -> Json:
+        """What the synchronous endpoint would answer to one batch item's params or body."""
+        path = "/v1/messages" if route == "messages" else "/v1/responses"
+        return self._default(Recorded("POST", path, {}, body), body)
+
     def _default(self, recorded: Recorded, body: Json) -> Json:
+        reply = self._built(recorded, body)
+        if self.reply_text is None or recorded.route not in ("messages", "responses"):
+            return reply
+        return retext(reply, self.reply_text(recorded.route, body))
+
+    def _built(self, recorded: Recorded, body: Json) -> Json:
         n = next(self._counter)
         route = recorded.route
         if route == "models":
@@ -259,11 +292,14 @@ class StubServer:
 
     def _chat(self, body: Json, n: int) -> Json:
         k = int(body.get("n") or 1) if self.honour_n else 1
+        top = int(body.get("top_logprobs") or 1)
         choices = [
             {
                 "index": i,
                 "finish_reason": "stop",
-                "logprobs": None,
+                "logprobs": {"content": _token_logprobs(f"stub choice {n}.{i}", top)}
+                if body.get("logprobs")
+                else None,
                 "message": {"role": "assistant", "content": f"stub choice {n}.{i}"},
             }
             for i in range(k)
@@ -293,6 +329,29 @@ def chat_body(text: str) -> Json:
     }  # fmt: skip
 
 
+def _token_logprobs(text: str, top: int) -> list[Json]:
+    """Chat Completions / Responses per-token logprob entries for `text`, one per word."""
+    alternatives = [
+        {"token": f"t{j}", "logprob": value, "bytes": None}
+        for j, value in enumerate(STUB_LOGPROBS[:top])
+    ]
+    return [
+        {"token": word, "logprob": STUB_LOGPROBS[0], "bytes": None, "top_logprobs": alternatives}
+        for word in text.split()
+    ]
+
+
+def retext(reply: Json, text: str) -> Json:
+    """A Messages or Responses reply whose answer text is `text` (thinking left as it was)."""
+    for block in reply.get("content", []):
+        if block.get("type") == "text":
+            block["text"] = text
+    for item in reply.get("output", []):
+        for part in item.get("content", []) if item.get("type") == "message" else []:
+            part["text"] = text
+    return reply
+
+
 def _has_cache_control(body: Json) -> bool:
     return "cache_control" in json.dumps(body)
 
@@ -315,7 +374,17 @@ def _response(body: Json, n: int) -> Json:
             "type": "message",
             "role": "assistant",
             "status": "completed",
-            "content": [{"type": "output_text", "text": f"stub response {n}", "annotations": []}],
+            "content": [
+                {
+                    "type": "output_text",
+                    "text": f"stub response {n}",
+                    "annotations": [],
+                    "logprobs": _token_logprobs(f"stub response {n}", int(body["top_logprobs"]))
+                    if body.get("top_logprobs")
+                    and "message.output_text.logprobs" in (body.get("include") or ())
+                    else [],
+                }
+            ],
         }
     )
     return {
@@ -398,16 +467,34 @@ class _Handler(BaseHTTPRequestHandler):
             payload = json.dumps({"count": self.server.stub.count()}).encode()
             self._send(Reply(), payload, "application/json")
             return
+        if _route(self.command, self.path) == "batches":
+            self._serve_batches(b"")
+            return
         self._serve(None)
 
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if _route(self.command, self.path) == "batches":  # multipart uploads are not JSON
+            self._serve_batches(raw)
+            return
         try:
             body = json.loads(raw) if raw else None
         except json.JSONDecodeError:
             body = None
         self._serve(body)
+
+    def _serve_batches(self, raw: bytes) -> None:
+        stub = self.server.stub
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        try:
+            body = json.loads(raw) if raw else None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+        stub._record(Recorded(self.command, self.path, headers, body))
+        time.sleep(stub.latency)
+        done = stub.batches.handle(self.command, self.path, headers, raw)
+        self._send(Reply(status=done.status), done.payload, done.kind)
 
     def _serve(self, body: Json | None) -> None:
         stub = self.server.stub

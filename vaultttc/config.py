@@ -72,6 +72,8 @@ class VaultConfig:
     debounce_s: float = 2.5
     rescan_s: float = 300.0
     check_authored: bool = False
+    max_cost_usd_per_run: float | None = None
+    daily_budget_usd: float | None = None
 
     def provider_config(self, name: str) -> ProviderConfig:
         """The `[providers.NAME]` table (`replay:PATH` reads `[providers.replay]`)."""
@@ -109,6 +111,10 @@ def config_from_mapping(data: Mapping[str, Any], *, source: str = "config.toml")
             prices=prices,
             execute=bool(data.get("execute", False)),
             check_authored=bool(data.get("check_authored", False)),
+            max_cost_usd_per_run=_number(
+                data.get("max_cost_usd_per_run"), float, "max_cost_usd_per_run"
+            ),
+            daily_budget_usd=_number(data.get("daily_budget_usd"), float, "daily_budget_usd"),
             exclude=tuple(e.strip("/") for e in exclude),
             concurrency=_number(data.get("concurrency"), int, "concurrency"),
             debounce_s=_number(data.get("debounce", 2.5), float, "debounce") or 2.5,

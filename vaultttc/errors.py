@@ -12,6 +12,7 @@ from collections.abc import Mapping
 __all__ = [
     "BudgetExhausted",
     "ConfigError",
+    "ExecutionNotAllowed",
     "NoteError",
     "ProviderError",
     "ProviderNotConfigured",
@@ -41,6 +42,10 @@ class StaleNoteError(VaultTTCError):
 
 class ConfigError(VaultTTCError):
     """A setting is invalid (a bad value in config.toml, a flag, a field)."""
+
+
+class ExecutionNotAllowed(VaultTTCError):
+    """Answering needs code to run (a question's check) and execution was not consented to."""
 
 
 class ProviderError(VaultTTCError):

@@ -56,3 +56,15 @@ def test_every_vaultttc_command_in_the_readme_parses(
     assert command is not None, f"README shows unknown command {argv[0]!r}"
     with command.make_context(argv[0], argv[1:]) as ctx:
         assert ctx.command is command
+
+
+def test_the_readmes_check_examples_are_questions_of_the_example_vault() -> None:
+    examples = [
+        block
+        for block in re.findall(r"````markdown\n(.*?)````", README, re.DOTALL)
+        if "```python check\n" in block
+    ]
+    vault = [p.read_text(encoding="utf-8") for p in (REPO / "vault_example").rglob("*.md")]
+    assert len(examples) == 2
+    for example in examples:
+        assert any(example in note for note in vault), example.splitlines()[0]

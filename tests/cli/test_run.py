@@ -124,13 +124,14 @@ def test_editing_one_question_reruns_only_it(vault: Path) -> None:
     assert {k: v for k, v in notes(vault).items() if not k.endswith("gcd-and-lcm.md")} == others
 
 
-def test_dry_run_prints_the_diff_and_writes_nothing(vault: Path) -> None:
+def test_dry_run_prints_the_plan_and_a_quote_and_writes_nothing(vault: Path) -> None:
     before = notes(vault)
     argv = ["run", str(vault), "--provider", f"replay:{REPLAY}", "--dry-run", "--allow-exec"]
     result = CliRunner(env=NO_KEYS).invoke(cli, argv, catch_exceptions=False)
     assert notes(vault) == before
-    assert "+%% vaultttc:begin id=" in result.stdout
-    assert "+++ b/10_Wiki/Topics/Math/divisor-counting.md" in result.stdout
+    assert not (vault / ".vaultttc" / "cache.sqlite").exists()  # not even the cache
+    assert "would ask 10_Wiki/Topics/Math/divisor-counting.md:" in result.stdout
+    assert "quote: $" in result.stdout and "worst case" in result.stdout
 
 
 def test_code_tasks_need_consent_to_execute(vault: Path) -> None:

@@ -122,27 +122,36 @@ def expected_blocks(text: str) -> Expected:
     return out
 
 
+def _next_fence(
+    fences: list[tuple[int, int, str]], lines: list[Line], end: int
+) -> tuple[tuple[int, int, str] | None, list[str]]:
+    """The fence right after line `end` (only blank lines between), and its info words."""
+    after = [f for f in fences if f[0] > end]
+    if after and not any(lines[j].text for j in range(end + 1, after[0][0])):
+        return after[0], after[0][2].split()
+    return None, []
+
+
 def _code_task(
     fences: list[tuple[int, int, str]], lines: list[Line], end: int, *, owned: set[int]
 ) -> tuple[str, int]:
-    """A python stub fence right after the callout (blank lines between) makes it a code task."""
-    after = [f for f in fences if f[0] > end]
-    if not after or any(lines[j].text for j in range(end + 1, after[0][0])):
-        return "question", end
-    stub = after[0]
-    if stub[2].split()[:1] != ["python"] or "test" in stub[2].split():
-        return "question", end
-    owned.add(stub[0])
-    last = stub[1]
-    rest = after[1:]
-    if (
-        rest
-        and "test" in rest[0][2].split()
-        and not any(lines[j].text for j in range(stub[1] + 1, rest[0][0]))
-    ):
-        owned.add(rest[0][0])
-        last = rest[0][1]
-    return "code", last
+    """A python stub fence right after the callout (blank lines between) makes it a code task,
+    and a `python test` fence right after the stub is its tests; a `python check` fence right
+    after the callout, or after those fences, is the question's check. All belong to it."""
+    kind = "question"
+    fence, words = _next_fence(fences, lines, end)
+    if fence and words[:1] == ["python"] and not {"test", "check"} & set(words):
+        owned.add(fence[0])
+        kind, end = "code", fence[1]
+        fence, words = _next_fence(fences, lines, end)
+        if fence and "test" in words:
+            owned.add(fence[0])
+            end = fence[1]
+            fence, words = _next_fence(fences, lines, end)
+    if fence and words == ["python", "check"]:
+        owned.add(fence[0])
+        end = fence[1]
+    return kind, end
 
 
 def _changelog(lines: list[Line], start: int) -> list[dict[str, Any]]:
@@ -226,6 +235,12 @@ def test_scan_shows_every_feature_the_vault_is_meant_to_show(
         for q in questions
     )
     assert any(b["kind"] == "code" for b in blocks)
+    checked = {
+        p.relative_to(VAULT).parts[-2]
+        for p in notes()
+        if "\n```python check\n" in p.read_text(encoding="utf-8")
+    }
+    assert {"Puzzles", "Data"} <= checked, "a puzzle-like and a data-like question with a check"
     assert any(not e["blocks"] for e in entries.values()), "a note with no blocks at all"
     assert any({b["kind"] for b in e["blocks"]} == {"changelog"} for e in entries.values()), (
         "a seed-shaped prose note with nothing for vaultttc to answer or run"

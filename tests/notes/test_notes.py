@@ -3,7 +3,8 @@
 Parse cases are data: `tests/data/parse/NAME.md` is a note and `NAME.json` what parsing it must
 give. The JSON names only what the case is about: `questions` and `examples` are the note's
 lists in order, each item with the fields that matter (`lines` are 1-based first and last
-lines, `test_line` the test fence's first code line, `body_contains` words the body holds);
+lines, `test_line` and `check_line` the test and check fences' first code lines,
+`body_contains` words the body holds);
 `language`, `changelog` and `frontmatter` (`key_lines`, and the `data` keys given) likewise.
 Every case also checks that an answer region comes after its question.
 """
@@ -43,6 +44,7 @@ def _question(q: Question) -> dict[str, Any]:
         "first_line": q.span.first_line,
         "stub": q.stub.code if q.stub is not None else None,
         "test_line": q.test.code_line + 1 if q.test is not None else None,
+        "check_line": q.check.code_line + 1 if q.check is not None else None,
         "answer": None
         if answer is None
         else {

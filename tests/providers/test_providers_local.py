@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from vaultttc.engine.sampling import Lane, Sampler
+from vaultttc.engine.trace import TOP_K
 from vaultttc.errors import ProviderError
 from vaultttc.providers.base import Completion, Request
 from vaultttc.providers.local import LocalProvider, base_prompt
@@ -81,3 +82,13 @@ def test_closing_a_stream_early_stops_generation_and_leaves_the_model_usable(
     sampler, after = asyncio.run(go())
     assert sampler.drawn == 1 and sampler.remaining == 2
     assert after.usage.output_tokens > 0
+
+
+def test_the_embedded_model_gives_every_completion_a_trace_confidence(
+    gemma: LocalProvider,
+) -> None:
+    assert gemma.capabilities.logprobs == TOP_K
+    done = ask(gemma, Request(prompt="Question: What is 2 + 3?\nAnswer:", max_tokens=12))
+    assert done.trace_confidence is not None and done.trace_confidence > 0
+    again = ask(gemma, Request(prompt="Question: What is 2 + 3?\nAnswer:", max_tokens=12))
+    assert again.trace_confidence == done.trace_confidence  # seeded: the same trace, the same value

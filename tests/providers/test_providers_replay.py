@@ -143,3 +143,29 @@ def test_every_question_of_a_real_pool_finds_its_own_samples(pool: str) -> None:
         prompt = f"Solve this.\n\n{row['question']}\n\nThink step by step."
         index = len(row["samples"]) - 1
         assert ask(replay, Request(prompt=prompt, sample_index=index)).text == row["samples"][index]
+
+
+def test_recorded_confidences_are_played_back_as_trace_confidences(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        {"question": "Q1?", "samples": ["a", "b", "c"], "confidences": [7.5, None, 2]},
+        {"question": "Q2?", "samples": [{"text": "x", "confidence": 3.25}, "y"]},
+        {"question": "Q3?", "samples": ["z"]},
+    )
+    replay = ReplayProvider(path)
+    got = [ask(replay, Request(prompt="Q1?", sample_index=i)).trace_confidence for i in range(3)]
+    assert got == [7.5, None, 2.0]
+    assert ask(replay, Request(prompt="Q2?")).trace_confidence == 3.25
+    assert ask(replay, Request(prompt="Q2?", sample_index=1)).trace_confidence is None
+    assert ask(replay, Request(prompt="Q3?")).trace_confidence is None
+    assert replay.capabilities.logprobs > 0
+
+
+@pytest.mark.parametrize(
+    ("confidences", "message"),
+    [([1.0], "one entry per sample"), ("high", "must be a list"), ([True, 1], "number or null")],
+)
+def test_bad_confidences_name_the_line(tmp_path: Path, confidences: object, message: str) -> None:
+    path = write(tmp_path, {"question": "Q?", "samples": ["a", "b"], "confidences": confidences})
+    with pytest.raises(ConfigError, match=message):
+        ReplayProvider(path)

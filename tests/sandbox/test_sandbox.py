@@ -12,13 +12,15 @@ from pathlib import Path
 import pytest
 
 from vaultttc.errors import ConfigError
+from vaultttc.sandbox import detect
 from vaultttc.sandbox import parent as sandbox
-from vaultttc.sandbox.parent import Isolation, arun_python, isolation
+from vaultttc.sandbox.detect import Isolation, NoIsolation, isolation, unsandboxed
+from vaultttc.sandbox.parent import arun_python
 from vaultttc.sandbox.sync import run_child, run_python, run_python_batch
 
 LIMITS = {"timeout_s": 2.0, "memory_mb": 256}
 needs_namespaces = pytest.mark.skipif(
-    not isolation().namespaces, reason="needs root and unshare for network/mount namespaces"
+    not isolation().namespaces, reason=f"no namespaces here: {isolation().reason}"
 )
 needs_uid = pytest.mark.skipif(not isolation().separate_uid, reason="needs root to drop uid")
 
@@ -257,6 +259,7 @@ def test_run_child_scrubs_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
         "PYTHONIOENCODING",
         "HOME",
         "TMPDIR",
+        *sandbox._THREADS,
     }
 
 
@@ -266,10 +269,28 @@ def test_run_child_reports_a_missing_command() -> None:
     assert "vaultttc-no-such-command" in result.stderr
 
 
-def test_without_namespaces_or_root_the_limits_still_hold(
+def without_isolation(monkeypatch: pytest.MonkeyPatch) -> None:
+    none = Isolation("none", separate_uid=False, reason="pretended for the test")
+    monkeypatch.setattr(sandbox, "isolation", lambda: none)
+    monkeypatch.setattr(detect, "isolation", lambda: none)
+
+
+def test_without_isolation_nothing_runs_unless_acknowledged(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    without_isolation(monkeypatch)
+    marker = tmp_path / "ran.txt"
+    with pytest.raises(NoIsolation, match="--allow-exec=unsandboxed"):
+        run_python(f"open({str(marker)!r}, 'w').write('ran')", **LIMITS)
+    with pytest.raises(NoIsolation, match="pretended for the test"):
+        run_child(["touch", str(marker)], **LIMITS)
+    assert not marker.exists()
+
+
+def test_without_isolation_but_acknowledged_the_limits_still_hold(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(sandbox, "isolation", lambda: Isolation(False, False))
+    without_isolation(monkeypatch)
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-fallback-secret")
     sources = [
         "print('fine')",
@@ -277,9 +298,10 @@ def test_without_namespaces_or_root_the_limits_still_hold(
         "x = bytearray(10**10)",
         "import os\nprint(os.environ.get('ANTHROPIC_API_KEY'))",
     ]
-    results = run_python_batch(sources, timeout_s=1.0, memory_mb=256)
+    with unsandboxed():
+        results = run_python_batch(sources, timeout_s=1.0, memory_mb=256)
+        child = run_child([sys.executable, "-I", "-c", "print('child')"], **LIMITS)
     assert [r.ok for r in results] == [True, False, False, True]
     assert results[1].timed_out
     assert results[3].stdout == "None\n"
-    child = run_child([sys.executable, "-I", "-c", "print('child')"], **LIMITS)
     assert child.stdout == "child\n"

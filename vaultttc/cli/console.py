@@ -5,14 +5,16 @@ Only presentation lives here (rich); the numbers come from `RunReport`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import TracebackType
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from vaultttc.engine.report import RunReport
+from vaultttc.engine.report import QuestionReport, RunReport
 
 __all__ = ["RunProgress", "print_report"]
 
@@ -46,21 +48,31 @@ class RunProgress:
         self._progress.stop()
 
 
+def _question_line(path: str, q: QuestionReport) -> tuple[str, bool] | None:
+    """The line a question gets, and whether it goes to stderr."""
+    where = f"{path}:{q.line}"
+    if q.status == "unanswered":
+        return f"could not answer {where} ({q.cause}): {q.error}; {q.fix}", True
+    if q.status == "deferred":
+        return f"deferred {where} ({q.id}): {q.error}; {q.fix}", True
+    if q.status == "failed":
+        return f"failed verification: {where} ({q.id})", True
+    if q.quote is not None:
+        return _plan_line(path, q), False
+    return None
+
+
 def print_report(report: RunReport, *, dry_run: bool) -> None:
     for note in report.notes:
         if note.error:
             click.echo(f"error: {note.error}", err=True)
         if note.skipped:
             click.echo(f"skipped {note.path}: {note.skipped}", err=True)
-        for q in note.questions:
-            if q.status == "unanswered":
-                where = f"{note.path}:{q.line}"
-                click.echo(f"could not answer {where} ({q.cause}): {q.error}; {q.fix}", err=True)
-            elif q.status == "failed":
-                click.echo(f"failed verification: {note.path}:{q.line} ({q.id})", err=True)
-        if dry_run and note.diff:
-            click.echo(note.diff, nl=False)
+        for line in filter(None, (_question_line(note.path, q) for q in note.questions)):
+            click.echo(line[0], err=line[1])
     totals = report.totals()
+    if dry_run:
+        print_quote(totals)
     table = Table(title="vaultttc run" + (" (dry run: nothing written)" if dry_run else ""))
     columns = ["notes", "changed", "questions", "verified", "consensus", "failed", "unanswered",
                "samples", "tokens", "cost", "time"]  # fmt: skip
@@ -77,3 +89,24 @@ def print_report(report: RunReport, *, dry_run: bool) -> None:
     if not console.is_terminal:  # piped or captured: room for every column, never "chan…"
         console = Console(highlight=False, width=120)
     console.print(table)
+
+
+def _plan_line(path: str, q: QuestionReport) -> str:
+    quote = q.quote or {}
+    return (
+        f"would ask {path}:{q.line} ({q.id}): {q.strategy} × {quote.get('samples')} "
+        f"(≤ {quote.get('worst_samples')}) on {q.provider}/{q.model} · "
+        f"~{quote.get('input_tokens')} in + ~{quote.get('output_tokens')} out tokens · "
+        f"${float(quote.get('expected_usd', 0)):.4f} expected, "
+        f"${float(quote.get('worst_usd', 0)):.4f} worst"
+    )
+
+
+def print_quote(totals: Mapping[str, Any]) -> None:
+    quote = totals.get("quote")
+    if quote:
+        click.echo(
+            f"quote: ${quote['expected_usd']:.4f} expected, ${quote['worst_usd']:.4f} worst case "
+            f"for {quote['samples']} samples (≤ {quote['worst_samples']}); tokens estimated at "
+            "4 characters each, output from this vault's history (or 256 per sample)"
+        )

@@ -20,7 +20,9 @@ from rich.table import Table
 
 from vaultttc.cli.calibration import calibration_command
 from vaultttc.cli.console import RunProgress, print_report
+from vaultttc.cli.doctor import ExecCommand, code_may_run, doctor, unsandboxed_option
 from vaultttc.cli.newnote import create_note
+from vaultttc.cli.spend import spend_command
 from vaultttc.config import load_config
 from vaultttc.engine.runner import RunOptions
 from vaultttc.errors import Redactor, VaultTTCError
@@ -70,17 +72,27 @@ def _print_scan(entries: list[dict[str, object]]) -> None:
     Console(highlight=False).print(table)
 
 
-@cli.command()
+@cli.command(cls=ExecCommand)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--provider", help="local, anthropic, openai, openai-compatible or replay:PATH.")
 @click.option("--model", help="Model id for the provider.")
 @click.option("--strategy", type=click.Choice(STRATEGY_NAMES), help="Override every question's.")
 @click.option("--samples", type=click.IntRange(min=1), help="Sample budget per question.")
 @click.option("--base-url", help="Base URL (ending in /v1) for openai-compatible servers.")
-@click.option("--dry-run", is_flag=True, help="Print the diff; write nothing.")
-@click.option("--force", is_flag=True, help="Re-run questions whose answers are up to date.")
+@click.option(
+    "--dry-run", is_flag=True,
+    help="Call no provider, write nothing: print what would be asked and a quote.",
+)  # fmt: skip
+@click.option("--force", is_flag=True, help="Re-ask answered questions with fresh samples.")
+@click.option("--no-cache", is_flag=True, help="Read and write no completion cache.")
+@click.option(
+    "--max-cost", type=click.FloatRange(min=0), metavar="USD",
+    help="Cap the whole run; what it cannot cover is deferred to a later run.",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
-@click.option("--allow-exec", is_flag=True, help="Allow running code from notes and models.")
+@click.option("--allow-exec", is_flag=True, help="Allow running code from notes and models, "
+              "sandboxed; =unsandboxed also where the OS gives no isolation.")  # fmt: skip
+@unsandboxed_option
 @click.option(
     "--check-authored", is_flag=True,
     help="Also answer the Q&A authors wrote, and say whether vaultttc agrees (never edits it).",
@@ -91,7 +103,8 @@ def run(paths: tuple[Path, ...], **opts: Any) -> None:
     if opts["allow_exec"]:
         overrides["execute"] = True
     quiet = opts["as_json"] or not sys.stderr.isatty()
-    with RunProgress(enabled=not quiet) as progress:
+    consent = code_may_run(allow_exec=opts["allow_exec"], unsandboxed=opts["unsandboxed"])
+    with consent, RunProgress(enabled=not quiet) as progress:
         context = RunContext(
             options=RunOptions(
                 cli=overrides,
@@ -102,6 +115,8 @@ def run(paths: tuple[Path, ...], **opts: Any) -> None:
             env=dict(os.environ),
             dry_run=opts["dry_run"],
             base_url=opts["base_url"],
+            no_cache=opts["no_cache"],
+            max_cost_usd=opts["max_cost"],
             progress=progress.update if not quiet else None,
         )
         report = asyncio.run(run_paths(paths, context))
@@ -142,17 +157,23 @@ def new(title: str, template: str, folder: Path) -> None:
     click.echo(str(path))
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})
+@cli.command(cls=ExecCommand, context_settings={"ignore_unknown_options": True})
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
-@click.option("--allow-exec", is_flag=True, help="Allow running the notes' examples.")
+@click.option("--allow-exec", is_flag=True, help="Allow running the notes' examples, "
+              "sandboxed; =unsandboxed also where the OS gives no isolation.")  # fmt: skip
+@unsandboxed_option
 @click.option("--record", is_flag=True, help="Write the outcome back into each note.")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
-def test(path: Path, *, allow_exec: bool, record: bool, pytest_args: tuple[str, ...]) -> None:
+def test(
+    path: Path, *, allow_exec: bool, unsandboxed: bool, record: bool, pytest_args: tuple[str, ...]
+) -> None:
     """Run the notes' embedded examples as tests (living documentation) with pytest."""
     from vaultttc.living import pytest_plugin  # imports pytest: only for this command
 
-    sys.exit(pytest_plugin.main([path], allow_exec=allow_exec, record=record,
-                                extra_args=pytest_args))  # fmt: skip
+    with code_may_run(allow_exec=allow_exec, unsandboxed=unsandboxed):
+        code = pytest_plugin.main([path], allow_exec=allow_exec, record=record,
+                                  extra_args=pytest_args, unsandboxed=unsandboxed)  # fmt: skip
+    sys.exit(code)
 
 
 @cli.command()
@@ -167,7 +188,9 @@ def providers(base_url: str | None, vault: Path) -> None:
 
 
 cli.add_command(watch_command)
+cli.add_command(doctor)
 cli.add_command(calibration_command)
+cli.add_command(spend_command)
 
 
 def main() -> None:

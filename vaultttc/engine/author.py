@@ -32,8 +32,11 @@ class Agreement:
 
 def is_short(author: str) -> bool:
     text = author.strip()
-    return bool(text) and "\n" not in text and len(text) <= SHORT_CHARS and (
-        len(text.split()) <= SHORT_WORDS
+    return (
+        bool(text)
+        and "\n" not in text
+        and len(text) <= SHORT_CHARS
+        and (len(text.split()) <= SHORT_WORDS)
     )
 
 

@@ -174,12 +174,13 @@ def _lead_is_max(alphas: Sequence[float]) -> float:
 # ---------------------------------------------------------------- votes
 
 
-def mode_posterior(counts: Sequence[int], *, prior: float = JEFFREYS) -> float:
+def mode_posterior(counts: Sequence[float], *, prior: float = JEFFREYS) -> float:
     """P(the first count's answer is the mode of the model's answer distribution).
 
     `counts[0]` is the leading answer's votes, the rest are the other answers' (unparsable
-    samples may be one more category). Dirichlet(counts + prior) posterior; one category is
-    compared with an unseen alternative (count 0). 0.0 when nothing was counted.
+    samples may be one more category); effective (weighted) counts may be fractional.
+    Dirichlet(counts + prior) posterior; one category is compared with an unseen alternative
+    (count 0). 0.0 when nothing was counted.
     """
     if not counts or counts[0] <= 0:
         return 0.0
@@ -205,12 +206,13 @@ def verified_confidence(
 
     `strength` is the verifier's (what a pass proves); `agreement` the posterior that the chosen
     candidate's behaviour (or answer) is the mode among the candidates that scored as well.
-    Reference checks keep their strength; executed tests (`tests`, `examples`) go through
-    `TESTS_MAP`; a judge's grade is discounted by agreement and capped at `JUDGE_CAP`.
+    Reference checks keep their strength; executed tests (`tests`, `examples`, and an author's
+    `check`, which is executed the same way) go through `TESTS_MAP`; a judge's grade is
+    discounted by agreement and capped at `JUDGE_CAP`.
     """
     if not passed:
         return max(0.0, min(1.0, (1 - strength) * score))
-    if evidence in ("tests", "examples"):
+    if evidence in ("tests", "examples", "check"):
         return calibrate(strength * agreement, TESTS_MAP)
     if evidence == "judge":
         return min(JUDGE_CAP, strength * agreement)

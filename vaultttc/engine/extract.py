@@ -15,6 +15,7 @@ from fractions import Fraction
 
 __all__ = [
     "extract_answer",
+    "final_answer",
     "normalize_answer",
     "stated_answer",
     "wants_short_answer",
@@ -290,6 +291,15 @@ _ASKS_SHORT = re.compile(
 def wants_short_answer(question: str, *, expect: str | None) -> bool:
     """Whether a question asks for a short answer (or has a reference to check one against)."""
     return expect is not None or _ASKS_SHORT.search(question) is not None
+
+
+def final_answer(text: str, *, question: str, expect: str | None) -> str | None:
+    """The answer vaultttc writes for a reply to `question`: its extracted final answer, or, when
+    the question asks for no short answer (and has no reference), that answer as stated."""
+    raw = extract_answer(text)
+    if raw is not None and not wants_short_answer(question, expect=expect):
+        return stated_answer(text) or raw
+    return raw
 
 
 def stated_answer(text: str) -> str | None:

@@ -3,7 +3,8 @@
 `problem_of(exc)` sorts an error into the kinds a user acts on differently: `config` (a
 setting no request could honour: exit 2, found before any request), `budget` (a cost or
 sample cap: raise it, or wait), `provider` (unreachable, missing model, cut-off or empty
-reply: check `vaultttc providers`, run again). `fix` says that in one line. None of these is
+reply: check `vaultttc providers`, run again), `consent` (the question's check must run and
+execution was not allowed: allow it, run again). `fix` says that in one line. None of these is
 ever written into a note. `strategy_problem` is the pre-flight check of a strategy against
 the provider's capabilities. Pure: no IO.
 """
@@ -13,17 +14,20 @@ from __future__ import annotations
 from typing import Literal
 
 from vaultttc.engine.tasks import Settings
-from vaultttc.errors import BudgetExhausted, ConfigError, VaultTTCError
+from vaultttc.errors import BudgetExhausted, ConfigError, ExecutionNotAllowed, VaultTTCError
 from vaultttc.providers.base import Capabilities, Provider
 
 __all__ = ["Problem", "effort_problem", "fix", "problem_of", "strategy_problem"]
 
-Problem = Literal["config", "budget", "provider", "internal"]
+Problem = Literal["config", "budget", "deferred", "provider", "consent", "internal"]
 
 _FIX: dict[str, str] = {
     "config": "fix the setting named above, then run again",
     "budget": "raise max_cost_usd (or --max-cost) or --samples, then run again",
+    "deferred": "left for the next run with budget (--max-cost, daily_budget_usd)",
     "provider": "check the provider (`vaultttc providers`) and run again; nothing was written",
+    "consent": "allow execution (--allow-exec, `ttc: execute: true` or `execute = true` in "
+    ".vaultttc/config.toml) and run again; nothing was written",
     "internal": "run again; report it if it keeps happening; nothing was written",
 }
 
@@ -33,6 +37,8 @@ def problem_of(exc: VaultTTCError) -> Problem:
         return "config"
     if isinstance(exc, BudgetExhausted):
         return "budget"
+    if isinstance(exc, ExecutionNotAllowed):
+        return "consent"
     return "provider"
 
 

@@ -39,6 +39,7 @@ class QuestionReport:
     note: str = ""
     cause: str | None = None  # why it could not be answered: config, budget, provider, internal
     fix: str | None = None
+    quote: Mapping[str, Any] | None = None  # a dry run's estimate (engine.quote.Quote)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +69,26 @@ class RunReport:
             "consensus": sum(q.status in ("consensus", "unverified") for q in questions),
             "failed": sum(q.status == "failed" for q in questions),
             "unanswered": sum(q.status == "unanswered" for q in questions),
+            "deferred": sum(q.status == "deferred" for q in questions),
             "samples": sum(q.samples_used for q in questions),
             "input_tokens": sum(q.input_tokens for q in questions),
             "output_tokens": sum(q.output_tokens for q in questions),
             "thinking_tokens": sum(q.thinking_tokens for q in questions),
             "cost_usd": round(sum(q.cost_usd for q in questions), 6),
+            **self._quote(questions),
             "cached": sum(q.cached for q in questions),
             "seconds": round(self.seconds, 3),
         }
+
+    @staticmethod
+    def _quote(questions: list[QuestionReport]) -> dict[str, Any]:
+        quotes = [q.quote for q in questions if q.quote is not None]
+        if not quotes:
+            return {}
+        keys = ("samples", "worst_samples", "input_tokens", "output_tokens", "thinking_tokens")
+        total = {k: sum(int(q[k]) for q in quotes) for k in keys}
+        usd = {k: round(sum(float(q[k]) for q in quotes), 6) for k in ("expected_usd", "worst_usd")}
+        return {"quote": {**total, **usd}}
 
     @property
     def exit_code(self) -> int:
@@ -84,7 +97,7 @@ class RunReport:
         if any(n.error is not None for n in self.notes):
             return 2
         totals = self.totals()
-        if totals["unanswered"]:
+        if totals["unanswered"] or totals["deferred"]:
             return 3
         return 1 if totals["failed"] else 0
 
@@ -110,7 +123,9 @@ def question_report(job: Job, answered: Answered) -> QuestionReport:
         thinking_tokens=0, cost_usd=0.0, cached=False, error=answered.error,
     )  # fmt: skip
     if outcome is None:
-        return replace(head, cause=answered.problem or "internal", fix=fix(answered.problem))
+        status = "deferred" if answered.problem == "deferred" else "unanswered"
+        cause = "budget" if status == "deferred" else answered.problem or "internal"
+        return replace(head, status=status, cause=cause, fix=fix(answered.problem))
     return replace(
         head,
         strategy=outcome.strategy,

@@ -67,12 +67,15 @@ class LanePool:
     factory: ProviderFactory
     cache: Cache | None = None
     limit: int | None = None
+    fresh: bool = False
+    budget: CostMeter = field(default_factory=CostMeter)  # the whole run's (`--max-cost`)
     lanes: dict[tuple[str, str | None], Lane] = field(default_factory=dict)
 
     def lane(self, name: str, model: str | None) -> Lane:
         key = (name, model)
         if key not in self.lanes:
-            self.lanes[key] = Lane(self.factory(name, model), self.cache, self.limit)
+            provider = self.factory(name, model)
+            self.lanes[key] = Lane(provider, self.cache, self.limit, fresh=self.fresh)
         return self.lanes[key]
 
     async def aclose(self) -> None:
@@ -133,7 +136,10 @@ def plan_jobs(
         name = choose(note, question, settings)
         lane = pool.lane(name, settings.model)
         settings = replace(settings, provider=name, model=lane.provider.model)
-        digest = answer_hash(question, settings)
+        # The hash covers what the note and the vault say, never a flag of this run: a plain
+        # run after `run --strategy X` asks nothing; re-asking is `--force`.
+        said = resolve_settings(cli={}, fields_=question.fields, ttc=note.ttc, config=config)
+        digest = answer_hash(question, said)
         if options.force or question.answer is None or question.answer.hash != digest:
             job = Job(question, task_for(question, note.language), settings, digest)
             _preflight(job, lane, where=f"{note.path}:{question.span.first_line}")
@@ -173,7 +179,7 @@ async def run_note(
 ) -> dict[str, Answered]:
     """Ask every job concurrently; one note's jobs share its cost cap."""
     caps = [j.settings.max_cost_usd for j in jobs if j.settings.max_cost_usd is not None]
-    meter = CostMeter(cap_usd=min(caps) if caps else None)
+    meter = CostMeter(cap_usd=min(caps) if caps else None, parent=pool.budget)
 
     async def one(job: Job) -> tuple[str, Answered]:
         answered = await answer(job, pool=pool, meter=meter, verifiers=verifiers)
@@ -206,6 +212,9 @@ async def answer(
         log.error("question %s crashed: %s", job.question.id, type(exc).__name__)
         detail = f"internal error ({type(exc).__name__}: {exc})"
         return replace(base, hash="", error=detail, problem="internal")
+    if sampler.deferred or judge.deferred:  # the run's budget: leave it for a run that has one
+        spent = "; ".join(filter(None, (sampler.exhausted, judge.exhausted)))
+        return replace(base, hash="", error=spent, problem="deferred")
     if not outcome.answer.strip() and outcome.code is None:  # nothing to judge: not a verdict
         detail = f"no usable answer in {outcome.samples_used} sample(s): {outcome.note}".rstrip(
             ": "

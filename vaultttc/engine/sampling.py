@@ -35,6 +35,7 @@ class Lane:
     provider: Provider
     cache: Cache | None = None
     limit: int | None = None
+    fresh: bool = False  # `--force`: never answer from the cache; new completions replace it
     _semaphore: asyncio.Semaphore | None = field(default=None, init=False, repr=False)
 
     @property
@@ -48,14 +49,24 @@ class Lane:
 
 @dataclass
 class CostMeter:
-    """Spend against a cap shared by every question of one note run (`ttc.max_cost_usd`)."""
+    """Spend against a cap: one note run's (`ttc.max_cost_usd`), inside the whole run's
+    (`--max-cost`, `max_cost_usd_per_run`, the daemon's daily budget) as `parent`.
+
+    A request is reserved at its worst case before it is sent, so the spend never passes a
+    cap. `refused` says which cap refused the last request it could not cover."""
 
     cap_usd: float | None = None
     spent_usd: float = 0.0
     reserved_usd: float = 0.0
+    parent: CostMeter | None = None
+    refused: str | None = None  # "note" or "run"
 
     def reserve(self, amount: float) -> bool:
         if self.cap_usd is not None and self.spent_usd + self.reserved_usd + amount > self.cap_usd:
+            self.refused = "note"
+            return False
+        if self.parent is not None and not self.parent.reserve(amount):
+            self.refused = "run"
             return False
         self.reserved_usd += amount
         return True
@@ -63,6 +74,8 @@ class CostMeter:
     def settle(self, reserved: float, actual: float) -> None:
         self.reserved_usd -= reserved
         self.spent_usd += actual
+        if self.parent is not None:
+            self.parent.settle(reserved, actual)
 
 
 @dataclass
@@ -81,6 +94,7 @@ class Sampler:
     usage: Usage = field(default_factory=Usage)
     cost_usd: float = 0.0
     exhausted: str | None = None
+    deferred: bool = False  # the run's budget, not the question's, stopped it: ask it later
     _pending: set[asyncio.Task[Completion | None]] = field(default_factory=set, repr=False)
 
     @property
@@ -137,14 +151,18 @@ class Sampler:
 
     async def _draw(self, request: Request) -> Completion | None:
         provider, cache = self.lane.provider, self.lane.cache
-        cached = cache.get(provider, request) if cache is not None else None
+        cached = cache.get(provider, request) if cache is not None and not self.lane.fresh else None
         if cached is not None:
             hit = dataclasses.replace(cached, cached=True, sample_index=request.sample_index)
             self._account(hit, cost=0.0)
             return hit
         worst = provider.pricing.worst_case(request)
         if not self.meter.reserve(worst):
-            self.exhausted = f"cost cap of ${self.meter.cap_usd:.2f} reached"
+            if self.meter.refused == "run":
+                self.deferred = True
+                self.exhausted = "the run's budget cannot cover the next request"
+            else:
+                self.exhausted = f"cost cap of ${self.meter.cap_usd:.2f} reached"
             return None
         actual = 0.0
         try:

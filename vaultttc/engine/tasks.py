@@ -18,6 +18,8 @@ __all__ = [
     "Evidence",
     "Outcome",
     "Settings",
+    "Signal",
+    "SignalKind",
     "Status",
     "Strategy",
     "Task",
@@ -25,8 +27,12 @@ __all__ = [
     "Verifier",
 ]
 
-Evidence = Literal["reference", "tests", "examples", "judge", "vote", "none"]
+Evidence = Literal["reference", "tests", "examples", "check", "judge", "vote", "none"]
 Status = Literal["verified", "consensus", "failed", "unverified"]
+# What calibration maps from: one unchecked sample (`single`, or `trace` with its token
+# confidence), a majority vote (`vote`, or `weighted-vote` by trace confidence), and best-of-n's
+# pick among candidates nothing could check (`selection`: agreement of their behaviour).
+SignalKind = Literal["single", "trace", "vote", "weighted-vote", "selection"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +41,9 @@ class Task:
 
     `question` is the callout's text without its inline fields. For a code task, `stub` is the
     fence in the note's language (signature + docstring) and `tests` the optional test fence;
-    `entry_point` is the stub's function name.
+    `entry_point` is the stub's function name. `check` is the source of the question's
+    `python check` fence (any task may have one): run with the candidate's `answer` and
+    `completion` defined, it passes the candidate when it raises nothing.
     """
 
     id: str
@@ -47,6 +55,7 @@ class Task:
     tests: str | None = None
     entry_point: str | None = None
     fields: Mapping[str, str] = field(default_factory=dict)
+    check: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +104,29 @@ class Verifier(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Signal:
+    """The raw evidence behind an answer, before any calibration map.
+
+    `raw` is what the kind's map takes (a vote's mode posterior, a trace confidence, 1.0 for a
+    single sample). `label` is whether a verifier accepted the answer this evidence backs: set
+    on questions with a reference, tests or a check (a labelled example for the vault's
+    calibration), None when nothing checked it (its confidence comes from the map).
+    """
+
+    kind: SignalKind
+    raw: float
+    label: bool | None = None
+    task: Literal["question", "code"] = "question"
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """A strategy's answer to one task, with everything the answer region shows.
 
     `answer` is the final answer only (never thinking); `code` the chosen code for code tasks.
     `agreed` counts samples that voted for the answer; `passed` candidates that passed the
-    verifier. `note` carries budget exhaustion, tie-breaks and routing reasons.
+    verifier. `note` carries budget exhaustion, tie-breaks and routing reasons. `signal` is
+    the raw evidence calibration learns from (labelled) or maps (unlabelled).
     """
 
     task_id: str
@@ -119,6 +145,7 @@ class Outcome:
     provider: str = ""
     model: str = ""
     note: str = ""
+    signal: Signal | None = None
 
 
 class Strategy(Protocol):

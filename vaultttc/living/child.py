@@ -2,14 +2,23 @@
 
 Started as `python -I -X utf8 -c <this file's source>` by `sandbox.run_child`, which gives it a
 temp working directory, limits and a scrubbed environment; so it is stdlib-only and imports
-nothing from vaultttc. It reads one JSON job on stdin and runs the examples in order in one
-shared `__main__` namespace: python compiled with `PyCF_ALLOW_TOP_LEVEL_AWAIT` and padded so
-that line numbers are the note's own (the note's lines are in `linecache`, so tracebacks quote
-them), shells through bash with `-e` and `pipefail`. For each example it writes a `start` and a
-`done` JSON line to the original stdout, with the example's captured fd 1 and fd 2. A per-example
-timeout is faulthandler's watchdog: it dumps the stack (to the original stderr) and exits.
+nothing from vaultttc. It reads one JSON job on stdin and splits in two. The supervisor keeps
+stdout, the event stream the parent reads, and never runs example code; it is non-dumpable,
+so the runner cannot reach its memory or descriptors. The runner, forked from it, runs the
+examples in order in one shared `__main__` namespace: python compiled with
+`PyCF_ALLOW_TOP_LEVEL_AWAIT` and padded so that line numbers are the note's own (the note's
+lines are in `linecache`, so tracebacks quote them), shells through bash with `-e` and
+`pipefail`. The supervisor sends the runner one example at a time with a fresh token and
+accepts only the one report that carries that example's id and token: a report for any
+other example, or one written before its token existed, is a forgery and stops the run; a
+runner that ends early leaves the rest unreported (the parent fails or skips them). For each
+example the supervisor writes a `start` and a `done` JSON line (with the example's captured
+fd 1 and fd 2), and at the end an `exit` line with the runner's exit status. A per-example
+timeout is faulthandler's watchdog in the runner: it dumps the stack (to stderr) and exits.
 
-Must not: judge results (the parent does), or let an example's output reach the JSON stream.
+Must not: judge results (the parent does), or let an example reach the event stream. It does
+not stop an example from changing the interpreter the note's later examples share: that is
+the note's own code, in the one namespace its examples share by design.
 """
 
 from __future__ import annotations
@@ -17,11 +26,13 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import ctypes
 import faulthandler
 import inspect
 import json
 import linecache
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -39,29 +50,89 @@ _LOOPS: list[asyncio.AbstractEventLoop] = []
 
 def main() -> None:
     job = json.loads(sys.stdin.buffer.read())
-    proto, dump = _prepare(job)
+    requests, reports = os.pipe(), os.pipe()
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        status = 0
+        try:
+            _runner(job, requests=requests[0], reports=reports[1])
+        except BaseException:
+            traceback.print_exc()
+            status = 70
+        finally:
+            os._exit(status)
+    os.close(requests[0])
+    os.close(reports[1])
+    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE: the runner cannot reach us
+    send = os.fdopen(requests[1], "w", encoding="utf-8")
+    _supervise(job["examples"], send=send, receive=os.fdopen(reports[0], encoding="utf-8"))
+    with contextlib.suppress(OSError):
+        send.close()  # the runner reads the end of its requests, and ends
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    _send(sys.stdout, {"event": "exit", "code": code})
+
+
+def _supervise(examples: list[dict[str, Any]], *, send: IO[str], receive: IO[str]) -> None:
+    """Hand out one example at a time; pass on only the report that answers it."""
+    for item in examples:
+        token = secrets.token_hex(16)
+        _send(sys.stdout, {"event": "start", "id": item["id"]})
+        try:
+            _send(send, {"id": item["id"], "token": token})
+        except OSError:  # the runner has ended
+            return
+        report = _genuine(receive.readline(), item["id"], token)
+        if report is None:
+            return
+        if not report:
+            _send(sys.stdout, {"event": "forged", "id": item["id"]})
+            return
+        _send(sys.stdout, {"event": "done", **report})
+
+
+def _genuine(line: str, ident: int, token: str) -> dict[str, Any] | None:
+    """The report without its token; None at the end of the stream; {} for a forgery."""
+    if not line:
+        return None
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        report = json.loads(line)
+        if report.get("id") == ident and report.pop("token", None) == token:
+            return {key: report.get(key) for key in ("id", "error", "stdout", "stderr")}
+    return {}
+
+
+def _runner(job: Mapping[str, Any], *, requests: int, reports: int) -> None:
+    """Run each example the supervisor asks for, in the note's one namespace; report each."""
+    dump = _prepare(job, keep=(requests, reports))
+    items = {item["id"]: item for item in job["examples"]}
     namespace = _fresh_main()
-    for item in job["examples"]:
-        _send(proto, {"event": "start", "id": item["id"]})
+    answer = os.fdopen(reports, "w", encoding="utf-8")
+    for line in os.fdopen(requests, encoding="utf-8"):
+        ask = json.loads(line)
+        item = items[ask["id"]]
         faulthandler.dump_traceback_later(job["timeout_s"], exit=True, file=dump)
         try:
             with _capture() as captured:
                 error = _run_one(item, namespace, job["path"])
         finally:
             faulthandler.cancel_dump_traceback_later()
-        _send(proto, {"event": "done", "id": item["id"], "error": error, **captured})
+        _send(answer, {"id": item["id"], "token": ask["token"], "error": error, **captured})
 
 
-def _prepare(job: Mapping[str, Any]) -> tuple[IO[str], IO[str]]:
-    """Keep the real stdout for events and stderr for stack dumps; stdin reads nothing."""
-    devnull = os.open(os.devnull, os.O_RDONLY)
+def _prepare(job: Mapping[str, Any], *, keep: tuple[int, ...]) -> IO[str]:
+    """Stdin and stdout read and write nothing (the events are not ours); stderr for dumps."""
+    devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
     os.close(devnull)
-    proto = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.closerange(3, min(keep))
+    os.closerange(min(keep) + 1, max(keep))
+    os.closerange(max(keep) + 1, 1024)
     dump = os.fdopen(os.dup(2), "w", encoding="utf-8")
     path, lines = job["path"], job["lines"]
     linecache.cache[path] = (sum(map(len, lines)), None, lines, path)
-    return proto, dump
+    return dump
 
 
 def _fresh_main() -> dict[str, Any]:

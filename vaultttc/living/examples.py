@@ -3,9 +3,11 @@
 `run_examples` plans which examples run (skip markers, unknown languages and missing consent
 skip them: `allowed=False` runs nothing), hands the rest to the child program
 (`living/child.py`) through `sandbox.run_child` — a temp working directory as cwd and HOME,
-an address-space limit, an environment without keys, tokens or secrets, no network where the
-machine allows it — and judges what comes back. An exception fails an example at the note's
-own line; an `output` fence right after it must match its stdout (trailing whitespace ignored;
+a memory budget for the whole tree, an environment without keys, tokens or secrets, the
+sandbox's namespaces (no network, no host files), or nothing at all where the machine gives
+no isolation and `--allow-exec=unsandboxed` was not given — and judges what comes back: only
+the child's supervisor reports, and only for the example it handed out. An exception fails
+an example at the note's own line; an `output` fence right after it must match its stdout (trailing whitespace ignored;
 `...` matches any text when the output fence says `ellipsis`, e.g. ```` ```output ellipsis ````,
 or when `ExampleOptions.ellipsis` is set); a NameError for a name that an earlier failed or
 skipped example would have bound says so. A per-example timeout (the child's watchdog) fails
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from vaultttc.notes.parse import split_lines
+from vaultttc.sandbox.detect import refusal
 from vaultttc.sandbox.parent import SandboxResult
 from vaultttc.sandbox.sync import run_child
 
@@ -52,6 +55,7 @@ SHELLS = frozenset({"bash", "sh", "shell"})
 Status = Literal["passed", "failed", "skipped", "not run"]
 _CHILD = Path(__file__).with_name("child.py")
 _MAX_OUTPUT = 16 * 1024 * 1024
+_PROCESSES = 8  # the supervisor, the runner, and shells with their pipelines
 _WATCHDOG = re.compile(r"^Timeout \(\d+:\d\d:\d\d(\.\d+)?\)!$", re.MULTILINE)
 
 
@@ -252,6 +256,9 @@ def run_examples(
     """Run `note.examples` (only when `allowed`) and judge each; never raises for an example."""
     options = options or ExampleOptions()
     planned = [skip_reason(example, allowed=allowed) for example in note.examples]
+    blocked = refusal() if None in planned else None
+    if blocked is not None:
+        planned = [skip or f"not run: {blocked}" for skip in planned]
     jobs = [i for i, skip in enumerate(planned) if skip is None]
     child = _run_child(note, jobs, options) if jobs else _Child()
     return ExamplesReport(note.path, _assemble(note, planned, child, options=options))
@@ -265,6 +272,7 @@ def _run_child(note: Note, jobs: Sequence[int], options: ExampleOptions) -> _Chi
         timeout_s=budget,
         memory_mb=options.memory_mb,
         max_output=_MAX_OUTPUT,
+        processes=_PROCESSES,
     )
     return _read_child(result, jobs, options=options, path=note.path)
 
@@ -289,22 +297,31 @@ def _read_child(
     result: SandboxResult, jobs: Sequence[int], *, options: ExampleOptions, path: str
 ) -> _Child:
     records: dict[int, Mapping[str, Any]] = {}
-    current = jobs[0]
+    current, code, forged = jobs[0], result.returncode, False
     for line in result.stdout.splitlines():
         try:
             event = json.loads(line)
         except ValueError:
             continue
-        if event.get("event") == "start":
+        kind = event.get("event")
+        if kind == "start":
             current = event["id"]
-        elif event.get("event") == "done":
+        elif kind == "done":
             records[event["id"]] = event
+        elif kind == "exit":
+            code = event["code"]
+        forged = forged or kind == "forged"
     if len(records) == len(jobs):
         return _Child(records)
-    return _Child(records, _stop(result, current, options=options, path=path))
+    if forged:
+        why = "its report was forged: an example wrote to vaultttc's report channel"
+        return _Child(records, _Stop(current, why, verb="tampered with the run"))
+    return _Child(records, _stop(result, current, code, options=options, path=path))
 
 
-def _stop(result: SandboxResult, current: int, *, options: ExampleOptions, path: str) -> _Stop:
+def _stop(
+    result: SandboxResult, current: int, code: int | None, *, options: ExampleOptions, path: str
+) -> _Stop:
     """Why the child stopped before finishing: faulthandler's timeout, the budget, a crash."""
     if _WATCHDOG.search(result.stderr):
         where = re.findall(rf'File "{re.escape(path)}", line (\d+)', result.stderr)
@@ -315,7 +332,7 @@ def _stop(result: SandboxResult, current: int, *, options: ExampleOptions, path:
         )
     if result.timed_out:
         return _Stop(current, "the note's examples ran out of time", verb="timed out")
-    how = "it printed more than the output limit" if result.truncated else _how(result.returncode)
+    how = "it printed more than the output limit" if result.truncated else _how(code)
     tail = result.stderr[-4000:].strip()
     return _Stop(current, f"the example process died ({how})", None, tail, verb="crashed")
 

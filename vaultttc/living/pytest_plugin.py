@@ -5,7 +5,8 @@ Registered through the `pytest11` entry point; the only module of vaultttc that 
 files named on the command line; each example is an item named `notes/x.md::line 42`. The first
 item of a note runs all of the note's examples in one child process (`examples.run_examples`);
 its siblings reuse the report. Without consent (`--allow-exec`, `ttc.execute: true`, or
-`execute = true` in the vault config) every item is skipped and nothing runs. A note that does
+`execute = true` in the vault config) every item is skipped and nothing runs; where the OS
+gives no isolation, nothing runs either without `--allow-unsandboxed`. A note that does
 not parse is one failing item with the one-line error. `--vault-record` writes outcomes back.
 
 `main()` is what `vaultttc test` calls: pytest in-process on the given paths, with conftest
@@ -18,6 +19,7 @@ path was given (the plugin is loaded into every pytest run).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +40,7 @@ from vaultttc.living.examples import (
 )
 from vaultttc.living.record import may_execute, record_outcome, run_options
 from vaultttc.notes.model import Example, Note
+from vaultttc.sandbox.detect import unsandboxed
 from vaultttc.vault.files import find_vault_root, iter_notes, read_note
 
 __all__ = ["main"]
@@ -65,6 +68,7 @@ class _State:
 
 
 _STATE = pytest.StashKey[_State]()
+_UNSANDBOXED = pytest.StashKey[contextlib.ExitStack]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -81,6 +85,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="consent to run the vault's code (else every example is skipped)",
+    )
+    group.addoption(
+        "--allow-unsandboxed",
+        action="store_true",
+        default=False,
+        help="where the OS gives no isolation, run the examples anyway, without it",
     )
     group.addoption(
         "--vault-record",
@@ -113,15 +123,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     vaults = [str(v) for v in config.getoption("vault")]
     config.stash[_STATE] = _State(tuple(Path(v).resolve() for v in vaults))
+    if config.getoption("allow_unsandboxed"):
+        config.stash[_UNSANDBOXED] = contextlib.ExitStack()
+        config.stash[_UNSANDBOXED].enter_context(unsandboxed())
     if vaults:
         given = config.args_source == pytest.Config.ArgsSource.ARGS
         config.args = [*config.args, *vaults] if given else vaults
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    with contextlib.suppress(KeyError):
+        config.stash[_UNSANDBOXED].close()
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
     if not config.stash[_STATE].roots:
         return None
     consent = "allowed" if config.getoption("allow_exec") else "per note / vault config"
+    consent += ", unsandboxed" * config.getoption("allow_unsandboxed")
     return f"vaultttc: vaults {', '.join(map(str, config.stash[_STATE].roots))}; exec {consent}"
 
 
@@ -291,6 +310,7 @@ def main(
     allow_exec: bool = False,
     record: bool = False,
     extra_args: Sequence[str] = (),
+    unsandboxed: bool = False,
 ) -> int:
     """`vaultttc test`: run pytest in-process on `paths` (vaults or notes) with this plugin.
 
@@ -307,5 +327,7 @@ def main(
         args.append("--allow-exec")
     if record:
         args.append("--vault-record")
+    if unsandboxed:
+        args.append("--allow-unsandboxed")
     code = int(pytest.main([*args, *extra_args]))
     return {0: 0, 1: 1, 5: 0}.get(code, 2)

@@ -247,7 +247,8 @@ def render_callout(done: Answered, *, templates: Templates, today: date) -> str:
 def _tally(outcome: Outcome) -> str:
     """`6 passed · 8 samples`: counts, not a fraction, since samples include router calls."""
     samples = f"{outcome.samples_used} sample" + ("s" if outcome.samples_used != 1 else "")
-    if outcome.evidence in ("reference", "tests", "examples") and outcome.samples_used > 1:
+    checked = ("reference", "tests", "examples", "check")
+    if outcome.evidence in checked and outcome.samples_used > 1:
         return f"{outcome.passed} passed · {samples}"
     if outcome.evidence == "vote" or outcome.agreed > 1:
         return f"{outcome.agreed} agree · {samples}"

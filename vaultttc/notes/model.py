@@ -96,7 +96,8 @@ class AnswerRegion:
 
 @dataclass(frozen=True, slots=True)
 class Question:
-    """A `[!question]` callout, with its stub and test fences when it is a code task.
+    """A `[!question]` callout, with its stub and test fences when it is a code task, and its
+    `python check` fence (right after the callout, or after a code task's fences) if any.
 
     `span` covers the callout and its fences (the answer region goes right after it);
     `hash` digests everything that determines the answer besides run settings. `authored`:
@@ -112,6 +113,7 @@ class Question:
     kind: Literal["question", "code"] = "question"
     stub: Fence | None = None
     test: Fence | None = None
+    check: Fence | None = None
     answer: AnswerRegion | None = None
     prefix: str = ""
     hash: str = ""

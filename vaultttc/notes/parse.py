@@ -193,12 +193,13 @@ def _question(
         for n in range(fence.span.start, fence.span.end)
     }
     title, body, fields = _callout_text(callout, lines, path, fenced=fenced)
-    stub, test, taken = _code_task(callout, parsed, language)
-    end = max([callout.span.end] + [f.span.end for f in (stub, test) if f])
+    stub, test, check, taken = _code_task(callout, parsed, language)
+    end = max([callout.span.end] + [f.span.end for f in (stub, test, check) if f])
     first = lines[callout.span.start]
     prefix = first[: _nth_marker(first, callout.depth)]
     qid = fields.get("id") or "q-" + _digest(" ".join(f"{title}\n{body}".split()))[:6]
-    content = [title, body, repr(sorted(fields.items())), *(f.code for f in (stub, test) if f)]
+    fences = (f.code for f in (stub, test, check) if f)
+    content = [title, body, repr(sorted(fields.items())), *fences]
     question = Question(
         id=qid,
         title=title,
@@ -208,6 +209,7 @@ def _question(
         kind="code" if stub else "question",
         stub=stub,
         test=test,
+        check=check,
         prefix=prefix,
         hash=_digest("\x00".join(content))[:12],
         authored=_authored(body),
@@ -282,21 +284,36 @@ def _range(span: Span) -> tuple[int, int]:
     return span.start, span.end
 
 
+_ROLES = ("stub", "test", "check")
+
+
+def _role(fence: Fence, language: str) -> str | None:
+    """What a fence right after a question is: its check (`python check`, whatever the note's
+    language: checks run in Python), its test fence, or the stub of a code task."""
+    if fence.lang == "python" and "check" in fence.words[1:]:
+        return "check"
+    if "test" in fence.words:
+        return "test"
+    return "stub" if fence.lang == language else None
+
+
 def _code_task(
     callout: Callout, parsed: Parsed, language: str
-) -> tuple[Fence | None, Fence | None, tuple[int, ...]]:
+) -> tuple[Fence | None, Fence | None, Fence | None, tuple[int, ...]]:
+    """The stub, test and check fences after a callout, each right after the one before, in
+    that order (a test fence only after a stub), and the token indices they take."""
     fences = dict(parsed.fences)
-    j = next_sibling(parsed.tokens, callout.index)
-    stub = fences.get(j) if j is not None else None
-    if stub is None or stub.lang != language or "test" in stub.words:
-        return None, None, ()
-    assert j is not None
-    k = next_sibling(parsed.tokens, j)
-    test = fences.get(k) if k is not None else None
-    if test is None or "test" not in test.words:
-        return stub, None, (j,)
-    assert k is not None
-    return stub, test, (j, k)
+    found: dict[str, Fence] = {}
+    taken: list[int] = []
+    at, rank = callout.index, 0
+    while (j := next_sibling(parsed.tokens, at)) is not None and j in fences:
+        role = _role(fences[j], language)
+        if role is None or _ROLES.index(role) < rank or (role == "test" and "stub" not in found):
+            break
+        found[role] = fences[j]
+        taken.append(j)
+        at, rank = j, _ROLES.index(role) + 1
+    return found.get("stub"), found.get("test"), found.get("check"), tuple(taken)
 
 
 def _answer_for(

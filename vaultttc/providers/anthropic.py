@@ -9,8 +9,10 @@ several concurrent requests for it goes alone until its first event arrives (the
 so the others read the cache instead of each writing it. Every call streams, which lifts the
 SDK's refusal of long non-streaming requests; the timeout is per read.
 
-Thinking blocks are selected by type, counted, and kept out of `text`. This module must not read
-the environment: the key and base URL arrive as arguments.
+Thinking blocks are selected by type, counted, and kept out of `text`. The Messages API returns
+no token log-probabilities, so completions carry no trace confidence and the capabilities say
+`logprobs=0`. This module must not read the environment: the key and base URL arrive as
+arguments.
 """
 
 from __future__ import annotations
@@ -246,6 +248,7 @@ class AnthropicProvider(HostedIdentity):
             efforts=caps.efforts,
             prefill=False,
             max_concurrency=self._tuning.max_concurrency,
+            logprobs=0,  # the Messages API has no token log-probabilities
         )
 
     def cache_identity(self) -> str:
@@ -258,11 +261,48 @@ class AnthropicProvider(HostedIdentity):
                 info = await self._call(lambda: self._client.models.retrieve(self._model))
                 self._caps = ModelCaps.from_info(info)
 
-    async def complete(self, request: Request) -> Completion:
+    @property
+    def client(self) -> anthropic.AsyncAnthropic:
+        """The SDK client (`anthropic_batch.py` sends Message Batches through it)."""
+        return self._client
+
+    async def params_for(self, request: Request) -> tuple[dict[str, Any], bool]:
+        """The Messages params for `request`, and whether they carry `cache_control`:
+        `complete()` streams them, a Message Batch item holds them as they are."""
         await self.prepare()
         assert self._caps is not None
         cache = _cacheable(request, self._cache_min_tokens)
-        params = message_params(request, self._caps, model=self._model, cache=cache)
+        return message_params(request, self._caps, model=self._model, cache=cache), cache
+
+    def completion_of(
+        self,
+        message: Any,
+        request: Request,
+        *,
+        pricing: Pricing | None = None,
+        latency_s: float = 0.0,
+    ) -> Completion:
+        """A finished `Message` as the completion of `request` (priced by `pricing`, else
+        this provider's synchronous price)."""
+        text, thinking, usage, finish = _parse(message)
+        return Completion(
+            text=text,
+            thinking=thinking,
+            model=str(getattr(message, "model", self._model)),
+            provider=self.name,
+            usage=usage,
+            cost_usd=(pricing or self._pricing).cost(usage),
+            latency_s=latency_s,
+            finish_reason=finish,
+            sample_index=request.sample_index,
+        )
+
+    async def call(self, call: Any) -> Any:
+        """An SDK call with this provider's retries for malformed replies and its errors."""
+        return await self._call(call)
+
+    async def complete(self, request: Request) -> Completion:
+        params, cache = await self.params_for(request)
         key = _warm_key(params) if cache else None
         warmer = await self._warmups.enter(key) if key else None
         started = time.perf_counter()
@@ -275,18 +315,7 @@ class AnthropicProvider(HostedIdentity):
         finally:
             if warmer is not None:
                 warmer.set()
-        text, thinking, usage, finish = _parse(message)
-        return Completion(
-            text=text,
-            thinking=thinking,
-            model=str(getattr(message, "model", self._model)),
-            provider=self.name,
-            usage=usage,
-            cost_usd=self._pricing.cost(usage),
-            latency_s=time.perf_counter() - started,
-            finish_reason=finish,
-            sample_index=request.sample_index,
-        )
+        return self.completion_of(message, request, latency_s=time.perf_counter() - started)
 
     async def _stream(self, params: dict[str, Any], warmer: asyncio.Event | None) -> Any:
         try:

@@ -70,7 +70,11 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class Completion:
-    """A provider's answer to one `Request`. `thinking` is never part of `text`."""
+    """A provider's answer to one `Request`. `thinking` is never part of `text`.
+
+    `trace_confidence` is DeepConf's confidence of the sampled trace (`engine.trace`), set by
+    providers whose backend returned token log-probabilities; None where it could not.
+    """
 
     text: str
     model: str
@@ -82,17 +86,23 @@ class Completion:
     finish_reason: str = "stop"
     cached: bool = False
     sample_index: int = 0
+    trace_confidence: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    """What a provider's model can do; strategies consult this instead of provider names."""
+    """What a provider's model can do; strategies consult this instead of provider names.
+
+    `logprobs` is how many top log-probabilities per token the backend returns (0: none, so its
+    completions carry no trace confidence).
+    """
 
     chat: bool = True
     thinking: bool = False
     efforts: tuple[str, ...] = ()
     prefill: bool = True
     max_concurrency: int = 8
+    logprobs: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,11 @@ server that returns fewer choices is asked for the rest one by one and is not se
 Usage of an `n` request is split evenly over its choices. A seed, when given, becomes
 `seed + sample_index`, so a sample is reproducible on servers that honour seeds.
 
-Reasoning servers' `reasoning_content` (vLLM, SGLang) is kept apart as thinking. This module
-must not read the environment: key, base URL and model arrive as arguments.
+Reasoning servers' `reasoning_content` (vLLM, SGLang) is kept apart as thinking. Every request
+asks for token log-probabilities (`logprobs`, `top_logprobs` = 20), and each completion carries
+the trace confidence they give (`providers.logprobs`); a server that answers HTTP 400 naming
+logprobs is asked again without them, and not asked for them again. This module must not read
+the environment: key, base URL and model arrive as arguments.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import logging
 import time
 from typing import Any
 
+from vaultttc.engine.trace import TOP_K
+from vaultttc.errors import ProviderError
 from vaultttc.providers.base import Capabilities, Completion, Pricing, Request, Usage
 from vaultttc.providers.common import (
     DEFAULT_TEMPERATURE,
@@ -29,6 +34,7 @@ from vaultttc.providers.common import (
     chat_turns,
     split_evenly,
 )
+from vaultttc.providers.logprobs import chat_trace_confidence
 from vaultttc.providers.openai import call_openai, make_client
 
 __all__ = ["N_SERVERS", "CompatibleProvider", "chat_params"]
@@ -38,7 +44,7 @@ N_SERVERS = ("vllm", "sglang")  # servers known to return n choices for n > 1
 MAX_N = 64
 
 
-def chat_params(request: Request, *, model: str, n: int = 1) -> dict[str, Any]:
+def chat_params(request: Request, *, model: str, n: int = 1, logprobs: int = 0) -> dict[str, Any]:
     """The keyword arguments of `chat.completions.create()` (pure)."""
     messages: list[dict[str, str]] = []
     if request.system:
@@ -59,17 +65,24 @@ def chat_params(request: Request, *, model: str, n: int = 1) -> dict[str, Any]:
         params["stop"] = list(request.stop)
     if request.effort is not None:
         params["reasoning_effort"] = request.effort
+    if logprobs > 0:
+        params["logprobs"] = True
+        params["top_logprobs"] = logprobs
     return params
 
 
-def _choice(choice: Any) -> tuple[str, str, str]:
+_Choice = tuple[str, str, str, float | None]
+
+
+def _choice(choice: Any) -> _Choice:
     try:
         message = choice.message
         extra = getattr(message, "model_extra", None) or {}
         thinking = extra.get("reasoning_content") or extra.get("reasoning") or ""
-        return str(message.content or ""), str(thinking), str(choice.finish_reason or "truncated")
+        text, finish = str(message.content or ""), str(choice.finish_reason or "truncated")
     except AttributeError as exc:
         raise Malformed(f"unexpected choice shape: {exc}") from exc
+    return text, str(thinking), finish, chat_trace_confidence(choice)
 
 
 def _usages(raw: Any, k: int) -> list[Usage]:
@@ -120,6 +133,7 @@ class CompatibleProvider(HostedIdentity):
         self._base_url = base_url.rstrip("/")
         self._client = make_client(api_key=api_key, base_url=self._base_url, tuning=self._tuning)
         self._use_n = n_per_request
+        self._logprobs = TOP_K
         self._pending: dict[Request, _Batch] = {}
 
     @property
@@ -130,10 +144,11 @@ class CompatibleProvider(HostedIdentity):
             efforts=(),
             prefill=False,
             max_concurrency=self._tuning.max_concurrency,
+            logprobs=self._logprobs,
         )
 
     def cache_identity(self) -> str:
-        return f"chat-completions base_url={self._base_url}"
+        return f"chat-completions base_url={self._base_url} logprobs={TOP_K}"
 
     async def complete(self, request: Request) -> Completion:
         if not self._use_n:
@@ -188,10 +203,20 @@ class CompatibleProvider(HostedIdentity):
         return (await self._create(request, 1))[0]
 
     async def _create(self, request: Request, n: int) -> list[Completion]:
-        params = chat_params(request, model=self._model, n=n)
+        try:
+            return await self._create_once(request, n)
+        except ProviderError as exc:
+            if not self._logprobs or "HTTP 400" not in str(exc) or "logprob" not in str(exc):
+                raise
+            log.warning("%s rejects logprobs; asking without them from now on", self._base_url)
+            self._logprobs = 0
+            return await self._create_once(request, n)
+
+    async def _create_once(self, request: Request, n: int) -> list[Completion]:
+        params = chat_params(request, model=self._model, n=n, logprobs=self._logprobs)
         started = time.perf_counter()
 
-        async def create() -> tuple[list[tuple[str, str, str]], list[Usage], str]:
+        async def create() -> tuple[list[_Choice], list[Usage], str]:
             response = await self._client.chat.completions.create(**params)
             choices = sorted(response.choices, key=lambda c: c.index)[:n]
             if not choices:
@@ -221,8 +246,11 @@ class CompatibleProvider(HostedIdentity):
                 latency_s=latency,
                 finish_reason=finish,
                 sample_index=request.sample_index + i,
+                trace_confidence=trace,
             )
-            for i, ((text, thinking, finish), usage) in enumerate(zip(parsed, usages, strict=True))
+            for i, ((text, thinking, finish, trace), usage) in enumerate(
+                zip(parsed, usages, strict=True)
+            )
         ]
 
     async def aclose(self) -> None:

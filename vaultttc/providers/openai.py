@@ -7,12 +7,18 @@ of message. Reasoning tokens are counted from `output_tokens_details`; cached in
 `input_tokens_details`. `temperature` is not sent (reasoning models reject it), and since the
 Responses API has no stop sequences, `stop` is applied to the returned text.
 
+Non-reasoning models (`NON_REASONING`: GPT-4.1, GPT-4o and older) are asked for token
+log-probabilities (`top_logprobs` = 20 with `include: ["message.output_text.logprobs"]`), and
+their completions carry a trace confidence; reasoning models return none, so they are not
+asked and their capabilities say `logprobs=0`.
+
 `call_openai` (error mapping around the SDK) is shared with `compatible.py`. This module must not
 read the environment: the key and base URL arrive as arguments.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
@@ -20,6 +26,7 @@ from typing import Any, TypeVar
 import httpx2
 import openai
 
+from vaultttc.engine.trace import TOP_K
 from vaultttc.errors import ProviderError
 from vaultttc.providers.base import Capabilities, Completion, Pricing, Request, Usage
 from vaultttc.providers.common import (
@@ -34,8 +41,16 @@ from vaultttc.providers.common import (
     status_error_text,
 )
 from vaultttc.providers.defaults import OPENAI_DEFAULT_MODEL
+from vaultttc.providers.logprobs import responses_trace_confidence
 
-__all__ = ["DEFAULT_MODEL", "KNOWN_EFFORTS", "OpenAIProvider", "call_openai", "response_params"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "KNOWN_EFFORTS",
+    "NON_REASONING",
+    "OpenAIProvider",
+    "call_openai",
+    "response_params",
+]
 
 T = TypeVar("T")
 DEFAULT_MODEL = OPENAI_DEFAULT_MODEL
@@ -55,23 +70,41 @@ KNOWN_EFFORTS: Mapping[str, tuple[str, ...]] = {
     "o4-mini": ("low", "medium", "high"),
 }
 _UNKNOWN_EFFORTS = ("low", "medium", "high")
+# models without reasoning: they take no effort and return token log-probabilities
+NON_REASONING = (
+    "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4o", "gpt-4o-mini", "gpt-4-turbo", "gpt-4",
+    "gpt-3.5-turbo", "chatgpt-4o-latest",
+)  # fmt: skip
+
+
+def _known(model: str, base: str) -> bool:
+    return model == base or model.startswith(base + "-2")
 
 
 def efforts_of(model: str) -> tuple[str, ...] | None:
     """The efforts a known model accepts (dated snapshots match their base id); else None."""
+    if any(_known(model, base) for base in NON_REASONING):
+        return ()
     for base in sorted(KNOWN_EFFORTS, key=len, reverse=True):
-        if model == base or model.startswith(base + "-2"):
+        if _known(model, base):
             return KNOWN_EFFORTS[base]
     return None
+
+
+def logprobs_of(model: str) -> int:
+    """How many top log-probabilities per token the model returns (0: a reasoning model)."""
+    return TOP_K if any(_known(model, base) for base in NON_REASONING) else 0
 
 
 def _effort(request: Request, model: str) -> str | None:
     allowed = efforts_of(model)
     effort = request.effort
-    if effort is None and request.thinking_budget:
+    if effort is None and request.thinking_budget and allowed != ():
         effort = effort_for_budget(request.thinking_budget, allowed or _UNKNOWN_EFFORTS)
     if effort is None:
         return None
+    if allowed == ():
+        raise ProviderError(f"openai {model}: a model without reasoning takes no effort")
     if effort not in EFFORT_LEVELS or (allowed is not None and effort not in allowed):
         shown = ", ".join(allowed or EFFORT_LEVELS)
         raise ProviderError(
@@ -93,6 +126,9 @@ def response_params(request: Request, *, model: str) -> dict[str, Any]:
     effort = _effort(request, model)
     if effort is not None:
         params["reasoning"] = {"effort": effort}
+    if logprobs_of(model):
+        params["top_logprobs"] = logprobs_of(model)
+        params["include"] = ["message.output_text.logprobs"]
     return params
 
 
@@ -115,7 +151,7 @@ def _usage(raw: Any) -> Usage:
     )
 
 
-def _parse(response: Any, stops: tuple[str, ...]) -> tuple[str, str, Usage, str]:
+def _parse(response: Any, stops: tuple[str, ...]) -> tuple[str, str, Usage, str, float | None]:
     if getattr(response, "status", None) == "failed":
         error = getattr(response, "error", None)
         raise ProviderError(one_line(f"response failed: {getattr(error, 'message', error)}"))
@@ -137,7 +173,7 @@ def _parse(response: Any, stops: tuple[str, ...]) -> tuple[str, str, Usage, str]
     if response.status == "incomplete" and not stopped:
         reason = str(getattr(details, "reason", "") or "incomplete")
         finish = "length" if reason == "max_output_tokens" else reason
-    return text, thinking, usage, finish
+    return text, thinking, usage, finish, responses_trace_confidence(response)
 
 
 async def call_openai(
@@ -195,38 +231,66 @@ class OpenAIProvider(HostedIdentity):
             efforts=efforts if efforts is not None else _UNKNOWN_EFFORTS,
             prefill=False,
             max_concurrency=self._tuning.max_concurrency,
+            logprobs=logprobs_of(self._model),
         )
 
     def cache_identity(self) -> str:
         return f"openai-responses base_url={self._base_url}"
 
-    async def complete(self, request: Request) -> Completion:
-        params = response_params(request, model=self._model)
-        what = f"openai {self._model}"
-        started = time.perf_counter()
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        """The SDK client (`openai_batch.py` sends Batch API files and batches through it)."""
+        return self._client
 
-        async def create() -> tuple[str, str, Usage, str, str]:
-            response = await self._client.responses.create(**params)
-            return *_parse(response, request.stop), str(getattr(response, "model", self._model))
-
-        text, thinking, usage, finish, model = await call_openai(
-            create,
-            what=what,
-            tuning=self._tuning,
-            base_url=self._base_url,
+    async def call(self, call: Callable[[], Awaitable[T]]) -> T:
+        """An SDK call with this provider's retries for malformed replies and its errors."""
+        return await call_openai(
+            call, what=f"openai {self._model}", tuning=self._tuning, base_url=self._base_url,
             key_hint="OPENAI_API_KEY",
-        )
+        )  # fmt: skip
+
+    @staticmethod
+    def response_from_json(body: Mapping[str, Any]) -> Any:
+        """A Responses API `Response` from its JSON (a Batch API output line's body)."""
+        try:
+            return openai.types.responses.Response.model_validate(body)
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            raise Malformed(f"unexpected response shape: {one_line(str(exc))}") from exc
+
+    def completion_of(
+        self,
+        response: Any,
+        request: Request,
+        *,
+        pricing: Pricing | None = None,
+        latency_s: float = 0.0,
+    ) -> Completion:
+        """A Responses API `Response` as the completion of `request` (priced by `pricing`,
+        else this provider's synchronous price)."""
+        text, thinking, usage, finish, trace = _parse(response, request.stop)
         return Completion(
             text=text,
             thinking=thinking,
-            model=model,
+            model=str(getattr(response, "model", self._model)),
             provider=self.name,
             usage=usage,
-            cost_usd=self._pricing.cost(usage),
-            latency_s=time.perf_counter() - started,
+            cost_usd=(pricing or self._pricing).cost(usage),
+            latency_s=latency_s,
             finish_reason=finish,
             sample_index=request.sample_index,
+            trace_confidence=trace,
         )
+
+    async def complete(self, request: Request) -> Completion:
+        params = response_params(request, model=self._model)
+        started = time.perf_counter()
+
+        async def create() -> Completion:
+            response = await self._client.responses.create(**params)
+            return self.completion_of(response, request)  # parsed inside: garbage is retried
+
+        completion = await self.call(create)
+        return dataclasses.replace(completion, latency_s=time.perf_counter() - started)
 
     async def aclose(self) -> None:
         await self._client.close()

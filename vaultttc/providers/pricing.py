@@ -12,6 +12,8 @@ bill). A vault extends or corrects it in `.vaultttc/config.toml`:
 
 A model found in neither is priced at its vendor's most expensive row, so a cost cap errs on
 the safe side; `local`, `replay` and self-hosted servers cost nothing unless configured.
+Requests sent through a batch API (Anthropic Message Batches, OpenAI Batch) bill every token
+kind at `BATCH_DISCOUNT` of these rates (`batch_pricing`).
 Pure lookups; nothing here does IO.
 """
 
@@ -23,9 +25,27 @@ from collections.abc import Mapping
 from vaultttc.errors import ConfigError
 from vaultttc.providers.base import Pricing
 
-__all__ = ["FREE", "PRICES", "parse_price_overrides", "price_for"]
+__all__ = [
+    "BATCH_DISCOUNT",
+    "FREE",
+    "PRICES",
+    "batch_pricing",
+    "parse_price_overrides",
+    "price_for",
+]
 
 FREE = Pricing()
+BATCH_DISCOUNT = 0.5  # both vendors: half the synchronous price, cache reads and writes too
+
+
+def batch_pricing(pricing: Pricing) -> Pricing:
+    """`pricing` at the batch APIs' rate."""
+    return Pricing(
+        input=pricing.input * BATCH_DISCOUNT,
+        output=pricing.output * BATCH_DISCOUNT,
+        cache_read=pricing.cache_read * BATCH_DISCOUNT,
+        cache_write=pricing.cache_write * BATCH_DISCOUNT,
+    )
 
 
 def _p(inp: float, out: float, read: float, *, write: float | None = None) -> Pricing:

@@ -1,8 +1,11 @@
 """The `replay:PATH` provider: recorded samples played back, for reproducible runs and benchmarks.
 
 The file is JSONL, one question a line: `{"question": "...", "samples": [...]}`. A sample is a
-string or `{"text": ..., "thinking": ..., "usage": {...}}`; a line may instead carry `"usage"`
-as a list parallel to `samples`. Other keys (`problem_id`, `gold`) are ignored.
+string or `{"text": ..., "thinking": ..., "usage": {...}, "confidence": ...}`; a line may instead
+carry `"usage"` as a list parallel to `samples`, and likewise `"confidences"`: each sample's
+trace confidence (a number, or null for none), played back as `Completion.trace_confidence` so
+that recorded pools vote weighted as live ones would. Other keys (`problem_id`, `gold`) are
+ignored.
 
 A request whose prompt (with its messages; whitespace-normalised) contains a recorded question
 gets that question's samples; when several recorded questions occur in it, the longest wins.
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vaultttc.engine.trace import TOP_K
 from vaultttc.errors import ConfigError, ProviderError
 from vaultttc.providers.base import Capabilities, Completion, Pricing, Request, Usage
 
@@ -52,6 +56,7 @@ class Recorded:
     text: str
     thinking: str = ""
     usage: Usage = field(default_factory=Usage)
+    confidence: float | None = None
 
 
 def _usage(raw: object, where: str) -> Usage:
@@ -62,14 +67,35 @@ def _usage(raw: object, where: str) -> Usage:
     return Usage(**{k: int(raw.get(k, 0)) for k in _USAGE_KEYS})
 
 
-def _sample(raw: object, usage: object, where: str) -> Recorded:
+def _confidence(raw: object, where: str) -> float | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise ConfigError(f"{where}: a confidence must be a number or null")
+    return float(raw)
+
+
+def _sample(raw: object, usage: object, confidence: object, where: str) -> Recorded:
     if isinstance(raw, str):
-        return Recorded(raw, usage=_usage(usage, where))
+        return Recorded(raw, usage=_usage(usage, where), confidence=_confidence(confidence, where))
     if isinstance(raw, Mapping) and isinstance(raw.get("text"), str):
         return Recorded(
-            raw["text"], str(raw.get("thinking", "")), _usage(raw.get("usage", usage), where)
+            raw["text"],
+            str(raw.get("thinking", "")),
+            _usage(raw.get("usage", usage), where),
+            _confidence(raw.get("confidence", confidence), where),
         )
     raise ConfigError(f"{where}: a sample must be a string or an object with 'text'")
+
+
+def _parallel(row: dict[str, Any], key: str, n: int, where: str) -> list[Any]:
+    value = row.get(key)
+    if key == "confidences" and value is not None and not isinstance(value, list):
+        raise ConfigError(f"{where}: 'confidences' must be a list")
+    values = value if isinstance(value, list) else [value] * n
+    if len(values) != n:
+        raise ConfigError(f"{where}: '{key}' must have one entry per sample")
+    return values
 
 
 def _line(row: Any, where: str) -> tuple[str, tuple[Recorded, ...]]:
@@ -78,13 +104,11 @@ def _line(row: Any, where: str) -> tuple[str, tuple[Recorded, ...]]:
     samples = row.get("samples")
     if not isinstance(samples, list) or not samples:
         raise ConfigError(f"{where}: 'samples' must be a non-empty list")
-    usages = row.get("usage")
-    usages = usages if isinstance(usages, list) else [usages] * len(samples)
-    if len(usages) != len(samples):
-        raise ConfigError(f"{where}: 'usage' must have one entry per sample")
+    usages = _parallel(row, "usage", len(samples), where)
+    confidences = _parallel(row, "confidences", len(samples), where)
     return normalise(row["question"]), tuple(
-        _sample(s, u, f"{where} sample {i}")
-        for i, (s, u) in enumerate(zip(samples, usages, strict=True))
+        _sample(s, u, c, f"{where} sample {i}")
+        for i, (s, u, c) in enumerate(zip(samples, usages, confidences, strict=True))
     )
 
 
@@ -142,7 +166,9 @@ def _pick(samples: tuple[Recorded, ...], request: Request) -> Recorded:
     for k in range(n):
         sample = samples[(i + k) % n]
         if sample.text.startswith(request.prefix):
-            return Recorded(sample.text[len(request.prefix) :], sample.thinking, sample.usage)
+            return Recorded(
+                sample.text[len(request.prefix) :], sample.thinking, sample.usage, sample.confidence
+            )
     return samples[i % n]
 
 
@@ -153,6 +179,7 @@ class ReplayProvider:
         self._path = path
         self._table = load_replay(path)
         self._index = _Index(list(self._table))
+        self._confident = any(r.confidence is not None for rs in self._table.values() for r in rs)
         self._digest = hashlib.sha256(path.read_bytes()).hexdigest()
 
     @property
@@ -175,6 +202,7 @@ class ReplayProvider:
             efforts=("low", "medium", "high"),
             prefill=True,
             max_concurrency=64,
+            logprobs=TOP_K if self._confident else 0,  # recorded trace confidences, not tokens
         )
 
     def cache_identity(self) -> str:
@@ -209,6 +237,7 @@ class ReplayProvider:
             latency_s=0.0,
             finish_reason="stop",
             sample_index=request.sample_index,
+            trace_confidence=sample.confidence,
         )
 
     async def aclose(self) -> None:

@@ -1,10 +1,12 @@
 """Programs with a harness appended, run as one sandbox batch, read back by a nonce line.
 
-The pattern the `python` verifier and behaviour voting share: a fresh nonce per batch, the
-harness (built from the nonce) appended to every program, one `arun_python_batch`, and per
-program the text after the last line that starts with the nonce (None when no such line was
-printed: the program crashed, timed out or exited before its harness). Must not decide what
-the payload means; the callers read it.
+For programs whose code is the note's own with the model's output as data (the `check`
+verifier): a fresh nonce per batch, the harness (built from the nonce) appended to every
+program, one `arun_python_batch`, and per program the text after the last line that starts
+with the nonce (None when no such line was printed: the program crashed, timed out or exited
+before its harness). Code from a model never goes this way: whatever runs in the program's
+process can print the line, so candidates are judged from a process of their own
+(`sandbox/judge.py`). Must not decide what the payload means; the callers read it.
 """
 
 from __future__ import annotations

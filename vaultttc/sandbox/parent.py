@@ -1,19 +1,21 @@
-"""Running untrusted code: subprocesses with a timeout, memory and process limits, no keys.
+"""Running untrusted code: the parent side of the jail (`sandbox/jail.py`, the child).
 
-Every child starts from a small stdlib-only jail program (`sandbox/jail.py`, run by path as
-`python -I -S`) with a scrubbed environment (PATH, LANG, HOME/TMPDIR = its working directory,
-and only the variables the caller allows; secret-looking names are refused). Where the OS
-allows it cheaply (root with `unshare`), the jail gets new network, PID and mount namespaces:
-no network (only a downed loopback), no view of host processes, empty tmpfs over /tmp,
-/var/tmp, /dev/shm, /root and /home (the interpreter and the working directory are bound
-back), and killing it kills every process it started, even ones that called `setsid`. As root
-the code runs under a fresh unprivileged uid, so `RLIMIT_NPROC` (ignored for root) stops fork
-bombs, the host's files are read-only to it, and /proc/<pid>/environ of vaultttc is
-unreadable. Without root or `unshare` it degrades to rlimits and a process group in the
-caller's uid (see `isolation()`). Python candidates run in batches: one jail forks one child
-per candidate (`exec` of the source in a clean namespace), so thousands of candidates cost
-milliseconds each. This module is the parent side: it builds the jail's config, starts it,
-enforces the wall-clock budget and output cap, and reads its results.
+Every run starts the stdlib-only jail program (`python -I -S jail.py CONFIG`) in a session of
+its own with a scrubbed environment (PATH, LANG, HOME/TMPDIR = its working directory, and
+only the variables the caller allows; secret-looking names are refused). Where the OS allows
+(`detect.isolation()`: as root, or as an ordinary user through an unprivileged user
+namespace) the jail lives in new mount, PID, network, IPC and UTS namespaces with a
+filesystem of only the interpreter, read-only, and a private /tmp: no network, no host
+process, file or IPC object in reach, and killing it kills everything it started. Memory is
+bounded for the whole tree: by a cgroup v2 where one is usable, else by capping the run's
+processes so that their number times the per-process address-space limit stays within the
+run's budget. Where the OS gives no isolation, nothing runs unless the caller is inside
+`detect.unsandboxed()` (`--allow-exec=unsandboxed`); then only rlimits and a process group
+(and a fresh uid as root) hold, and vaultttc makes itself non-dumpable so that its own
+/proc/<pid>/environ and memory stay unreadable. Python candidates run in batches: one jail
+forks one child per candidate, so thousands of candidates cost milliseconds each. This module
+builds the jail's config, starts it, enforces the wall-clock budget and output cap, and reads
+its results.
 
 This module only runs what it is given: it never decides whether running is allowed (the
 verifiers require consent) and never reads or passes the caller's API keys.
@@ -23,14 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import itertools
 import json
 import os
 import re
 import shutil
 import signal
-import stat
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,35 +40,38 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from vaultttc.errors import ConfigError
+from vaultttc.sandbox import cgroup
+from vaultttc.sandbox.detect import JAIL, NoIsolation, interpreter_paths, isolation, refusal
 
 if TYPE_CHECKING:
     from vaultttc.sandbox.jail import Config, Limits
+    from vaultttc.sandbox.judge import Job
 
 __all__ = [
     "DEFAULT_MAX_OUTPUT",
-    "Isolation",
     "SandboxResult",
     "arun_child",
     "arun_python",
     "arun_python_batch",
-    "isolation",
+    "workers_for",
 ]
 
 DEFAULT_MAX_OUTPUT = 256 * 1024
+PROCESSES = 4  # per candidate run: processes and threads of its tree
 _SECRET = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKIE|SESSION", re.I)
-_UNSHARE = ["--net", "--pid", "--fork", "--kill-child", "--mount", "--mount-proc"]
 _BATCH_MAX = 1000
-_JAIL = str(Path(__file__).with_name("jail.py"))
+_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 _uid_blocks = itertools.count()
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
 class SandboxResult:
-    """What one sandboxed run did. `returncode` is negative for a signal, None when killed."""
+    """What one sandboxed run did. `returncode` is negative for a signal, None when killed.
+
+    `report` is the judge's report for a judged run (None when the judge did not finish)."""
 
     returncode: int | None
     stdout: str
@@ -75,42 +79,11 @@ class SandboxResult:
     timed_out: bool = False
     truncated: bool = False
     duration_s: float = 0.0
+    report: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
         return self.returncode == 0 and not self.timed_out
-
-
-@dataclass(frozen=True, slots=True)
-class Isolation:
-    """The isolation this machine gives: namespaces (no network, private /tmp) and uid drop."""
-
-    namespaces: bool
-    separate_uid: bool
-
-
-@cache
-def isolation() -> Isolation:
-    """Probe once: root drops to a fresh uid; `unshare` adds net/pid/mount namespaces."""
-    root = os.geteuid() == 0
-    unshare = shutil.which("unshare")
-    works = False
-    if root and unshare:
-        probe = subprocess.run(
-            [unshare, *_UNSHARE, "true"], capture_output=True, timeout=10, check=False
-        )
-        works = probe.returncode == 0
-    return Isolation(namespaces=works, separate_uid=root and (works or _others_can_run_python()))
-
-
-def _others_can_run_python() -> bool:
-    """Without a mount namespace a dropped uid needs every directory up to the stdlib open."""
-    for start in (os.path.realpath(sys.executable), os.path.realpath(sys.base_prefix)):
-        path = Path(start)
-        for directory in [path, *path.parents]:
-            if not directory.stat().st_mode & stat.S_IXOTH:
-                return False
-    return True
 
 
 def _env(allow: Collection[str]) -> dict[str, str]:
@@ -120,6 +93,7 @@ def _env(allow: Collection[str]) -> dict[str, str]:
         "LC_ALL": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONIOENCODING": "utf-8",
+        **dict.fromkeys(_THREADS, "1"),  # threads count against the run's process cap
     }
     for name in allow:
         if _SECRET.search(name):
@@ -129,33 +103,45 @@ def _env(allow: Collection[str]) -> dict[str, str]:
     return env
 
 
+def _require() -> None:
+    """Refuse to run without isolation unless acknowledged; then protect this process."""
+    reason = refusal()
+    if reason is not None:
+        raise NoIsolation(reason)
+    if not isolation().namespaces:
+        _nondumpable()
+
+
+@cache
+def _nondumpable() -> None:
+    """Same-uid code can no longer read this process's environ or memory, or ptrace it."""
+    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
+
+
 def _uid_block() -> int | None:
-    """A fresh range of `_BATCH_MAX` uids for one jail; unique per process and concurrent jail."""
+    """A fresh range of uids for one jail (two per source); unique per process and jail."""
     if not isolation().separate_uid:
         return None
-    return 100_000 + (os.getpid() % 20_000) * 100_000 + (next(_uid_blocks) % 100) * _BATCH_MAX
+    block = 2 * _BATCH_MAX
+    return 100_000 + (os.getpid() % 20_000) * 100_000 + (next(_uid_blocks) % 50) * block
 
 
-def _limits(timeout_s: float, memory_mb: int, max_output: int) -> Limits:
+def _limits(timeout_s: float, memory_mb: int, max_output: int, *, processes: int) -> Limits:
+    """Per-process limits: with a cgroup for the tree each process may use the whole budget;
+    without, `processes` of them at most, each a `processes`-th of it."""
+    whole = isolation().cgroup is not None
     return {
         "timeout_s": timeout_s,
-        "memory_mb": memory_mb,
+        "memory_mb": memory_mb if whole else max(16, memory_mb // processes),
         "max_output": max_output,
         "fsize": max(16 * 1024 * 1024, 4 * max_output),
-        "nproc": 64,
+        "nproc": processes,
+        "tmp_mb": max(8, memory_mb // 8),
     }
 
 
-def _keep(extra: Sequence[str] = ()) -> list[str]:
-    """Paths that must stay visible under hidden /root, /home and /tmp: the interpreter."""
-    paths = {sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable))}
-    paths |= {os.path.dirname(os.path.realpath(a)) for a in extra if os.path.isfile(a)}
-    return sorted({os.path.realpath(p) for p in paths})
-
-
 def _command(config: Config) -> list[str]:
-    prefix = ["unshare", *_UNSHARE] if config["ns"] else []
-    return [*prefix, sys.executable, "-I", "-S", _JAIL, json.dumps(config)]
+    return [sys.executable, "-I", "-S", JAIL, json.dumps(config)]
 
 
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
@@ -172,7 +158,7 @@ def _slot() -> asyncio.Semaphore:
 
 
 def _kill(proc: asyncio.subprocess.Process) -> None:
-    """Kill the child's whole session (in namespaces, unshare's death takes the rest along)."""
+    """Kill the jail's session (in namespaces, its pid 1 takes every process along)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
 
@@ -196,46 +182,63 @@ async def _feed(stdin: asyncio.StreamWriter, data: bytes) -> None:
 
 
 async def _spawn(
-    cmd: list[str], stdin: bytes, *, timeout_s: float, cap: int
+    config: Config, stdin: bytes, *, timeout_s: float, cap: int, memory_mb: int
 ) -> tuple[int | None, bytes, bytes, bool, bool]:
-    """Run `cmd` in its own session; kill the session on timeout, overflow or cancellation.
+    """Run the jail in its own session (and cgroup, where usable); kill it on timeout,
+    overflow or cancellation.
 
     Returns (returncode, stdout, stderr, timed_out, truncated); output read before a timeout
     is kept.
     """
+    _require()
+    pids = config["limits"]["nproc"] + 16  # the jail, the judge and the namespace's helpers
     async with _slot():
-        proc = await asyncio.create_subprocess_exec(
-            *cmd,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=_env(()),
-            start_new_session=True,
-        )
-        assert proc.stdin and proc.stdout and proc.stderr
-        out, err, overflow = bytearray(), bytearray(), []
+        with cgroup.run_group(isolation().cgroup, memory_mb=memory_mb + 64, pids=pids) as group:
+            if group is not None:
+                config["cgroup"] = str(group)
+            return await _communicate(_command(config), stdin, timeout_s=timeout_s, cap=cap)
 
-        def overflowed() -> None:
-            overflow.append(True)
-            _kill(proc)
 
-        feed = asyncio.ensure_future(_feed(proc.stdin, stdin))
-        reads = [
-            asyncio.ensure_future(_drain(proc.stdout, out, cap=cap, on_overflow=overflowed)),
-            asyncio.ensure_future(_drain(proc.stderr, err, cap=cap, on_overflow=overflowed)),
-        ]
-        timed_out = False
-        try:
-            await asyncio.wait_for(asyncio.gather(*reads, proc.wait()), timeout_s)
-        except TimeoutError:
-            timed_out = True
-        finally:
-            _kill(proc)
-            for task in (feed, *reads):
-                task.cancel()
-            await asyncio.gather(feed, *reads, return_exceptions=True)
-            await proc.wait()
-        return proc.returncode, bytes(out), bytes(err), timed_out, bool(overflow)
+async def _communicate(
+    cmd: list[str], stdin: bytes, *, timeout_s: float, cap: int
+) -> tuple[int | None, bytes, bytes, bool, bool]:
+    proc = await asyncio.create_subprocess_exec(
+        *cmd,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**_env(()), "PYTHONHASHSEED": "0"},  # probes' reprs alike across jails
+        start_new_session=True,
+    )
+    assert proc.stdin and proc.stdout and proc.stderr
+    out, err, overflow = bytearray(), bytearray(), []
+
+    def overflowed() -> None:
+        overflow.append(True)
+        _kill(proc)
+
+    feed = asyncio.ensure_future(_feed(proc.stdin, stdin))
+    reads = [
+        asyncio.ensure_future(_drain(proc.stdout, out, cap=cap, on_overflow=overflowed)),
+        asyncio.ensure_future(_drain(proc.stderr, err, cap=cap, on_overflow=overflowed)),
+    ]
+    timed_out = False
+    try:
+        await asyncio.wait_for(asyncio.gather(*reads, proc.wait()), timeout_s)
+    except TimeoutError:
+        timed_out = True
+    finally:
+        _kill(proc)
+        for task in (feed, *reads):
+            task.cancel()
+        await asyncio.gather(feed, *reads, return_exceptions=True)
+        await proc.wait()
+    return proc.returncode, bytes(out), bytes(err), timed_out, bool(overflow)
+
+
+def workers_for(count: int, most: int) -> int:
+    """How many jails a batch of `count` sources is worth: at most `most`, 8+ sources each."""
+    return max(1, min(most, count // 8))
 
 
 def _decode(data: bytes) -> str:
@@ -250,36 +253,44 @@ async def arun_python_batch(
     env_allow: Collection[str] = (),
     max_output: int = DEFAULT_MAX_OUTPUT,
     workers: int = 1,
+    judge: Job | None = None,
 ) -> list[SandboxResult]:
     """Run each source as its own `__main__` program, each with the full per-run limits.
 
     Sources share one jail per `workers` chunk (started once), each forked into a fresh
-    uid, process group and temp directory. Results come back in input order.
+    process group, temp directory (and uid, as root). With a `judge` job, each gets a judge
+    process beside it that runs the job's tests against it; its report is the result's
+    `report`. Results come back in input order.
     """
     size = min(_BATCH_MAX, max(1, -(-len(sources) // max(1, workers))))
     chunks = [list(sources[i : i + size]) for i in range(0, len(sources), size)]
+    limits = _limits(timeout_s, memory_mb, max_output, processes=PROCESSES)
     parts = await asyncio.gather(
         *(
-            _batch(chunk, env=_env(env_allow), limits=_limits(timeout_s, memory_mb, max_output))
+            _batch(chunk, env=_env(env_allow), limits=limits, judge=judge, memory_mb=memory_mb)
             for chunk in chunks
         )
     )
     return [result for part in parts for result in part]
 
 
-async def _batch(sources: list[str], *, env: dict[str, str], limits: Limits) -> list[SandboxResult]:
+async def _batch(
+    sources: list[str], *, env: dict[str, str], limits: Limits, judge: Job | None, memory_mb: int
+) -> list[SandboxResult]:
     config: Config = {
         "mode": "batch",
-        "ns": isolation().namespaces,
+        "ns": isolation().ns,
         "uid": _uid_block(),
         "env": env,
         "limits": limits,
-        "keep": _keep(),
+        "keep": interpreter_paths(),
     }
+    if judge is not None:
+        config["judge"] = judge
     budget = len(sources) * (limits["timeout_s"] + 1.0) + 10.0
     cap = len(sources) * (2 * limits["max_output"] + 4096) + 65536
     rc, out, err, _, _ = await _spawn(
-        _command(config), json.dumps(sources).encode(), timeout_s=budget, cap=cap
+        config, json.dumps(sources).encode(), timeout_s=budget, cap=cap, memory_mb=memory_mb
     )
     results = [_from_line(line) for line in out.decode("utf-8", "replace").splitlines()]
     missing = SandboxResult(
@@ -297,6 +308,7 @@ def _from_line(line: str) -> SandboxResult:
         timed_out=data["timed_out"],
         truncated=data["truncated"],
         duration_s=data["duration"],
+        report=data.get("report"),
     )
 
 
@@ -328,31 +340,32 @@ async def arun_child(
     cwd: str | Path | None = None,
     env_allow: Collection[str] = (),
     max_output: int = DEFAULT_MAX_OUTPUT,
+    processes: int = PROCESSES,
 ) -> SandboxResult:
-    """Run any command under the same jail: limits, scrubbed env, fresh uid, no network.
+    """Run any command under the same jail: limits, scrubbed env, namespaces, no network.
 
-    With `cwd` given, that directory tree is handed to the sandbox uid (chown) and kept; the
-    command should keep its files inside it (a private tmpfs hides the rest of /tmp). Without
-    `cwd`, a temp directory is made and deleted afterwards.
+    With `cwd` given, that directory tree is the one writable place outside the private
+    /tmp (as root it is handed to the run's uid) and is kept. Without `cwd`, a temp
+    directory is made and deleted afterwards. `processes` caps the command's tree.
     """
     made = cwd is None
     workdir = Path(tempfile.mkdtemp(prefix="vaultttc-")) if cwd is None else Path(cwd).resolve()
     uid = _uid_block()
     config: Config = {
         "mode": "exec",
-        "ns": isolation().namespaces,
+        "ns": isolation().ns,
         "uid": uid,
         "cwd": str(workdir),
         "argv": list(argv),
         "env": _env(env_allow),
-        "keep": _keep(argv),
-        "limits": _limits(timeout_s, memory_mb, max_output),
+        "keep": interpreter_paths(argv),
+        "limits": _limits(timeout_s, memory_mb, max_output, processes=processes),
     }
     data = stdin.encode() if isinstance(stdin, str) else (stdin or b"")
     start = time.monotonic()
     try:
         rc, out, err, timed_out, cut = await _spawn(
-            _command(config), data, timeout_s=timeout_s, cap=max_output
+            config, data, timeout_s=timeout_s, cap=max_output, memory_mb=memory_mb
         )
     finally:
         if uid is not None and not config["ns"]:
@@ -371,5 +384,7 @@ async def arun_child(
 
 def _sweep_uid(uid: int) -> None:
     """Without namespaces: kill whatever the run's uid left running (setsid escapees)."""
+    import subprocess
+
     script = "import os,sys;os.setgid(int(sys.argv[1]));os.setuid(int(sys.argv[1]));os.kill(-1,9)"
     subprocess.run([sys.executable, "-I", "-S", "-c", script, str(uid)], check=False, env={})

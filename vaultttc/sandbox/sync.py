@@ -1,19 +1,22 @@
 """Blocking forms of the sandbox's coroutines, for callers without an event loop.
 
 Each wraps its `sandbox.parent` coroutine and runs it to completion, in a thread of its own
-when the caller is already inside a running loop. Must not add behaviour of its own.
+(with the caller's context, so `detect.unsandboxed()` holds there too) when the caller is
+already inside a running loop. Must not add behaviour of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 from collections.abc import Collection, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from vaultttc.sandbox.parent import (
     DEFAULT_MAX_OUTPUT,
+    PROCESSES,
     SandboxResult,
     arun_child,
     arun_python,
@@ -31,8 +34,9 @@ def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(coro)
+    context = contextvars.copy_context()
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+        return pool.submit(context.run, asyncio.run, coro).result()
 
 
 def run_python_batch(
@@ -86,6 +90,7 @@ def run_child(
     cwd: str | Path | None = None,
     env_allow: Collection[str] = (),
     max_output: int = DEFAULT_MAX_OUTPUT,
+    processes: int = PROCESSES,
 ) -> SandboxResult:
     """Blocking `arun_child`."""
     return _run_sync(
@@ -97,5 +102,6 @@ def run_child(
             cwd=cwd,
             env_allow=env_allow,
             max_output=max_output,
+            processes=processes,
         )
     )

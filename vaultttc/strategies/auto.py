@@ -4,15 +4,19 @@ decision table picks the strategy and its budget.
 | situation (first match)                         | strategy             | easy → hard budget      |
 |-------------------------------------------------|----------------------|-------------------------|
 | `latency_critical`                              | direct (no rating)   | one sample              |
-| a verifier (reference, tests, or a judge)       | best-of-n            | N = 4 → all samples     |
+| a check that grades partial solutions (`score`) | beam (search)        | N = 4 → all samples     |
+| a verifier (reference, tests, check, or judge)  | best-of-n            | N = 4 → all samples     |
 | `max_cost_usd` set (cost-critical)              | self-consistency     | N = 4 → 8               |
 | open-ended question (no short answer asked for) | thinking             | 2,000 → 16,000 tokens   |
 | short-answer question without a verifier        | adaptive-consistency | cap 4 → all samples     |
 
-The rating call counts as one of `settings.samples`; with fewer than two samples there is no
-rating (the task is treated as easy). An unclear rating counts as hard. The chosen strategy
-gets the samples that remain. The outcome's strategy reads `auto→<chosen>` and its note says
-what was chosen and why.
+The seed's table sends "math / code with verifier" to search and "search exploitable" to
+best-of-N with a verifier: a check that sets `score` gives search the partial credit it ranks
+partial solutions by, so it gets beam search; a pass/fail verifier gives search nothing to
+climb, so it gets best-of-n. The rating call counts as one of `settings.samples`; with fewer
+than two samples there is no rating (the task is treated as easy). An unclear rating counts as
+hard. The chosen strategy gets the samples that remain. The outcome's strategy reads
+`auto→<chosen>` and its note says what was chosen and why.
 """
 
 from __future__ import annotations
@@ -25,11 +29,13 @@ from typing import Literal
 from vaultttc.engine.sampling import Sampler
 from vaultttc.engine.tasks import Outcome, Settings, Strategy, Task, Verifier
 from vaultttc.strategies.adaptive import AdaptiveConsistency
+from vaultttc.strategies.beam import Beam
 from vaultttc.strategies.best_of_n import BestOfN
 from vaultttc.strategies.direct import Direct
 from vaultttc.strategies.self_consistency import SelfConsistency
 from vaultttc.strategies.shared.prompts import classify_request
 from vaultttc.strategies.thinking import Thinking
+from vaultttc.verifiers.check_harness import grades_partially
 
 __all__ = ["Auto", "Route", "route"]
 
@@ -72,6 +78,14 @@ def route(
         return Route(Direct(), settings, "latency-critical: one direct sample")
     if verifier is not None:
         n = min(EASY_SAMPLES, remaining) if easy else remaining
+        if verifier.name == "check" and task.check is not None and grades_partially(task.check):
+            # Search counts its budget in samples drawn, the rating call included.
+            drawn = settings.samples - remaining
+            return Route(
+                Beam(),
+                dataclasses.replace(settings, samples=drawn + n),
+                f"the check grades partial solutions: beam search over {n} samples",
+            )
         how = "a judge" if verifier.name == "judge" else f"the {verifier.name} verifier"
         return Route(
             BestOfN(),

@@ -21,18 +21,27 @@ from dataclasses import dataclass
 
 from vaultttc.engine.confidence import mode_posterior, verified_confidence, vote_confidence
 from vaultttc.engine.sampling import Sampler
-from vaultttc.engine.tasks import Outcome, Settings, Status, Task, Verdict, Verifier
+from vaultttc.engine.tasks import Outcome, Settings, Signal, Status, Task, Verdict, Verifier
 from vaultttc.errors import ConfigError
 from vaultttc.strategies.shared.behaviour import vote_keys
 from vaultttc.strategies.shared.common import Candidate, candidate, finish, tally, verify_unique
+from vaultttc.strategies.shared.evidence import label_of, unchecked
 from vaultttc.strategies.shared.prompts import answer_request
 
-__all__ = ["NO_VERIFIER", "BestOfN", "Selection", "executed", "select", "selection_outcome"]
+__all__ = [
+    "NO_VERIFIER",
+    "BestOfN",
+    "Selection",
+    "executed",
+    "select",
+    "selection_outcome",
+    "unchecked_signal",
+]
 
 NO_VERIFIER = (
     'best-of-n needs a verifier — "No verifier in best-of-N" is the seed\'s anti-pattern '
-    "(a random sample is noise): give the question an expect:: answer or a test fence, or set "
-    "verify:: judge to accept a grader model's weaker evidence"
+    "(a random sample is noise): give the question an expect:: answer, a test fence or a "
+    "```python check``` fence, or set verify:: judge to accept a grader model's weaker evidence"
 )
 
 
@@ -107,22 +116,13 @@ async def select(
     )
 
 
-def _confidence(pick: Selection) -> float:
+def _confidence(pick: Selection, signal: Signal | None) -> float:
     verdict = pick.verdict
     assert verdict is not None
     agreement = mode_posterior(pick.counts)
     if pick.status == "unverified":
-        if verdict.score > 0:
-            # The code ran but nothing checked it: a pass of a check with the verdict's
-            # (near-zero) strength, so the executed-tests calibration applies.
-            return verified_confidence(
-                evidence="tests",
-                strength=verdict.strength,
-                passed=True,
-                score=verdict.score,
-                agreement=agreement,
-            )
-        return vote_confidence(pick.counts)
+        # nothing checked the pool: its agreement is the evidence (calibrated per model)
+        return unchecked(signal) if signal is not None else vote_confidence(pick.counts)
     return verified_confidence(
         evidence=verdict.evidence,
         strength=verdict.strength,
@@ -133,10 +133,21 @@ def _confidence(pick: Selection) -> float:
 
 
 def selection_outcome(
-    task: Task, sampler: Sampler, pick: Selection, *, strategy: str, notes: Sequence[str] = ()
+    task: Task,
+    sampler: Sampler,
+    pick: Selection,
+    *,
+    strategy: str,
+    notes: Sequence[str] = (),
+    signal: Signal | None = None,
 ) -> Outcome:
-    """The outcome of a verified selection (best-of-n, and the search strategies' end)."""
+    """The outcome of a verified selection (best-of-n, and the search strategies' end).
+
+    An unverified pick's evidence is its group's agreement (`selection`); a checked pick
+    carries `signal`, the labelled evidence of what the candidates said without the check."""
     verdict = pick.verdict
+    if pick.status == "unverified" and pick.chosen is not None:
+        signal = Signal("selection", round(mode_posterior(pick.counts), 6), None, task.kind)
     if pick.chosen is None or verdict is None:
         return finish(
             task,
@@ -167,18 +178,20 @@ def selection_outcome(
         strategy=strategy,
         chosen=pick.chosen,
         status=status,
-        confidence=_confidence(pick),
+        confidence=_confidence(pick, signal),
         evidence=evidence,
         agreed=pick.group,
         passed=pick.passed,
         notes=said,
+        signal=signal,
     )
 
 
 def executed(verifier: Verifier, verdicts: Mapping[str, Verdict]) -> bool:
-    """The python verifier ran candidates (a verdict or a run), so execution is consented."""
+    """The python verifier or a check ran candidates (a verdict or a run): execution is consented
+    (a check is only ever built with consent), so code candidates may be run on probe inputs."""
     ran = any(v.passed is not None or v.score > 0 for v in verdicts.values())
-    return verifier.name == "python" and ran
+    return verifier.name in ("python", "check") and ran
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,11 +207,34 @@ class BestOfN:
         drawn = await sampler.sample(request, settings.samples)
         candidates = [candidate(c, task) for c in drawn]
         verdicts = await verify_unique(verifier, candidates, task)
-        pick = await select(
-            candidates,
-            verdicts,
-            task,
-            executed=executed(verifier, verdicts),
-            timeout_s=settings.timeout_s,
-        )
-        return selection_outcome(task, sampler, pick, strategy=self.name)
+        ran = executed(verifier, verdicts)
+        pick = await select(candidates, verdicts, task, executed=ran, timeout_s=settings.timeout_s)
+        signal = None
+        if pick.status != "unverified" and pick.chosen is not None:
+            signal = await unchecked_signal(
+                candidates, verdicts, task, executed=ran, timeout_s=settings.timeout_s
+            )
+        return selection_outcome(task, sampler, pick, strategy=self.name, signal=signal)
+
+
+async def unchecked_signal(
+    candidates: Sequence[Candidate],
+    verdicts: Mapping[str, Verdict],
+    task: Task,
+    *,
+    executed: bool,
+    timeout_s: float,
+) -> Signal | None:
+    """What the candidates say without the check, labelled by the check (a labelled example).
+
+    Without a verifier's decision best-of-n picks the largest behaviour group among the programs
+    that run (the answers that parse); this is that pick, judged by the verdict it got."""
+    keys = await _groups(candidates, task, executed=executed, timeout_s=timeout_s)
+    usable = [(c, k) for c, k in zip(candidates, keys, strict=True) if k is not None]
+    vote = tally(k for _, k in usable)
+    if vote.winner is None:
+        return None
+    winner = next(c for c, k in usable if k == vote.winner)
+    label = label_of(verdicts[winner.check])
+    raw = round(mode_posterior(vote.posterior_counts()), 6)
+    return Signal("selection", raw, label, task.kind) if label is not None else None

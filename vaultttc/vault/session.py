@@ -39,6 +39,10 @@ from vaultttc.vault.files import (
     read_note,
     update_note,
 )
+from vaultttc.vault.ledger import LEDGER_FILE
+from vaultttc.vault.ledger import append as append_ledger
+from vaultttc.vault.ledger import load as load_ledger
+from vaultttc.vault.spend import DailyBudget, planned_report, quoted, run_budget, spends
 
 __all__ = [
     "Planned",
@@ -88,6 +92,9 @@ class RunContext:
     dry_run: bool = False
     base_url: str | None = None
     progress: Progress | None = None
+    no_cache: bool = False  # `--no-cache`: read and write no completion cache
+    max_cost_usd: float | None = None  # `--max-cost`: the whole run's cap
+    daily: bool = False  # the daemon: honour the vault's `daily_budget_usd`
 
 
 async def run_paths(paths: Iterable[Path], context: RunContext) -> RunReport:
@@ -137,6 +144,7 @@ class VaultSession:
     templates: Templates
     context: RunContext
     _styles: dict[str, ChangelogStyle | None] = field(default_factory=dict)
+    _daily: dict[str, DailyBudget] = field(default_factory=dict)
     calibration: CalibrationStore | None = None  # the vault's own (`.vaultttc/calibration.jsonl`)
 
     def changelog_style(self) -> ChangelogStyle | None:
@@ -149,7 +157,8 @@ class VaultSession:
     @classmethod
     def open(cls, vault: Vault, context: RunContext) -> VaultSession:
         cache_dir = vault.root / CONFIG_DIR
-        cache_dir.mkdir(exist_ok=True)
+        if not context.dry_run:  # a dry run writes nothing, not even the cache
+            cache_dir.mkdir(exist_ok=True)
 
         def factory(name: str, model: str | None) -> Provider:
             return build_provider(
@@ -157,8 +166,12 @@ class VaultSession:
                 env=context.env,
             )  # fmt: skip
 
-        cache = SqliteCache(cache_dir / "cache.sqlite")
-        pool = LanePool(factory, cache, vault.config.concurrency)
+        bare = context.dry_run or context.no_cache
+        cache = None if bare else SqliteCache(cache_dir / "cache.sqlite")
+        pool = LanePool(
+            factory, cache, vault.config.concurrency, fresh=context.options.force,
+            budget=run_budget(vault.config, context.max_cost_usd),
+        )  # fmt: skip
         calibration = CalibrationStore(cache_dir / STORE_FILE)
         return cls(vault, pool, Templates(vault.root), context, calibration=calibration)
 
@@ -187,10 +200,18 @@ class VaultSession:
         return Planned(loaded, jobs, display)
 
     async def execute(self, planned: Planned) -> NoteReport:
-        """Ask a planned note's questions, then save with compare-and-swap."""
+        """Ask a planned note's questions, then save with compare-and-swap. A dry run asks
+        nothing: it reports what would be asked and its quote."""
         loaded, jobs, display = planned.loaded, planned.jobs, planned.display
         if not jobs:
             return NoteReport(display)
+        ledger_path = self.vault.root / CONFIG_DIR / LEDGER_FILE
+        if self.context.dry_run:
+            quotes = quoted(jobs, self.pool, load_ledger(ledger_path))
+            return NoteReport(display, questions=tuple(map(planned_report, jobs, quotes)))
+        if self.context.daily and self.vault.config.daily_budget_usd is not None:
+            budget = self._daily.setdefault("d", DailyBudget(self.vault.config.daily_budget_usd))
+            self.pool.budget = budget.today(self.context.today(), load_ledger(ledger_path))
         progress = self.context.progress
         if progress is not None:
             progress(display, len(jobs))
@@ -201,6 +222,7 @@ class VaultSession:
         )
         if self.calibration is not None:  # labelled outcomes teach it; unchecked ones use it
             answered = self.calibration.settle(jobs, answered, record=not self.context.dry_run)
+        append_ledger(ledger_path, spends(jobs, answered, self.context.today()))
         questions = tuple(question_report(j, answered[j.question.id]) for j in jobs)
         return self._save(loaded, answered, questions=questions, display=display)
 

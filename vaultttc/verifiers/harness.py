@@ -1,73 +1,36 @@
-"""The test harness for code candidates: the program that checks a candidate, and its verdict.
+"""The test harness for code candidates: the judge's job for a task, and the verdict it earns.
 
 A task's test fence is cut into top-level statements (asserts and calls count as tests, the
 rest is set-up), or, without a fence, the stub docstring's `>>>` examples are read leniently
-and compared like doctest. `program` appends a harness that runs each of them on its own and
-ends with a nonce line; `read_run` turns the sandbox's result into a `Verdict` (score = tests
-passed), and `runs_only` judges a program with nothing to check it against.
+and compared like doctest. `judge_job` makes them a job for the sandbox's judge
+(`sandbox/judge.py`), which runs them in a process of its own against the candidate's
+program: the stub's imports are run there, and the names the tests take from the candidate
+(the entry point and the tests' other free names) come across as plain values or proxies.
+`read_run` turns the judge's report into a `Verdict` (score = tests passed), and `runs_only`
+judges a program with nothing to check it against.
 
-Must not: run anything (`verifiers.python` hands programs to `sandbox.marked`),
-decide consent, or decide what a pass proves (the caller passes the strength).
+Must not: run anything (`verifiers.python` hands the job to `sandbox.parent`), decide consent,
+or decide what a pass proves (the caller passes the strength).
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
 import re
+import sys
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from vaultttc.engine.tasks import Evidence, Task, Verdict
-from vaultttc.sandbox.marked import Marked
 from vaultttc.sandbox.parent import SandboxResult
 
-__all__ = ["Test", "program", "read_run", "runs_only", "task_tests"]
+if TYPE_CHECKING:
+    from vaultttc.sandbox.judge import Job
 
-# The harness appended to a candidate program: each test statement (or docstring example)
-# runs on its own, so one failure does not hide the rest; the final line carries a nonce the
-# candidate cannot know, so a program that exits early (sys.exit(0), os._exit) never passes.
-_HARNESS = """
+__all__ = ["Test", "judge_job", "read_run", "runs_only", "stub_imports", "task_tests"]
 
-def __vt_example(src, want):
-    import ast, contextlib, io
-    buf, value = io.StringIO(), None
-    with contextlib.redirect_stdout(buf):
-        try:
-            value = eval(compile(src, "<example>", "eval"), globals())
-            if value is not None:
-                print(repr(value))
-        except SyntaxError:
-            exec(compile(src, "<example>", "exec"), globals())
-    got = buf.getvalue().strip()
-    if got == want or " ".join(got.split()) == " ".join(want.split()):
-        return
-    if not want and value is True:
-        return  # `>>> f(x) == y` with no output line is meant as an assertion
-    try:
-        if value is not None and ast.literal_eval(want) == value:
-            return
-    except Exception:
-        pass
-    raise AssertionError(f"{{src}}: expected {{want}}, got {{got}}")
-
-def __vt_run(tests):
-    import sys
-    passed = counted = broken = 0
-    for kind, src, want, counts in tests:
-        try:
-            if kind == "example":
-                __vt_example(src, want)
-            else:
-                exec(compile(src, "<tests>", "exec"), globals())
-            ok = True
-        except BaseException as exc:
-            ok, broken = False, broken + 1
-            head = src.strip().splitlines()[0][:160] if src.strip() else ""
-            print(f"FAILED {{head}}: {{type(exc).__name__}}: {{str(exc)[:300]}}", file=sys.stderr)
-        counted += counts
-        passed += counts and ok
-    print({nonce!r}, passed, counted, broken)
-
-__vt_run({tests!r})
-"""
+_BUILTINS = frozenset(dir(builtins))
 
 
 # (kind "stmt" or "example", source, expected output, whether it counts as a test)
@@ -146,23 +109,75 @@ def task_tests(task: Task) -> tuple[list[Test], Evidence]:
     return (_examples(task.stub, task.entry_point) if task.stub else []), "examples"
 
 
-def program(code: str, tests: list[Test], *, nonce: str) -> str:
-    """`code` followed by the harness that runs `tests` and reports under `nonce`."""
-    return code + _HARNESS.format(nonce=nonce, tests=tests) if tests else code
+def stub_imports(stub: str | None) -> list[str]:
+    """The stub's top-level import statements: the judge runs them itself."""
+    try:
+        tree = ast.parse(stub or "")
+    except SyntaxError:
+        return []
+    return [ast.unparse(n) for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
 
 
-def read_run(run: Marked, *, evidence: Evidence, strength: float) -> Verdict:
-    """A verdict from the harness's nonce line: all statements ran, score = tests passed."""
-    result = run.result
-    why = "timed out" if result.timed_out else result.stderr.strip()[-600:]
-    mark = (run.payload or "").split()
-    if len(mark) != 3:
-        return Verdict(False, 0.0, strength, evidence, why or "the program ended before its tests")
-    passed, counted, broken = (int(x) for x in mark)
-    ok = result.ok and broken == 0
+def _free_names(sources: Iterable[str]) -> set[str]:
+    """Names the sources use without binding them anywhere (approximately: any scope binds)."""
+    used: set[str] = set()
+    bound: set[str] = set()
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name):
+                (used if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                bound.add(node.name)
+            elif isinstance(node, ast.alias):
+                bound.add((node.asname or node.name).split(".")[0])
+            elif isinstance(node, ast.arg):
+                bound.add(node.arg)
+            elif isinstance(node, ast.ExceptHandler) and node.name:
+                bound.add(node.name)
+    return used - bound
+
+
+def judge_job(task: Task, tests: list[Test]) -> Job:
+    """The judge's job: `tests`, with what they need from the stub and from the candidate.
+
+    A free name of the tests that is a stdlib module is imported by the judge, not taken
+    from the candidate, and so are the builtins (except an entry point named like one).
+    """
+    prelude = stub_imports(task.stub)
+    free = _free_names([source for _, source, _, _ in tests])
+    free -= {name for statement in prelude for name in _bound_by(statement)}
+    modules = sorted(n for n in free if n in sys.stdlib_module_names)
+    names = sorted(free - _BUILTINS - set(modules))
+    if task.entry_point and task.entry_point not in names:
+        names.append(task.entry_point)
+    return {"mode": "tests", "tests": tests, "prelude": prelude + [f"import {m}" for m in modules],
+            "names": names, "calls": [], "budget": 0.0}  # fmt: skip
+
+
+def _bound_by(statement: str) -> set[str]:
+    tree = ast.parse(statement)
+    return {(a.asname or a.name).split(".")[0] for n in tree.body for a in getattr(n, "names", [])}
+
+
+def read_run(result: SandboxResult, *, evidence: Evidence, strength: float) -> Verdict:
+    """A verdict from the judge's report: every test ran, score = the fraction passed."""
+    report = result.report
+    tail = result.stderr.strip()[-600:]
+    if report is None:
+        why = "timed out" if result.timed_out else tail or "the tests' process ended early"
+        return Verdict(False, 0.0, strength, evidence, why)
+    passed, counted, broken = (int(report[k]) for k in ("passed", "counted", "broken"))
+    ok = broken == 0 and not report.get("ended")
     score = passed / counted if counted else float(ok)
-    detail = f"{passed}/{counted} passed" + ("" if ok else f"; {why}")
-    return Verdict(ok, score, strength, evidence, detail)
+    lead = [str(report["ended"])] if report.get("ended") else report["failures"]
+    why = "\n".join([*lead, tail] if tail else lead)[:600]
+    return Verdict(
+        ok, score, strength, evidence, f"{passed}/{counted} passed" + ("" if ok else f"; {why}")
+    )
 
 
 def runs_only(result: SandboxResult) -> Verdict:

@@ -1,7 +1,9 @@
 """The `python` verifier: a candidate's code run against the task's tests in the sandbox.
 
-The test fence, or the stub's `>>>` examples, are made into one program with the candidate by
-`verifiers.harness` and run as one batch through `sandbox.marked`; only with consent.
+The test fence, or the stub's `>>>` examples, become a job for the sandbox's judge
+(`verifiers.harness.judge_job`), which runs them in a process of its own beside each
+candidate's program: the candidates run as one batch through `sandbox.parent`, and each
+verdict comes from the judge's report, never from what the candidate prints. Only with consent.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Sequence
 
 from vaultttc.engine.code import extract_code
 from vaultttc.engine.tasks import Task, Verdict
-from vaultttc.sandbox.marked import run_marked
+from vaultttc.sandbox.parent import arun_python_batch, workers_for
 from vaultttc.verifiers import harness
 from vaultttc.verifiers.strength import STRENGTH
 
@@ -85,11 +87,12 @@ class PythonVerifier:
             detail = f"the test fence does not parse: {exc}"
             return [Verdict(None, 0.0, 0.0, "none", detail) for _ in candidates]
         code = [extract_code(c, stub=task.stub, entry_point=task.entry_point) for c in candidates]
-        runs = await run_marked(
-            code, lambda nonce: harness.program("", tests, nonce=nonce),
-            timeout_s=self._timeout_s, memory_mb=self._memory_mb, workers=self._workers,
+        runs = await arun_python_batch(
+            code, timeout_s=self._timeout_s, memory_mb=self._memory_mb,
+            workers=workers_for(len(code), self._workers),
+            judge=harness.judge_job(task, tests) if tests else None,
         )  # fmt: skip
         if not tests:
-            return [harness.runs_only(run.result) for run in runs]
+            return [harness.runs_only(run) for run in runs]
         strength = STRENGTH[evidence]
         return [harness.read_run(run, evidence=evidence, strength=strength) for run in runs]

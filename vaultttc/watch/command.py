@@ -54,7 +54,7 @@ def main(path: Path, *, env: Mapping[str, str], debounce: float | None = None,
     if provider:  # a named provider that cannot work is a usage error now, not 1 per note
         choose_provider_name(cli=provider, config=vault.config, env=env, base_url=base_url)
     options = RunOptions(cli=overrides, redact=Redactor(env))
-    context = RunContext(options=options, env=env, base_url=base_url)
+    context = RunContext(options=options, env=env, base_url=base_url, daily=True)
     settings = WatchSettings(
         debounce_s=vault.config.debounce_s if debounce is None else debounce,
         rescan_s=vault.config.rescan_s, allow_exec=allow_exec,

@@ -235,10 +235,12 @@ class Daemon:
         line = status_line(report, seconds=time.perf_counter() - started, examples=examples,
                            written=writes > 0)  # fmt: skip
         self._say(line)
-        retry = any(q.status == "unanswered" for q in report.questions)
+        retry = any(q.status in ("unanswered", "deferred") for q in report.questions)
         if retry and due.path not in self._unanswered:  # log once, not on every retry
             self._unanswered.add(due.path)
-            log.warning("%s: could not answer every question; retrying with backoff", due.path)
+            budget = any(q.status == "deferred" for q in report.questions)
+            why = "the daily budget is spent" if budget else "could not answer every question"
+            log.warning("%s: %s; retrying with backoff", due.path, why)
         elif not retry:
             self._unanswered.discard(due.path)
         return Finished(read_hash, written, writes, retry)

@@ -1,15 +1,15 @@
 """Behaviour of candidate programs: what each returns on probe inputs, for agreement voting.
 
 CodeT-style dual agreement needs to know which candidates *behave* alike. `probe_calls` builds
-calls of the task's entry point from the literal arguments of its visible tests (or the stub's
-`>>>` examples), plus simple mutations of them (neighbouring numbers, reversed, shortened,
-emptied, case-swapped inputs), or from the stub's type hints when there are no examples. The
-tests' expected values are never used. `behaviours` runs every program on those calls in the
-sandbox (one batch) and returns, per program, the tuple of `repr`s of the results, with
-exceptions and timeouts as markers.
+calls of the task's entry point from the literal arguments of its visible tests (its check
+fence when it has no test fence, or else the stub's `>>>` examples), plus simple mutations of
+them (neighbouring numbers, reversed, shortened, emptied, case-swapped inputs), or from the
+stub's type hints when there are no examples. The tests' expected values are never used.
+`behaviours` runs every program on those calls in the sandbox (one batch) and returns, per
+program, the tuple of `repr`s of the results, with exceptions and timeouts as markers.
 
 Running code here needs the same consent as the python verifier: callers only call
-`behaviours` after that verifier has executed candidates for this task.
+`behaviours` after that verifier (or a check) has executed candidates for this task.
 """
 
 from __future__ import annotations
@@ -17,13 +17,17 @@ from __future__ import annotations
 import ast
 import doctest
 import itertools
-import json
+import os
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vaultttc.engine.tasks import Task
-from vaultttc.sandbox.marked import run_marked
+from vaultttc.sandbox.parent import arun_python_batch, workers_for
 from vaultttc.strategies.shared.common import Candidate
+from vaultttc.verifiers.harness import stub_imports
+
+if TYPE_CHECKING:
+    from vaultttc.sandbox.judge import Job
 
 __all__ = ["behaviours", "probe_calls", "vote_keys"]
 
@@ -63,8 +67,9 @@ def _calls_in(source: str, entry: str) -> list[Args]:
 
 
 def _example_sources(task: Task) -> list[str]:
-    if task.tests and task.tests.strip():
-        return [task.tests]
+    for visible in (task.tests, task.check):  # calls of the entry point written by the author
+        if visible and visible.strip():
+            return [visible]
     if not task.stub:
         return []
     try:
@@ -171,41 +176,28 @@ def probe_calls(task: Task, *, limit: int = 32) -> tuple[str, ...]:
     return tuple(calls)
 
 
-_HARNESS = """
-
-def __vt_probe(calls, nonce, budget):
-    import contextlib, io, json, signal
-    def _alarm(signum, frame):
-        raise TimeoutError("probe timed out")
-    signal.signal(signal.SIGALRM, _alarm)
-    seen = []
-    for src in calls:
-        signal.setitimer(signal.ITIMER_REAL, budget)
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):
-                seen.append(repr(eval(src, globals()))[:400])
-        except BaseException as exc:
-            seen.append("!" + type(exc).__name__)
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    print(nonce + json.dumps(seen))
-
-__vt_probe({calls!r}, {nonce!r}, {budget!r})
-"""
-
-
 async def behaviours(
-    programs: Sequence[str], calls: Sequence[str], *, timeout_s: float, memory_mb: int = 512
-) -> list[tuple[str, ...] | None]:
-    """Per program, the `repr` of each call's result (None when the program did not finish)."""
+    programs: Sequence[str], calls: Sequence[str], *, task: Task, timeout_s: float,
+    memory_mb: int = 512,
+) -> list[tuple[str, ...] | None]:  # fmt: skip
+    """Per program, the `repr` of each call's result (None when the program did not finish).
+
+    The calls are made by the sandbox's judge, in a process of its own, on the entry point the
+    program defines; each gets its share of `timeout_s`.
+    """
     if not programs or not calls:
         return [() for _ in programs]
-    budget = max(0.05, timeout_s / (len(calls) + 2))
-    runs = await run_marked(
-        programs, lambda nonce: _HARNESS.format(calls=list(calls), nonce=nonce, budget=budget),
-        timeout_s=timeout_s, memory_mb=memory_mb,
+    job: Job = {
+        "mode": "probe", "tests": [], "prelude": stub_imports(task.stub),
+        "names": [task.entry_point] if task.entry_point else [], "calls": list(calls),
+        "budget": max(0.05, timeout_s / (len(calls) + 2)),
+    }  # fmt: skip
+    runs = await arun_python_batch(
+        programs, timeout_s=timeout_s, memory_mb=memory_mb,
+        workers=workers_for(len(programs), os.cpu_count() or 1), judge=job,
     )  # fmt: skip
-    return [tuple(json.loads(r.payload)) if r.payload is not None else None for r in runs]
+    found = [run.report.get("probes") if run.report else None for run in runs]
+    return [tuple(map(str, probes)) if isinstance(probes, list) else None for probes in found]
 
 
 async def vote_keys(
@@ -215,6 +207,6 @@ async def vote_keys(
     if task.kind != "code" or not execute:
         return [c.key for c in candidates]
     programs = list(dict.fromkeys(c.check for c in candidates))
-    found = await behaviours(programs, probe_calls(task), timeout_s=timeout_s)
+    found = await behaviours(programs, probe_calls(task), task=task, timeout_s=timeout_s)
     seen = dict(zip(programs, found, strict=True))
     return [repr(seen[c.check]) if seen[c.check] is not None else None for c in candidates]

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from vaultttc.engine.code import extract_code
-from vaultttc.engine.extract import extract_answer, normalize_answer
+from vaultttc.engine.extract import extract_answer, final_answer, normalize_answer
 from vaultttc.engine.sampling import Sampler
-from vaultttc.engine.tasks import Evidence, Outcome, Status, Task, Verdict, Verifier
+from vaultttc.engine.tasks import Evidence, Outcome, Signal, Status, Task, Verdict, Verifier
 from vaultttc.providers.base import Completion
 
 __all__ = [
@@ -32,13 +32,15 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """One sample. `key` is what votes compare (None: nothing usable was found); `check` is the
-    text given to the verifier (the program for code, the reply for a question)."""
+    text given to the verifier (the program for code, the reply for a question); `confidence`
+    the completion's trace confidence, where the provider gave one."""
 
     index: int
     text: str
     answer: str | None
     key: str | None
     code: str | None = None
+    confidence: float | None = None
 
     @property
     def check(self) -> str:
@@ -54,10 +56,15 @@ def candidate(completion: Completion, task: Task, *, prefix: str = "") -> Candid
     text = prefix + completion.text
     if task.kind == "code":
         code = extract_code(text, stub=task.stub, entry_point=task.entry_point)
-        return Candidate(completion.sample_index, text, None, _code_key(code), code)
+        return Candidate(
+            completion.sample_index, text, None, _code_key(code), code, completion.trace_confidence
+        )
     raw = extract_answer(text)
     key = normalize_answer(raw) if raw is not None else None
-    return Candidate(completion.sample_index, text, raw, key or None)
+    answer = final_answer(text, question=task.question, expect=task.expect)  # as written
+    return Candidate(
+        completion.sample_index, text, answer, key or None, confidence=completion.trace_confidence
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +141,7 @@ def finish(  # noqa: PLR0913 - one keyword per Outcome field it fills
     agreed: int = 0,
     passed: int = 0,
     notes: Sequence[str] = (),
+    signal: Signal | None = None,
 ) -> Outcome:
     """The outcome of a decision, with the sampler's usage, cost and budget notes."""
     said = [n for n in notes if n]
@@ -159,4 +167,5 @@ def finish(  # noqa: PLR0913 - one keyword per Outcome field it fills
         provider=provider.name,
         model=provider.model,
         note="; ".join(said),
+        signal=signal,
     )

@@ -2,18 +2,20 @@
 
 The strategies differ only in the request they send; this module draws that one sample, reads
 the answer out of its text (never its thinking), verifies it when a verifier exists, and
-returns the outcome. No prompt building and no retries here.
+returns the outcome with its evidence (`single`, or `trace` with a trace confidence): an
+unchecked sample is worth its model's calibrated single-sample accuracy. No prompt building and no retries here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from vaultttc.engine.confidence import mode_posterior, verified_confidence, vote_confidence
+from vaultttc.engine.confidence import mode_posterior, verified_confidence
 from vaultttc.engine.sampling import Sampler
 from vaultttc.engine.tasks import Outcome, Status, Task, Verifier
 from vaultttc.providers.base import Request
 from vaultttc.strategies.shared.common import candidate, finish
+from vaultttc.strategies.shared.evidence import label_of, single_signal, unchecked
 
 __all__ = ["answer_once"]
 
@@ -52,31 +54,23 @@ async def answer_once(
             evidence="none",
             notes=notes,
         )
-    if verifier is None:
+    verdict = await verifier.verify(chosen.check, task) if verifier is not None else None
+    signal = single_signal(chosen, task, label=label_of(verdict))
+    if verifier is None or verdict is None or verdict.passed is None:
+        said = list(notes)
+        if verifier is not None and verdict is not None:
+            said.append(f"{verifier.name} could not decide: {verdict.detail}")
         return finish(
             task,
             sampler,
             strategy=strategy,
             chosen=chosen,
             status="unverified",
-            confidence=vote_confidence([1]),
-            evidence="none",
-            agreed=1,
-            notes=notes,
-        )
-    verdict = await verifier.verify(chosen.check, task)
-    if verdict.passed is None:
-        said = [*notes, f"{verifier.name} could not decide: {verdict.detail}"]
-        return finish(
-            task,
-            sampler,
-            strategy=strategy,
-            chosen=chosen,
-            status="unverified",
-            confidence=vote_confidence([1]),
+            confidence=unchecked(signal),
             evidence="none",
             agreed=1,
             notes=said,
+            signal=signal,
         )
     status: Status = "failed"
     if verdict.passed:
@@ -99,4 +93,5 @@ async def answer_once(
         agreed=1,
         passed=int(verdict.passed),
         notes=[*notes, verdict.detail],
+        signal=signal,
     )

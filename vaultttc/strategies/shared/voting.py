@@ -3,19 +3,22 @@
 A question's sample votes for its normalised answer. A code sample votes for its behaviour
 (the results of the entry point on probe inputs) when the python verifier shows that execution
 is allowed, otherwise for its program text. `decide` turns a tally into an outcome: the winner
-is checked by the verifier when there is one (a pass makes it `verified`, a failure `failed`),
-and is `consensus` otherwise. Draws no samples itself.
+(of the vote weighted by trace confidence when every sample has one, `shared.evidence`) is
+checked by the verifier when there is one (a pass makes it `verified`, a failure `failed`),
+and is `consensus` otherwise; the outcome carries the vote's evidence as its `Signal`, labelled
+by the verdict. Draws no samples itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from vaultttc.engine.confidence import mode_posterior, verified_confidence, vote_confidence
+from vaultttc.engine.confidence import verified_confidence
 from vaultttc.engine.sampling import Sampler
 from vaultttc.engine.tasks import Outcome, Status, Task, Verifier
 from vaultttc.strategies.shared.behaviour import vote_keys
 from vaultttc.strategies.shared.common import Candidate, Tally, finish
+from vaultttc.strategies.shared.evidence import label_of, single_signal, unchecked, vote_evidence
 
 __all__ = ["can_execute", "decide", "vote_keys"]
 
@@ -50,7 +53,8 @@ async def decide(
 ) -> Outcome:
     """The outcome of a finished vote, checked by the verifier when there is one."""
     said = [*notes, vote.describe_tie(_label(candidates, keys))]
-    if vote.winner is None:
+    evidence = vote_evidence(candidates, keys, vote)
+    if evidence.winner is None:
         return finish(
             task,
             sampler,
@@ -61,25 +65,32 @@ async def decide(
             evidence="none",
             notes=said,
         )
-    chosen = next(c for c, k in zip(candidates, keys, strict=True) if k == vote.winner)
-    said.append(f"{vote.votes} of {len(candidates)} samples agree")
-    counts = vote.posterior_counts()
+    chosen = next(c for c, k in zip(candidates, keys, strict=True) if k == evidence.winner)
+    votes = dict(vote.counts).get(evidence.winner, 0)
+    said += [evidence.note, f"{votes} of {len(candidates)} samples agree"]
     verdict = await verifier.verify(chosen.check, task) if verifier is not None else None
+    label = label_of(verdict)
+    signal = (
+        single_signal(chosen, task, label=label)
+        if len(candidates) == 1
+        else evidence.signal(task, label=label)
+    )
     if verdict is None or verdict.passed is None:
         if verifier is not None and verdict is not None:
             said.append(f"{verifier.name} could not decide: {verdict.detail}")
         # A plurality of one is no consensus: nothing but the sample itself backs it.
-        agreed: Status = "consensus" if vote.votes >= 2 or len(candidates) == 1 else "unverified"
+        agreed: Status = "consensus" if votes >= 2 or len(candidates) == 1 else "unverified"
         return finish(
             task,
             sampler,
             strategy=strategy,
             chosen=chosen,
             status=agreed,
-            confidence=vote_confidence(counts),
+            confidence=unchecked(signal),
             evidence="vote",
-            agreed=vote.votes,
+            agreed=votes,
             notes=said,
+            signal=signal,
         )
     status: Status = "failed"
     if verdict.passed:
@@ -89,7 +100,7 @@ async def decide(
         strength=verdict.strength,
         passed=verdict.passed,
         score=verdict.score,
-        agreement=mode_posterior(counts),
+        agreement=evidence.posterior,
     )
     return finish(
         task,
@@ -99,7 +110,8 @@ async def decide(
         status=status,
         confidence=confidence,
         evidence=verdict.evidence,
-        agreed=vote.votes,
-        passed=vote.votes if verdict.passed else 0,
+        agreed=votes,
+        passed=votes if verdict.passed else 0,
         notes=[*said, verdict.detail],
+        signal=signal,
     )

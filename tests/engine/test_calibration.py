@@ -1,0 +1,121 @@
+"""The vault's own calibration: the shrunk monotone fit, when the vault's map takes over, the
+fallbacks, the priors' shape, and the held-out measures `vaultttc calibration` prints."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vaultttc.engine.calibration import (
+    MIN_OUTCOMES,
+    Book,
+    Labelled,
+    fit_shrunk,
+    prior_confidence,
+    prior_map,
+)
+from vaultttc.engine.confidence import VOTE_MAP, calibrate, mode_posterior
+from vaultttc.engine.reliability import assess, assess_all, auroc, held_out, reliability
+from vaultttc.engine.tasks import Signal
+
+pairs = st.lists(
+    st.tuples(st.floats(min_value=0, max_value=1), st.booleans()), min_size=0, max_size=80
+)
+raws = st.lists(st.floats(min_value=0, max_value=1), min_size=2, max_size=20)
+
+
+@given(pairs, raws)
+def test_every_fitted_map_is_monotone_and_a_probability(
+    data: list[tuple[float, bool]], points: list[float]
+) -> None:
+    for task, kind in (("question", "vote"), ("code", "selection"), ("question", "single")):
+        knots = fit_shrunk(data, prior_map(kind, task))
+        values = [calibrate(p, knots) for p in sorted(points)]
+        assert all(0.0 <= v <= 1.0 for v in values)
+        assert all(a <= b + 1e-12 for a, b in itertools.pairwise(values))
+
+
+@given(
+    st.lists(st.integers(min_value=0, max_value=12), min_size=1, max_size=5),
+    st.integers(min_value=1, max_value=5),
+    pairs,
+)
+def test_more_agreement_never_lowers_a_vote_confidence(
+    counts: list[int], extra: int, data: list[tuple[float, bool]]
+) -> None:
+    ranked = sorted(counts, reverse=True)
+    if ranked[0] == 0:
+        return
+    knots = fit_shrunk(data, VOTE_MAP)
+    more = [ranked[0] + extra, *ranked[1:]]
+    moved = [ranked[0] + 1, *ranked[1:]]
+    if len(ranked) > 1 and ranked[1] > 0:
+        moved[1] -= 1  # one vote moves from the runner-up to the leader
+    for better in (more, moved):
+        before = calibrate(mode_posterior(ranked), knots)
+        assert calibrate(mode_posterior(better), knots) >= before - 1e-9
+
+
+def test_few_outcomes_stay_near_the_prior_and_many_follow_the_data() -> None:
+    prior = prior_map("single", "question")
+    assert calibrate(1.0, prior) == pytest.approx(0.6)
+    few = fit_shrunk([(1.0, False)] * 3, prior)
+    many = fit_shrunk([(1.0, False)] * 150 + [(1.0, True)] * 50, prior)
+    assert 0.3 < calibrate(1.0, few) < 0.6
+    assert calibrate(1.0, many) == pytest.approx((50 + 5 * 0.6) / 205, abs=1e-6)
+    assert fit_shrunk([], prior) == prior
+
+
+def test_a_single_unchecked_sample_is_worth_its_models_measured_accuracy() -> None:
+    signal = Signal("single", 1.0)
+    outcomes = [Labelled("p", "m", "question", "single", 1.0, i % 4 == 0, f"q{i}") for i in range(40)]
+    book = Book.fit(outcomes)
+    assert book.confidence("p", "m", signal) == pytest.approx((10 + 5 * 0.6) / 45, abs=1e-6)
+    assert book.confidence("p", "other", signal) == prior_confidence(signal) == 0.6
+    # a sample with a trace confidence falls back to the model's single-sample map
+    assert book.confidence("p", "m", Signal("trace", 7.3)) == book.confidence("p", "m", signal)
+    assert prior_confidence(Signal("single", 1.0, task="code")) == 0.3
+
+
+def test_the_vaults_map_is_used_from_min_outcomes_on() -> None:
+    def book(n: int) -> Book:
+        return Book.fit(
+            [Labelled("p", "m", "question", "vote", 0.99, False, f"q{i}") for i in range(n)]
+        )
+
+    signal = Signal("vote", 0.99)
+    assert book(MIN_OUTCOMES - 1).map_for("p", "m", signal)[1] == "prior"
+    knots, source = book(MIN_OUTCOMES).map_for("p", "m", signal)
+    assert source.startswith("vault") and calibrate(0.99, knots) < prior_confidence(signal)
+    # a weighted vote without a map of its own uses the model's plain vote map
+    weighted = Signal("weighted-vote", 0.99)
+    assert book(MIN_OUTCOMES).map_for("p", "m", weighted)[0] == knots
+
+
+def test_a_reasked_question_replaces_its_outcome() -> None:
+    same = [Labelled("p", "m", "question", "single", 1.0, i == 39, "q") for i in range(40)]
+    assert Book.fit(same).counts == {("p", "m", "question", "single"): 1}
+
+
+def test_auroc_and_the_reliability_table() -> None:
+    assert auroc([(0.9, True), (0.1, False)]) == 1.0
+    assert auroc([(0.1, True), (0.9, False)]) == 0.0
+    assert auroc([(0.5, True), (0.5, False)]) == 0.5
+    assert auroc([(0.5, True)]) is None
+    rows = reliability([(0.05, False), (0.95, True), (0.92, False)])
+    assert [(r.low, r.count) for r in rows] == [(0.0, 1), (0.9, 2)]
+    assert rows[1].accuracy == pytest.approx(0.5) and rows[1].confidence == pytest.approx(0.935)
+
+
+def test_held_out_scores_each_outcome_with_a_map_fitted_on_the_others() -> None:
+    data = [(i / 99, i >= 50) for i in range(100)]
+    cv = held_out(data, VOTE_MAP)
+    assert len(cv) == 100 and sorted(y for _, y in cv) == sorted(y for _, y in data)
+    report = assess(("p", "m", "question", "vote"), data)
+    assert report.in_use and report.auroc is not None and report.auroc > 0.95
+    assert report.outcomes == 100 and report.accuracy == pytest.approx(0.5)
+    outcomes = [Labelled("p", "m", "question", "vote", r, y, f"k{i}") for i, (r, y) in enumerate(data)]
+    assert [a.key for a in assess_all(outcomes)] == [("p", "m", "question", "vote")]

@@ -1,0 +1,165 @@
+"""The vault's own calibration: monotone maps fitted on its labelled outcomes, shrunk toward the
+shipped priors, one per provider/model, task kind and evidence kind.
+
+A *labelled outcome* is an answer's raw evidence (`tasks.Signal`) on a question that a
+verifier then judged: its reference answer, tests or check accepted the answer or not. For an
+unchecked answer the same evidence goes through the map fitted on the vault's own labelled
+outcomes of that model and kind, once there are `MIN_OUTCOMES` of them; before that, through
+the shipped prior (`prior_map`).
+
+The fit is isotonic regression (pool-adjacent-violators) of the labels on the raw evidence,
+with each block's accuracy shrunk toward the prior at that point as if the prior had been
+observed `PRIOR_WEIGHT` times there, then made monotone again. With a few outcomes the map
+stays near the prior; with many it is their isotonic fit. Why these numbers:
+
+* `MIN_OUTCOMES` = 30. Below it, the vault's own estimate of an accuracy has a standard error
+  above 0.09 (sqrt(0.25 / 30)) and its monotone fit is mostly noise, while a transferred prior
+  is typically off by 0.1 to 0.3 on a model it was not fitted on; from 30 the vault's estimate
+  is the better bet, and 30 outcomes leave 6 per fold for the held-out measure `vaultttc
+  calibration` prints.
+* `PRIOR_WEIGHT` = 5 pseudo-outcomes per block: a block of one or two outcomes cannot reach 0 or
+  1, while a block of 20 real outcomes moves 80% of the way to what they show.
+
+Kinds without a map of their own fall back (`FALLBACK`): a weighted vote to the model's plain
+vote map, a trace-confidence sample to its single-sample map (a flat map: the model's
+single-sample accuracy), then to the prior. Pure; the outcomes are read and written by
+`vault.calibration_store`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from vaultttc.engine.confidence import VOTE_MAP, Knots, calibrate
+from vaultttc.engine.tasks import Signal
+
+__all__ = [
+    "FALLBACK",
+    "MIN_OUTCOMES",
+    "PRIOR_WEIGHT",
+    "Book",
+    "Labelled",
+    "MapKey",
+    "fit_shrunk",
+    "group_outcomes",
+    "prior_confidence",
+    "prior_map",
+]
+
+MIN_OUTCOMES = 30
+PRIOR_WEIGHT = 5.0
+FALLBACK = {"weighted-vote": "vote", "trace": "single"}
+
+# A single unchecked sample's accuracy before the vault has measured its model: about what one
+# sample of the pools' models scores on questions (62-77%) and code (19-22%), rounded toward
+# 0.5 because a prior should not claim to know a model it has never seen.
+SINGLE_PRIOR = {"question": 0.6, "code": 0.3}
+# Code votes (by behaviour on probe inputs) and best-of-n's pick among programs nothing could
+# check: settled agreement among programs is weaker evidence than among answers.
+CODE_VOTE_MAP: Knots = ((0.3, 0.1), (0.6, 0.25), (0.9, 0.45), (1.0, 0.6))
+
+MapKey = tuple[str, str, str, str]  # provider, model, task, kind
+
+
+def prior_map(kind: str, task: str) -> Knots:
+    """The shipped map for evidence of `kind` on a `task` ("question" or "code")."""
+    if kind in ("single", "trace"):
+        value = SINGLE_PRIOR.get(task, 0.5)
+        return ((0.0, value), (1.0, value))
+    return CODE_VOTE_MAP if task == "code" else VOTE_MAP
+
+
+def prior_confidence(signal: Signal) -> float:
+    """The confidence an unchecked answer gets from the shipped prior alone."""
+    return calibrate(signal.raw, prior_map(signal.kind, signal.task))
+
+
+@dataclass(frozen=True, slots=True)
+class Labelled:
+    """One labelled outcome as the vault keeps it. `key` identifies the question and strategy
+    that produced it, so re-asking a question replaces its outcome instead of adding one."""
+
+    provider: str
+    model: str
+    task: str
+    kind: str
+    raw: float
+    label: bool
+    key: str = ""
+
+    @property
+    def map_key(self) -> MapKey:
+        return (self.provider, self.model, self.task, self.kind)
+
+
+def _pav(points: Iterable[tuple[float, float, float, float]]) -> list[list[float]]:
+    """Pool adjacent violators over (raw sum, value sum, weight, count) blocks in raw order."""
+    blocks: list[list[float]] = []
+    for point in points:
+        blocks.append(list(point))
+        while len(blocks) > 1 and blocks[-2][1] / blocks[-2][2] >= blocks[-1][1] / blocks[-1][2]:
+            last = blocks.pop()
+            blocks[-1] = [a + b for a, b in zip(blocks[-1], last, strict=True)]
+    return blocks
+
+
+def fit_shrunk(
+    pairs: Sequence[tuple[float, bool]], prior: Knots, *, weight: float = PRIOR_WEIGHT
+) -> Knots:
+    """The monotone map fitted on (raw, correct) pairs, shrunk toward `prior` (module docs)."""
+    if not pairs:
+        return prior
+    totals: dict[float, list[float]] = {}
+    for raw, correct in pairs:
+        entry = totals.setdefault(raw, [0.0, 0.0])
+        entry[0] += 1.0 if correct else 0.0
+        entry[1] += 1.0
+    data = _pav((raw * n, hits, n, n) for raw, (hits, n) in sorted(totals.items()))
+    shrunk = []
+    for raw_sum, hits, n, count in data:
+        at = calibrate(raw_sum / count, prior)
+        shrunk.append((raw_sum, hits + weight * at, n + weight, count))
+    return tuple(
+        (round(raw_sum / count, 6), round(value / w, 6))
+        for raw_sum, value, w, count in _pav(shrunk)
+    )
+
+
+def group_outcomes(outcomes: Iterable[Labelled]) -> dict[MapKey, list[tuple[float, bool]]]:
+    """(raw, label) pairs per map key; a later outcome of the same `key` replaces an earlier."""
+    latest: dict[tuple[MapKey, str], Labelled] = {}
+    for i, o in enumerate(outcomes):
+        latest[(o.map_key, o.key or f"#{i}")] = o
+    groups: dict[MapKey, list[tuple[float, bool]]] = {}
+    for o in latest.values():
+        groups.setdefault(o.map_key, []).append((o.raw, o.label))
+    return groups
+
+
+@dataclass(frozen=True, slots=True)
+class Book:
+    """The vault's fitted maps, with how many outcomes each was fitted on."""
+
+    maps: Mapping[MapKey, Knots]
+    counts: Mapping[MapKey, int]
+
+    @classmethod
+    def fit(cls, outcomes: Iterable[Labelled]) -> Book:
+        groups = group_outcomes(outcomes)
+        maps = {k: fit_shrunk(pairs, prior_map(k[3], k[2])) for k, pairs in groups.items()}
+        return cls(maps, {k: len(pairs) for k, pairs in groups.items()})
+
+    def map_for(self, provider: str, model: str, signal: Signal) -> tuple[Knots, str]:
+        """The map an unchecked answer's evidence goes through, and where it came from."""
+        kind: str | None = signal.kind
+        while kind is not None:
+            key = (provider, model, signal.task, kind)
+            if self.counts.get(key, 0) >= MIN_OUTCOMES:
+                return self.maps[key], f"vault ({kind}, {self.counts[key]} outcomes)"
+            kind = FALLBACK.get(kind)
+        return prior_map(signal.kind, signal.task), "prior"
+
+    def confidence(self, provider: str, model: str, signal: Signal) -> float:
+        knots, _ = self.map_for(provider, model, signal)
+        return calibrate(signal.raw, knots)

@@ -1,0 +1,157 @@
+"""The judge: a task's tests run in a process of their own, against the candidate over a link.
+
+A judged run is two processes the jail forks side by side, joined by a socket (`wire.Link`):
+the candidate's, which runs its program and then `serve`s, and the judge's, which runs
+`judge`: the stub's imports (executed here, from the note), then the names the tests take
+from the candidate (the entry point and the tests' other free names, as `wire.Proxy`s or
+plain values), then each test statement or docstring example on its own, and returns a
+report the jail passes on. Every comparison, assertion and `repr` of a plain value happens
+here, with this process's own builtins; the candidate can answer calls, not change how they
+are judged, and it never holds the channel the report goes out on. In probe mode (behaviour
+voting) the judge records the `repr` of each probe call's result instead.
+
+Must not: import anything but the stdlib and its stdlib-only siblings (`wire`, `values`: the
+jail loads them by path), or run the candidate's code.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import contextlib
+import io
+import socket
+
+from vaultttc.sandbox import wire
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Literal, TypedDict
+
+    class Job(TypedDict):
+        mode: Literal["tests", "probe"]
+        tests: list[tuple[str, str, str, bool]]  # (kind "stmt"/"example", source, want, counts)
+        prelude: list[str]  # the stub's import statements, run in the judge
+        names: list[str]  # what the tests take from the candidate
+        calls: list[str]  # probe mode: the calls to record
+        budget: float  # probe mode: seconds per call
+
+
+__all__ = ["judge", "serve"]
+
+_ENDED = "the program ended before its tests"
+
+
+def serve(namespace: dict[str, Any], sock: socket.socket, *, alarm: float | None) -> None:
+    """In the candidate's process, after its program ran: answer the judge until it is done."""
+    link = wire.Link(sock, names=namespace, serves=frozenset(wire.ASKS) | {"get"})
+    if alarm:
+        link.alarm = alarm
+    link.send({"ready": True})
+    link.serve()
+
+
+def judge(job: Job, sock: socket.socket) -> dict[str, Any]:
+    """In the judge's process: run the job's tests (or probes) and return the report."""
+    link = wire.Link(sock, names=None, serves=frozenset({"call"}))
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+    for statement in job["prelude"]:
+        with contextlib.suppress(Exception):
+            exec(compile(statement, "<stub>", "exec"), namespace)
+    ended = _ready(link)
+    ready = ended is None
+    for name in job["names"] if ready else ():
+        with contextlib.suppress(NameError):
+            namespace[name] = link.get(name)
+    if job["mode"] == "probe":
+        return {"probes": _probes(job["calls"], namespace, link, budget=job["budget"], ready=ready)}
+    return _tests(job["tests"], namespace, link, ended=ended)
+
+
+def _ready(link: wire.Link) -> str | None:
+    """None once the candidate's program has run to its end and serves; else what happened."""
+    try:
+        if link.recv() == {"ready": True}:
+            return None
+    except (wire.Gone, OSError):
+        return _ENDED
+    except wire.WireError:
+        pass
+    return "the program wrote something else than the tests' replies on their channel"
+
+
+def _tests(
+    tests: list[tuple[str, str, str, bool]], namespace: dict[str, Any], link: wire.Link, *,
+    ended: str | None,
+) -> dict[str, Any]:  # fmt: skip
+    passed = counted = broken = 0
+    failures: list[str] = []
+    for kind, source, want, counts in tests:
+        link.compared = False
+        try:
+            if ended is not None:
+                raise wire.Gone(ended)
+            if kind == "example":
+                _example(source, want, namespace)
+            else:
+                exec(compile(source, "<tests>", "exec"), namespace)
+            ok = True
+        except BaseException as exc:  # whatever a test raises fails it
+            ok, broken = False, broken + 1
+            failures.append(_failure(source, exc, compared=link.compared))
+        counted += counts
+        passed += counts and ok
+    return {"passed": passed, "counted": counted, "broken": broken, "failures": failures,
+            "ended": ended}  # fmt: skip
+
+
+def _failure(source: str, exc: BaseException, *, compared: bool) -> str:
+    head = source.strip().splitlines()[0][:160] if source.strip() else ""
+    try:
+        text = str(exc)[:300]
+    except Exception:  # a message that cannot be shown is left out
+        text = ""
+    hint = " (the candidate returned an object, not a plain value)" if compared else ""
+    return f"FAILED {head}: {type(exc).__name__}: {text}{hint}"
+
+
+def _example(source: str, want: str, namespace: dict[str, Any]) -> None:
+    """A docstring example: its output (or its value's repr) must read like `want`."""
+    buffer, value = io.StringIO(), None
+    with contextlib.redirect_stdout(buffer):
+        try:
+            value = eval(compile(source, "<example>", "eval"), namespace)
+            if value is not None:
+                print(repr(value))
+        except SyntaxError:
+            exec(compile(source, "<example>", "exec"), namespace)
+    got = buffer.getvalue().strip()
+    if got == want or " ".join(got.split()) == " ".join(want.split()):
+        return
+    if not want and value is True:
+        return  # `>>> f(x) == y` with no output line is meant as an assertion
+    with contextlib.suppress(Exception):
+        if not isinstance(value, wire.Proxy | None) and ast.literal_eval(want) == value:
+            return
+    raise AssertionError(f"{source}: expected {want}, got {got}")
+
+
+def _probes(
+    calls: list[str], namespace: dict[str, Any], link: wire.Link, *, budget: float, ready: bool
+) -> list[str] | None:
+    """The repr of each call's result ("!Error" for an exception); None: nothing ran."""
+    if not ready:
+        return None
+    seen: list[str] = []
+    for index, source in enumerate(calls):
+        link.deadline(budget * 2 + 1.0)  # the candidate's own alarm should have fired by then
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                seen.append(repr(eval(compile(source, "<probe>", "eval"), namespace))[:400])
+        except TimeoutError:  # it ignored its alarm: it is still busy, nothing more can run
+            seen += ["!TimeoutError"] * (len(calls) - index)
+            break
+        except BaseException as exc:  # a probe's exception is its result
+            seen.append("!" + type(exc).__name__)
+    link.deadline(None)
+    return seen
