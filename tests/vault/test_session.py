@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 from vaultttc.engine.runner import LanePool, RunOptions
@@ -125,3 +126,32 @@ def test_a_key_echoed_in_a_provider_error_never_reaches_the_note_or_the_report(
     assert errors and all("HTTP 401" in e and "[redacted]" in e for e in errors)
     assert all(SECRET not in e and "sk-proj" not in e for e in errors)
     assert {q.status for q in report.questions} == {"unanswered"}
+
+
+class EchoingProvider(EditingProvider):
+    """A server whose successful reply quotes the caller's key, as a confused model might."""
+
+    async def complete(self, request: Request) -> Completion:
+        done = await super().complete(request)
+        return replace(done, text=f"{done.text} (my key is {SECRET})")
+
+
+def test_a_key_echoed_in_a_successful_reply_never_reaches_the_cache_or_the_note(
+    tmp_path: Path,
+) -> None:
+    from vaultttc.vault.cache import SqliteCache
+
+    note = tmp_path / "n.md"
+    note.write_text(NOTE)
+    replay = tmp_path / "r.jsonl"
+    replay.write_text(REPLAY)
+    [vault] = vaults_for([tmp_path])
+    provider = EchoingProvider(ReplayProvider(replay), note, "|")
+    options = RunOptions(cli={"strategy": "direct"}, redact=Redactor({"MY_API_KEY": SECRET}))
+    cache = SqliteCache(tmp_path / "cache.sqlite")
+    pool = LanePool(lambda n, m: provider, cache, redact=options.redact)
+    session = VaultSession(vault, pool, _session(vault, provider).templates,
+                           RunContext(options=options, env={}))  # fmt: skip
+    asyncio.run(session.run(note))
+    assert SECRET not in note.read_text()
+    assert SECRET.encode() not in (tmp_path / "cache.sqlite").read_bytes()

@@ -103,3 +103,23 @@ def test_a_symlinked_note_is_saved_through_the_link(tmp_path: Path) -> None:
     save_text(link, "new\n", expected=digest(b"old\n"), bom=False)
     assert link.is_symlink()
     assert target.read_text() == "new\n"
+
+
+def test_the_temp_files_of_an_interrupted_save_are_swept(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from vaultttc.vault.files import sweep_temp_files
+
+    old = tmp_path / "d" / ".n.md.abc123.vaultttc-tmp"
+    old.parent.mkdir()
+    old.write_text("half a note")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    fresh = tmp_path / ".m.md.def456.vaultttc-tmp"  # a save in flight: left alone
+    fresh.write_text("x")
+    hidden = tmp_path / ".obsidian" / ".x.md.1.vaultttc-tmp"
+    hidden.parent.mkdir()
+    hidden.write_text("x")
+    os.utime(hidden, (time.time() - 3600, time.time() - 3600))
+    assert sweep_temp_files(tmp_path, now=time.time()) == [old]
+    assert not old.exists() and fresh.exists() and hidden.exists()

@@ -142,8 +142,12 @@ def _callouts(tokens: Sequence[Token], offset: int) -> list[Callout]:
 
 
 def _first_inline(tokens: Sequence[Token], i: int) -> str | None:
-    """The content of a blockquote's first paragraph, if it starts the blockquote."""
+    """The content of a blockquote's first paragraph, if it starts on the blockquote's first
+    line (Obsidian reads `[!type]` only there: after a blank `>` it is a plain quote)."""
     if i + 2 < len(tokens) and tokens[i + 1].type == "paragraph_open":
+        first, para = tokens[i].map, tokens[i + 1].map
+        if first is not None and para is not None and first[0] != para[0]:
+            return None
         return tokens[i + 2].content
     return None
 

@@ -31,6 +31,7 @@ __all__ = [
     "note_stats",
     "read_note",
     "save_text",
+    "sweep_temp_files",
     "update_note",
 ]
 
@@ -191,3 +192,22 @@ def _regular(entry: os.DirEntry[str], base: Path) -> bool:
         return target.is_relative_to(base) and target.is_file()
     except (OSError, RuntimeError):  # a symlink loop
         return False
+
+
+def sweep_temp_files(root: Path, *, now: float, older_than_s: float = 600.0) -> list[Path]:
+    """Remove the temp files of saves that a kill interrupted (`.<note>.<random>.vaultttc-tmp`,
+    older than `older_than_s`, so a save in flight elsewhere is never touched)."""
+    removed: list[Path] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if not (name.startswith(".") and name.endswith(TEMP_SUFFIX)):
+                continue
+            path = Path(folder) / name
+            try:
+                if now - path.lstat().st_mtime > older_than_s:
+                    path.unlink()
+                    removed.append(path)
+            except OSError:
+                continue
+    return removed
