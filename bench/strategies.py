@@ -12,6 +12,9 @@ samples drawn and ECE per strategy beside the reference figures of
 ../shared/benchmarks/README.md, and wall time per question (each run verifies afresh: no
 verdict is shared between runs). The two CodeT paths are compared at the
 end: accuracy and seconds per question at N = 1/4/16/100, and N = 100's time over N = 16's.
+Adaptive-consistency is set beside the published early-stopping rules, Adaptive-Consistency's
+Beta rule and ESC, replayed on the same votes in the same sample order (bench/stopping.py;
+program behaviour is memoised for the whole bench).
 
     python bench/strategies.py            # everything (a few minutes on 2 cores)
     python bench/strategies.py --quick    # 40 problems per pool
@@ -39,6 +42,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 from unittest import mock
+
+import stopping
 
 from vaultttc.engine import confidence
 from vaultttc.engine.extract import normalize_answer
@@ -442,6 +447,7 @@ DATE_RUNS = [
     ("mcts", 0),
 ]
 CODE_RUNS = [("best-of-n", 100), ("best-of-n", 16), ("best-of-n", 4), ("best-of-n", 1)]
+VOTE_RUNS = [("self-consistency", 100), ("adaptive-consistency", 100)]  # vote by behaviour
 
 
 async def bench_pool(
@@ -485,6 +491,51 @@ def _table(results: dict[str, list[Scored]]) -> None:
         print(f"{'':6} reference: {REFERENCE[name]}")
     allpairs = [p for rows in results.values() for r in rows for p in r.pairs]
     print(f"\nECE over every answer above: {confidence.expected_calibration_error(allpairs):.3f}")
+
+
+async def published_rules(pool: str, problems: Sequence[Problem]) -> list[tuple[str, float, float]]:
+    """The published stopping rules on the votes self-consistency counts (bench/stopping.py):
+    (rule, accuracy %, mean samples), scored like the strategies' answers."""
+    rows = {r["problem_id"]: r for r in map(json.loads, (POOLS / pool).read_text().splitlines())}
+    ids = {_slug(pid): pid for pid in rows}
+    hits = {rule: 0 for rule in stopping.RULES}
+    drawn = {rule: 0 for rule in stopping.RULES}
+    programs: list[tuple[str, str, Problem]] = []  # (rule, code, problem) for code pools
+    for problem in problems:
+        samples = rows[ids[problem.id]]["samples"]
+        task = stopping.note_task(problem.block)
+        votes = await stopping.votes_of(task, samples, timeout_s=2)
+        found = stopping.candidates(task, samples)
+        for rule, (n, key) in stopping.stops(votes, cap=len(samples)).items():
+            drawn[rule] += n
+            chosen = next((c for c, k in zip(found, votes, strict=True) if k == key), None)
+            if key is None or chosen is None:
+                continue
+            if pool != CODET:
+                hits[rule] += key == normalize_answer(str(problem.gold))
+            else:
+                programs.append((rule, chosen.check, problem))
+    if programs:
+        written = {f"{i}": Written("", code, 0.0) for i, (_, code, _) in enumerate(programs)}
+        picked = [dataclasses.replace(p, id=f"{i}") for i, (_, _, p) in enumerate(programs)]
+        for (rule, _, _), ok in zip(programs, await score_code(picked, written, {}), strict=True):
+            hits[rule] += ok
+    count = max(1, len(problems))
+    return [(rule, 100 * hits[rule] / count, drawn[rule] / count) for rule in stopping.RULES]
+
+
+def _rules(results: dict[str, list[Scored]], rules: dict[str, list[tuple[str, float, float]]]) -> None:
+    """Adaptive-consistency beside the published rules (same votes, same sample order)."""
+    if not rules:
+        return
+    print("\nearly stopping, side by side      accuracy  mean samples")
+    for name, published in rules.items():
+        ours = next((r for r in results[name] if r.strategy.startswith("adaptive")), None)
+        for rule, accuracy, samples in published:
+            print(f"{name:6} {rule:28} {accuracy:7.1f}% {samples:9.2f}")
+        if ours is not None:
+            print(f"{name:6} {'vaultttc adaptive-consistency':28} {ours.accuracy:7.1f}% "
+                  f"{ours.samples:9.2f}")  # fmt: skip
 
 
 def _paths(results: dict[str, list[Scored]]) -> None:
@@ -547,10 +598,12 @@ async def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     limit = 40 if args.quick else None
     plan = {k: (v, DATE_RUNS) for k, v in DATE_POOLS.items()}
-    plan |= {"codet": (CODET, CODE_RUNS), "codet-check": (CODET, CODE_RUNS)}
+    plan |= {"codet": (CODET, CODE_RUNS + VOTE_RUNS), "codet-check": (CODET, CODE_RUNS)}
     results: dict[str, list[Scored]] = {}
+    rules: dict[str, list[tuple[str, float, float]]] = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="vaultttc-bench-") as tmp, ExitStack() as stack:
+        stack.enter_context(stopping.cached_behaviours())
         if args.fit:  # raw confidences: both calibration maps set to the identity
             for name in ("VOTE_MAP", "TESTS_MAP"):
                 stack.enter_context(mock.patch.object(confidence, name, confidence.IDENTITY))
@@ -558,8 +611,11 @@ async def main(argv: Sequence[str] | None = None) -> None:
             pool, runs = plan[name]
             print(f"{name}: {pool}", flush=True)
             results[name] = await bench_pool(name, pool, runs, limit=limit, work=Path(tmp))
+            if any(s == "adaptive-consistency" for s, _ in runs):
+                rules[name] = await published_rules(pool, load_problems(pool, limit))
     _table(results)
     _paths(results)
+    _rules(results, rules)
     if args.save:
         args.save.write_text(
             json.dumps(

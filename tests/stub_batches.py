@@ -73,14 +73,14 @@ class StubBatches:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
-    def handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> BatchReply:
+    def handle(self, method: str, path: str, *, headers: dict[str, str], raw: bytes) -> BatchReply:
         path = path.split("?")[0].rstrip("/")
         parts = path.split("/")[2:]  # without "", "v1"
         with self._lock:
             if parts[:2] == ["messages", "batches"]:
                 return self._anthropic(method, parts[2:], raw)
             if parts[:1] == ["files"]:
-                return self._file(method, parts[1:], headers, raw)
+                return self._file(method, parts[1:], headers=headers, raw=raw)
             if parts[:1] == ["batches"]:
                 return self._openai(method, parts[1:], raw)
         return _error(404, "not_found_error", f"no route {method} {path}")
@@ -136,7 +136,7 @@ class StubBatches:
     # -- OpenAI ---------------------------------------------------------------------------------
 
     def _file(
-        self, method: str, rest: list[str], headers: dict[str, str], raw: bytes
+        self, method: str, rest: list[str], *, headers: dict[str, str], raw: bytes
     ) -> BatchReply:
         if method == "POST" and not rest:
             fields = _multipart(headers.get("content-type", ""), raw)
@@ -203,7 +203,7 @@ class StubBatches:
             return
         out, err = [], []
         for n, (custom_id, outcome, reply) in enumerate(batch.results):
-            line = _openai_line(f"batch_req_{n}", custom_id, outcome, reply)
+            line = _openai_line(custom_id, outcome, reply, line_id=f"batch_req_{n}")
             (out if outcome == "succeeded" else err).append(line)
         for name, lines in (("output", out), ("error", err)):
             if lines:
@@ -254,7 +254,7 @@ def _anthropic_line(custom_id: str, outcome: str, reply: Json | None) -> Json:
     return {"custom_id": custom_id, "result": {"type": outcome}}
 
 
-def _openai_line(line_id: str, custom_id: str, outcome: str, reply: Json | None) -> Json:
+def _openai_line(custom_id: str, outcome: str, reply: Json | None, *, line_id: str) -> Json:
     if outcome == "succeeded":
         response = {"status_code": 200, "request_id": f"req_{line_id}", "body": reply}
         return {"id": line_id, "custom_id": custom_id, "response": response, "error": None}

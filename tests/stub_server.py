@@ -13,8 +13,9 @@ answer; one that asks for token log-probabilities
 `STUB_LOGPROBS` for each of its tokens. It imports nothing from vaultttc.
 
 Use the `stub` fixture (`from stub_server import stub_fixture` in a test module or conftest) or
-`StubServer` directly; `python tests/stub_server.py LATENCY` serves one in its own process
-(`GET /_stub/count` answers how many requests it has recorded).
+`StubServer` directly; `python tests/stub_server.py LATENCY [--stable]` serves one in its own
+process (`GET /_stub/count` answers how many requests it has recorded; `--stable` answers with
+`stable_text`).
 """
 
 from __future__ import annotations
@@ -493,7 +494,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = None
         stub._record(Recorded(self.command, self.path, headers, body))
         time.sleep(stub.latency)
-        done = stub.batches.handle(self.command, self.path, headers, raw)
+        done = stub.batches.handle(self.command, self.path, headers=headers, raw=raw)
         self._send(Reply(status=done.status), done.payload, done.kind)
 
     def _serve(self, body: Json | None) -> None:
@@ -542,10 +543,20 @@ def _error(status: int) -> Json:
     return {"type": "error", "error": {"type": kind, "message": f"stub {kind} ({status})"}}
 
 
-def serve_forever(latency: float) -> None:
-    """Run a stub in this process until killed, printing its base URL (used by bench/)."""
+def stable_text(route: str, body: Json) -> str:
+    """An answer that depends only on what was asked: the same for every sample of a prompt,
+    for a synchronous call and for a batch item."""
+    asked = json.dumps(body.get("messages") or body.get("input"), sort_keys=True)
+    return f"The answer is: {int(hashlib.sha256(asked.encode()).hexdigest()[:4], 16) % 100}"
+
+
+def serve_forever(latency: float, *, stable: bool = False) -> None:
+    """Run a stub in this process until killed, printing its base URL (used by bench/);
+    `stable` answers with `stable_text`."""
     server = StubServer()
     server.latency = latency
+    if stable:
+        server.reply_text = stable_text
     print(server.url, flush=True)
     server._server.serve_forever(0.05)
 
@@ -563,4 +574,5 @@ def stub_fixture() -> Iterator[StubServer]:
 if __name__ == "__main__":
     import sys
 
-    serve_forever(float(sys.argv[1]) if len(sys.argv) > 1 else 0.0)
+    latency = float(sys.argv[1]) if len(sys.argv) > 1 else 0.0
+    serve_forever(latency, stable="--stable" in sys.argv[2:])

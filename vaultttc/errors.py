@@ -14,6 +14,7 @@ __all__ = [
     "ConfigError",
     "ExecutionNotAllowed",
     "NoteError",
+    "PendingInBatch",
     "ProviderError",
     "ProviderNotConfigured",
     "Redactor",
@@ -54,6 +55,11 @@ class ProviderError(VaultTTCError):
 
 class ProviderNotConfigured(ProviderError):
     """A named provider lacks what it needs; the message says exactly what to set."""
+
+
+class PendingInBatch(VaultTTCError):
+    """The request waits in a provider's batch, or is to be sent in one: its question is
+    answered when the batch is collected (`vaultttc run --batch`, `vaultttc batch collect`)."""
 
 
 class BudgetExhausted(VaultTTCError):

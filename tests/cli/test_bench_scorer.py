@@ -118,3 +118,20 @@ def test_code_is_scored_by_the_hidden_check() -> None:
     assert asyncio.run(bench.score_code(problems, written, cache)) == [True, False, False]
     assert len(cache) == 3
     assert asyncio.run(bench.score_code(problems[:1], written, cache)) == [True]
+
+
+def test_examples_become_a_check_fence_that_runs_the_candidate() -> None:
+    from vaultttc.notes.parse import parse_note
+
+    asserts = bench.docstring_asserts(DOCTEST, "double")
+    block = bench.check_block("d", "double", stub=DOCTEST, asserts=asserts)
+    [question] = parse_note(block, "n.md").questions
+    assert question.kind == "code" and question.test is None and question.check is not None
+    assert question.check.code.splitlines() == [
+        "ns = {}",
+        "exec(answer, ns)",
+        "double = ns['double']",
+        *asserts,
+    ]
+    bare = bench.check_block("d", "double", stub=DOCTEST, asserts=[])
+    assert parse_note(bare, "n.md").questions[0].check is None

@@ -32,12 +32,14 @@ def test_a_trace_is_as_confident_as_its_least_confident_window() -> None:
 
 
 @given(st.lists(st.floats(min_value=0, max_value=50), min_size=1, max_size=60), st.integers(1, 80))
-def test_the_lowest_window_lies_between_the_least_confident_token_and_the_mean(
+def test_the_lowest_window_is_no_higher_than_any_window_and_no_lower_than_any_token(
     tokens: list[float], window: int
 ) -> None:
     value = trace_confidence(tokens, window=window)
+    size = min(window, len(tokens))
     assert value is not None
-    assert min(tokens) - 1e-6 <= value <= sum(tokens) / len(tokens) + 1e-6
+    assert min(tokens) - 1e-6 <= value <= sum(tokens[:size]) / size + 1e-6
+    assert value <= sum(tokens[-size:]) / size + 1e-6
 
 
 def test_weighing_needs_every_trace_to_have_a_confidence() -> None:

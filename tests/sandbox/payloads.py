@@ -1,8 +1,8 @@
 """Hostile payloads, each run through the real vaultttc API by `run(name, args)`.
 
-Imported inside the subprocess `users.run_as` starts (as root or as an ordinary user); each
-payload prints one JSON document saying what the hostile code managed, for the test in
-`test_hostile.py` to judge. A containment payload reports `{"skip": why}` where the machine
+Imported inside the subprocess `users.run_as` starts (as root or as an ordinary user), which
+runs them all and prints one JSON document saying what each hostile payload managed, for the
+tests in `test_hostile.py` to judge. A containment payload reports `{"skip": why}` where the machine
 gives no isolation; the verdict payloads then run anyway, acknowledged (they must hold there
 too).
 """
@@ -13,9 +13,9 @@ import asyncio
 import ctypes
 import json
 import os
+import shutil
 import socket
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,8 @@ from typing import Any
 from vaultttc.engine.tasks import Task
 from vaultttc.living.examples import ExampleOptions, run_examples
 from vaultttc.notes.parse import parse_note
-from vaultttc.sandbox.detect import isolation, unsandboxed
+from vaultttc.sandbox import detect, parent
+from vaultttc.sandbox.detect import Isolation, unsandboxed
 from vaultttc.sandbox.sync import run_python, run_python_batch
 from vaultttc.verifiers.python import PythonVerifier
 
@@ -37,13 +38,27 @@ def payload(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
     return fn
 
 
-def run(name: str, args: dict[str, Any]) -> None:
-    found = isolation()
-    if not found.namespaces and not name.startswith("forged"):
-        print(json.dumps({"skip": f"no isolation on this machine: {found.reason}"}))
-        return
-    with unsandboxed(not found.namespaces):
-        print(json.dumps({"uid": os.getuid(), **PAYLOADS[name](**args)}))
+def run(specs: dict[str, dict[str, Any]], *, bubblewrap: bool = False) -> None:
+    """Run each payload named in `specs` with its arguments, and print what each managed.
+
+    Under bubblewrap, as if that were all this machine gave.
+    """
+    if bubblewrap:
+        why = detect.probe("bwrap") if shutil.which("bwrap") else "bubblewrap is not installed"
+        if why is not None:
+            print(json.dumps({"uid": os.getuid(), "skip": f"no bubblewrap here: {why}"}))
+            return
+        forced = Isolation("bubblewrap", separate_uid=False)
+        detect.isolation = parent.isolation = lambda: forced  # type: ignore[assignment]
+    found = detect.isolation()
+    outcomes: dict[str, Any] = {"uid": os.getuid()}
+    for name, args in specs.items():
+        if not found.namespaces and not name.startswith("forged"):
+            outcomes[name] = {"skip": f"no isolation on this machine: {found.reason}"}
+            continue
+        with unsandboxed(not found.namespaces):
+            outcomes[name] = PAYLOADS[name](**args)
+    print(json.dumps(outcomes))
 
 
 # --- containment --------------------------------------------------------------------------
@@ -183,7 +198,8 @@ while time.monotonic() < end:
     result = run_python(bomb, **LIMITS)
     uid = int(result.stdout.split()[0])
     left = [p for p in _pids() if marker.encode() in _cmdline(p) and p != os.getpid()]
-    same_uid = [pid for pid in _pids() if _owner(pid) == uid] if isolation().separate_uid else []
+    separate = detect.isolation().separate_uid
+    same_uid = [pid for pid in _pids() if _owner(pid) == uid] if separate else []
     return {"left": left, "same_uid": same_uid}
 
 
@@ -418,7 +434,3 @@ def forged_examples() -> dict[str, Any]:
                               options=ExampleOptions(timeout_s=10))  # fmt: skip
         outcomes[name] = [[r.status, r.message[:200]] for r in report.results]
     return outcomes
-
-
-if __name__ == "__main__":
-    run(sys.argv[1], json.loads(sys.argv[2]))

@@ -9,7 +9,8 @@ from helpers import QUESTION, Expect, Scripted, ask, run, sampler
 from vaultttc.engine.confidence import mode_posterior
 from vaultttc.engine.tasks import Settings
 from vaultttc.strategies.adaptive import AdaptiveConsistency, settled, wave_size
-from vaultttc.strategies.shared.common import tally
+from vaultttc.strategies.shared.common import Candidate, tally
+from vaultttc.strategies.shared.evidence import VoteEvidence, vote_evidence
 
 MAY_1 = ["So the answer is 05/01/2021.", "The answer is: May 1, 2021", "The answer is 2021-05-01"]
 
@@ -62,17 +63,33 @@ def test_self_consistency_answers_with_what_the_budget_allowed() -> None:
     assert "budget: sample budget of 3 reached" in outcome.note
 
 
-def test_adaptive_stops_as_soon_as_a_unanimous_vote_is_settled() -> None:
+def evidence(keys: list[str | None]) -> VoteEvidence:
+    return vote_evidence([Candidate(i, "", k, k) for i, k in enumerate(keys)], keys, tally(keys))
+
+
+def first_settled(keys: list[str | None], cap: int, threshold: float = 0.95) -> int:
+    """The first n at which the first n keys would stop a vote capped at `cap`."""
+    return next(
+        n for n in range(1, cap + 1)
+        if settled(evidence(keys[:n]), threshold, remaining=cap - n)
+    )  # fmt: skip
+
+
+def test_adaptive_stops_as_soon_as_the_rest_of_the_budget_cannot_change_the_vote() -> None:
     outcome, provider = ask("adaptive-consistency", ["The answer is 42"], samples=10)
-    assert mode_posterior([2]) < 0.95 <= mode_posterior([3])
-    assert outcome.samples_used == 3 == len(provider.requests)
-    assert outcome.answer == "42" and "stopped after 3 samples" in outcome.note
+    n = first_settled(["42"] * 10, 10)
+    assert outcome.samples_used == n == len(provider.requests) and 1 < n < 10
+    assert outcome.answer == "42" and f"stopped after {n} samples" in outcome.note
+    assert "risk at most 1.0%" in outcome.note
+    # a bigger budget has more samples that could overturn a lead, so it asks for more
+    assert first_settled(["42"] * 40, 40) >= n
 
 
 def test_a_higher_threshold_needs_more_samples() -> None:
-    low, _ = ask("adaptive-consistency", ["The answer is 42"], samples=10, threshold=0.9)
-    high, _ = ask("adaptive-consistency", ["The answer is 42"], samples=10, threshold=0.99)
-    assert low.samples_used < 3 < high.samples_used <= 10
+    low, _ = ask("adaptive-consistency", ["The answer is 42"], samples=40, threshold=0.5)
+    mid, _ = ask("adaptive-consistency", ["The answer is 42"], samples=40)
+    high, _ = ask("adaptive-consistency", ["The answer is 42"], samples=40, threshold=0.999)
+    assert low.samples_used < mid.samples_used < high.samples_used <= 40
 
 
 def test_a_contested_vote_draws_up_to_the_cap_and_never_more() -> None:
@@ -83,21 +100,24 @@ def test_a_contested_vote_draws_up_to_the_cap_and_never_more() -> None:
 
 
 def test_settling_cancels_the_samples_still_in_flight() -> None:
-    provider = Scripted(["The answer is 42"], hold_from=3)
+    n = first_settled(["42"] * 10, 10)
+    provider = Scripted(["The answer is 42"], hold_from=n)
     settings = Settings(strategy="adaptive-consistency", samples=10)
     draw = sampler(provider, 10)
     outcome = run(
-        AdaptiveConsistency(min_wave=5).run(QUESTION, settings, sampler=draw, verifier=None)
+        AdaptiveConsistency(min_wave=n + 3).run(QUESTION, settings, sampler=draw, verifier=None)
     )
-    assert len(provider.requests) == 5 and provider.cancelled == 2
-    assert outcome.samples_used == 3 == draw.drawn and outcome.answer == "42"
+    assert len(provider.requests) == n + 3 and provider.cancelled == 3
+    assert outcome.samples_used == n == draw.drawn and outcome.answer == "42"
 
 
 def test_waves_hold_exactly_the_samples_that_could_settle_the_vote() -> None:
-    assert wave_size(tally([]), 0.95, remaining=10) == 3
-    assert wave_size(tally(["a", "a"]), 0.95, remaining=10) == 1
-    assert wave_size(tally(["a", "b"]), 0.95, remaining=2) == 2
-    split = tally(["a", "b", "a"])
-    extra = wave_size(split, 0.95, remaining=20)
-    assert not settled(tally(["a", "b", "a"] + ["a"] * (extra - 1)), 0.95)
-    assert settled(tally(["a", "b", "a"] + ["a"] * extra), 0.95)
+    assert wave_size(evidence([]), 0.95, remaining=10) == first_settled(["a"] * 10, 10)
+    assert wave_size(evidence(["a", "b"]), 0.95, remaining=2) == 1  # then "b" can only tie
+    split = ["a", "b", "a"]
+    extra = wave_size(evidence(split), 0.95, remaining=20)
+    assert 1 < extra < 17
+    assert not settled(evidence(split + ["a"] * (extra - 1)), 0.95, remaining=20 - extra + 1)
+    assert settled(evidence(split + ["a"] * extra), 0.95, remaining=20 - extra)
+
+

@@ -93,3 +93,26 @@ def test_scan_of_a_subfolder_sees_the_same_notes_as_run(vault: Path) -> None:
         cli, ["scan", str(vault / "wiki"), "--json"], catch_exceptions=False
     )
     assert [Path(n["path"]).name for n in json.loads(result.stdout)["notes"]] == ["live.md"]
+
+
+def test_a_note_linked_from_outside_the_vault_is_an_error_and_is_not_written(
+    tmp_path: Path,
+) -> None:
+    outside = tmp_path / "elsewhere.md"
+    outside.write_text(QUESTION)
+    vault = tmp_path / "vault"
+    (vault / ".vaultttc").mkdir(parents=True)
+    (vault / "link.md").symlink_to(outside)
+    replay = tmp_path / "replay.jsonl"
+    replay.write_text(json.dumps({"question": "What is 2 plus 3?", "samples": ["5"]}) + "\n")
+    result = CliRunner(env=NO_KEYS).invoke(
+        cli, ["run", str(vault / "link.md"), "--provider", f"replay:{replay}"],
+        catch_exceptions=False)  # fmt: skip
+    assert result.exit_code == 2 and "points outside the vault" in result.stderr
+    assert outside.read_text() == QUESTION
+
+
+def test_a_symlink_loop_is_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "loop.md").symlink_to(tmp_path / "loop.md")
+    (tmp_path / "n.md").write_text("# N\n")
+    assert [p.name for p in iter_notes(tmp_path)] == ["n.md"]

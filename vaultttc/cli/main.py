@@ -18,6 +18,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from vaultttc.cli.batch import batch_command, batch_options, run_batch, wants_batch
 from vaultttc.cli.calibration import calibration_command
 from vaultttc.cli.console import RunProgress, print_report
 from vaultttc.cli.doctor import ExecCommand, code_may_run, doctor, unsandboxed_option
@@ -49,7 +50,8 @@ def scan(paths: tuple[Path, ...], as_json: bool) -> None:
     """List every note's blocks and errors (read-only)."""
     result = scan_paths(paths)
     if as_json:
-        click.echo(json.dumps({"notes": result.entries, "errors": result.errors}, indent=2,
+        # One line, so the C encoder does the work (indent= falls back to pure Python).
+        click.echo(json.dumps({"notes": result.entries, "errors": result.errors},
                               ensure_ascii=False))  # fmt: skip
     else:
         _print_scan(result.entries)
@@ -97,6 +99,7 @@ def _print_scan(entries: list[dict[str, object]]) -> None:
     "--check-authored", is_flag=True,
     help="Also answer the Q&A authors wrote, and say whether vaultttc agrees (never edits it).",
 )  # fmt: skip
+@batch_options
 def run(paths: tuple[Path, ...], **opts: Any) -> None:
     """Answer, verify and score the questions in notes, and write the answers back."""
     overrides = {k: opts[k] for k in ("provider", "model", "strategy", "samples") if opts[k]}
@@ -119,6 +122,8 @@ def run(paths: tuple[Path, ...], **opts: Any) -> None:
             max_cost_usd=opts["max_cost"],
             progress=progress.update if not quiet else None,
         )
+        if wants_batch(opts):  # half price, later: see cli/batch.py
+            run_batch(paths, context, opts)
         report = asyncio.run(run_paths(paths, context))
     if opts["as_json"]:
         click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
@@ -188,6 +193,7 @@ def providers(base_url: str | None, vault: Path) -> None:
 
 
 cli.add_command(watch_command)
+cli.add_command(batch_command)
 cli.add_command(doctor)
 cli.add_command(calibration_command)
 cli.add_command(spend_command)

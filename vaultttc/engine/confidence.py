@@ -36,6 +36,7 @@ __all__ = [
     "calibrate",
     "expected_calibration_error",
     "fit_isotonic",
+    "incomplete_beta",
     "mode_posterior",
     "verified_confidence",
     "vote_confidence",
@@ -108,6 +109,11 @@ def _betacf(a: float, b: float, x: float) -> float:
         if abs(d * c - 1) < 1e-14:
             break
     return h
+
+
+def incomplete_beta(a: float, b: float, x: float) -> float:
+    """Regularised incomplete beta I_x(a, b): P(X <= x) for X ~ Beta(a, b)."""
+    return _betainc(a, b, x)
 
 
 def _betainc(a: float, b: float, x: float) -> float:

@@ -283,7 +283,8 @@ _STATED = re.compile(
 )
 _ASKS_SHORT = re.compile(
     r"\b(?:only|just)\s+(?:the\s+|a\s+|one\s+)?(?:number|value|answer|word|letter|date|name)\b"
-    r"|\b(?:short|one[- ]word|single[- ]word|numeric)\s+answer\b|\bhow (?:many|much)\b",
+    r"|\b(?:short|one[- ]word|single[- ]word|numeric)\s+answer\b|\bhow (?:many|much)\b"
+    r"|\banswer\s+in\s+(?:the\s+)?format\b",  # "Please answer in format MM/DD/YYYY."
     re.IGNORECASE,
 )
 

@@ -14,17 +14,25 @@ from __future__ import annotations
 from typing import Literal
 
 from vaultttc.engine.tasks import Settings
-from vaultttc.errors import BudgetExhausted, ConfigError, ExecutionNotAllowed, VaultTTCError
+from vaultttc.errors import (
+    BudgetExhausted,
+    ConfigError,
+    ExecutionNotAllowed,
+    PendingInBatch,
+    VaultTTCError,
+)
 from vaultttc.providers.base import Capabilities, Provider
 
 __all__ = ["Problem", "effort_problem", "fix", "problem_of", "strategy_problem"]
 
-Problem = Literal["config", "budget", "deferred", "provider", "consent", "internal"]
+Problem = Literal["config", "budget", "deferred", "batch", "provider", "consent", "internal"]
 
 _FIX: dict[str, str] = {
     "config": "fix the setting named above, then run again",
     "budget": "raise max_cost_usd (or --max-cost) or --samples, then run again",
     "deferred": "left for the next run with budget (--max-cost, daily_budget_usd)",
+    "batch": "in a batch: `vaultttc run PATH --batch` (or `vaultttc batch collect PATH`) "
+    "writes it once the batch has ended",
     "provider": "check the provider (`vaultttc providers`) and run again; nothing was written",
     "consent": "allow execution (--allow-exec, `ttc: execute: true` or `execute = true` in "
     ".vaultttc/config.toml) and run again; nothing was written",
@@ -39,6 +47,8 @@ def problem_of(exc: VaultTTCError) -> Problem:
         return "budget"
     if isinstance(exc, ExecutionNotAllowed):
         return "consent"
+    if isinstance(exc, PendingInBatch):
+        return "batch"
     return "provider"
 
 

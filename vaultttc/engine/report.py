@@ -2,7 +2,8 @@
 
 Pure. `verified` is true when a verifier passed the answer, false when the question failed,
 and null when nothing could verify it (consensus, judge, no verifier). A question that could
-not be answered has status `unanswered`, its `error`, `cause` and `fix`.
+not be answered has status `unanswered`, its `error`, `cause` and `fix`; one the run's budget
+left for later, `deferred`; one whose requests wait in a provider's batch, `batched`.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class RunReport:
             "failed": sum(q.status == "failed" for q in questions),
             "unanswered": sum(q.status == "unanswered" for q in questions),
             "deferred": sum(q.status == "deferred" for q in questions),
+            "batched": sum(q.status == "batched" for q in questions),
             "samples": sum(q.samples_used for q in questions),
             "input_tokens": sum(q.input_tokens for q in questions),
             "output_tokens": sum(q.output_tokens for q in questions),
@@ -123,7 +125,9 @@ def question_report(job: Job, answered: Answered) -> QuestionReport:
         thinking_tokens=0, cost_usd=0.0, cached=False, error=answered.error,
     )  # fmt: skip
     if outcome is None:
-        status = "deferred" if answered.problem == "deferred" else "unanswered"
+        status = {"deferred": "deferred", "batch": "batched"}.get(
+            answered.problem or "", "unanswered"
+        )
         cause = "budget" if status == "deferred" else answered.problem or "internal"
         return replace(head, status=status, cause=cause, fix=fix(answered.problem))
     return replace(

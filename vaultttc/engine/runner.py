@@ -69,13 +69,16 @@ class LanePool:
     limit: int | None = None
     fresh: bool = False
     budget: CostMeter = field(default_factory=CostMeter)  # the whole run's (`--max-cost`)
+    redact: Callable[[str], str] | None = None
     lanes: dict[tuple[str, str | None], Lane] = field(default_factory=dict)
 
     def lane(self, name: str, model: str | None) -> Lane:
         key = (name, model)
         if key not in self.lanes:
             provider = self.factory(name, model)
-            self.lanes[key] = Lane(provider, self.cache, self.limit, fresh=self.fresh)
+            self.lanes[key] = Lane(
+                provider, self.cache, self.limit, fresh=self.fresh, redact=self.redact
+            )
         return self.lanes[key]
 
     async def aclose(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -36,6 +36,7 @@ class Lane:
     cache: Cache | None = None
     limit: int | None = None
     fresh: bool = False  # `--force`: never answer from the cache; new completions replace it
+    redact: Callable[[str], str] | None = None  # keys a reply echoes never reach cache or note
     _semaphore: asyncio.Semaphore | None = field(default=None, init=False, repr=False)
 
     @property
@@ -172,6 +173,11 @@ class Sampler:
         finally:
             self.meter.settle(worst, actual)
         self.calls += 1
+        if self.lane.redact is not None:
+            redact = self.lane.redact
+            completion = dataclasses.replace(
+                completion, text=redact(completion.text), thinking=redact(completion.thinking)
+            )
         if cache is not None and unusable(completion) is None:
             cache.put(provider, request, completion)
         completion = dataclasses.replace(completion, sample_index=request.sample_index)

@@ -71,6 +71,8 @@ class Weighted:
     counts: tuple[float, ...]
     kept: int
     dropped: tuple[int, ...] = ()
+    totals: tuple[tuple[str, float], ...] = ()  # per answer, in order of first appearance
+    unparsable: float = 0.0
 
 
 def _kept(confidences: Sequence[float], keep: float) -> list[int]:
@@ -102,9 +104,10 @@ def weigh(
             weights[key] = weights.get(key, 0.0) + values[i] * scale
     dropped = tuple(i for i in range(len(keys)) if i not in set(kept))
     if not weights:
-        return Weighted(None, (0.0, unparsable), len(kept), dropped)
+        return Weighted(None, (0.0, unparsable), len(kept), dropped, (), unparsable)
     top = max(weights.values())
     winner = next(k for k, w in weights.items() if w >= top - 1e-12)  # first seen wins ties
     others = sorted((w for k, w in weights.items() if k != winner), reverse=True)
     tail = [unparsable] if unparsable > 0 else []
-    return Weighted(winner, (weights[winner], *others, *tail), len(kept), dropped)
+    counts = (weights[winner], *others, *tail)
+    return Weighted(winner, counts, len(kept), dropped, tuple(weights.items()), unparsable)

@@ -7,11 +7,12 @@ a memory budget for the whole tree, an environment without keys, tokens or secre
 sandbox's namespaces (no network, no host files), or nothing at all where the machine gives
 no isolation and `--allow-exec=unsandboxed` was not given — and judges what comes back: only
 the child's supervisor reports, and only for the example it handed out. An exception fails
-an example at the note's own line; an `output` fence right after it must match its stdout (trailing whitespace ignored;
-`...` matches any text when the output fence says `ellipsis`, e.g. ```` ```output ellipsis ````,
-or when `ExampleOptions.ellipsis` is set); a NameError for a name that an earlier failed or
-skipped example would have bound says so. A per-example timeout (the child's watchdog) fails
-that example with "timed out" and the line it hung on; the rest of the note is "not run".
+an example at the note's own line; an `output` fence right after it must match its stdout
+(trailing whitespace ignored; `...` matches any text when the output fence says `ellipsis`,
+e.g. ```` ```output ellipsis ````, or when `ExampleOptions.ellipsis` is set); a NameError
+for a name that an earlier failed or skipped example would have bound says so. A per-example
+timeout (the child's watchdog) fails that example with "timed out" and the line it hung on;
+the rest of the note is "not run".
 
 Must not: import pytest, read or write notes, or run example code in this process.
 """

@@ -8,6 +8,8 @@ concurrent requests. A prompt long enough to cache carries `cache_control`, and 
 several concurrent requests for it goes alone until its first event arrives (the pre-warm),
 so the others read the cache instead of each writing it. Every call streams, which lifts the
 SDK's refusal of long non-streaming requests; the timeout is per read.
+`params_for` and `completion_of` are what `anthropic_batch.py` sends and reads too, so a
+Message Batch item asks and parses exactly what a streamed call does.
 
 Thinking blocks are selected by type, counted, and kept out of `text`. The Messages API returns
 no token log-probabilities, so completions carry no trace confidence and the capabilities say

@@ -22,6 +22,7 @@ from vaultttc.providers.anthropic import AnthropicProvider
 from vaultttc.providers.base import Completion, Request
 from vaultttc.providers.batch_api import (
     Failed,
+    FailedKind,
     ItemResult,
     Progress,
     Submitted,
@@ -34,7 +35,7 @@ from vaultttc.providers.pricing import batch_pricing
 __all__ = ["LIMITS", "AnthropicBatches"]
 
 LIMITS = (100_000, 256 * 1024 * 1024)
-_FAILED = ("errored", "expired", "canceled")
+_NOT_RUN: dict[str, FailedKind] = {"expired": "expired", "canceled": "canceled"}
 
 
 class AnthropicBatches:
@@ -50,7 +51,7 @@ class AnthropicBatches:
         return self._limits
 
     async def submit(self, requests: Sequence[tuple[str, Request]]) -> list[Submitted]:
-        items = [
+        items: list[dict[str, Any]] = [
             {"custom_id": custom_id, "params": (await self._provider.params_for(request))[0]}
             for custom_id, request in requests
         ]
@@ -62,7 +63,7 @@ class AnthropicBatches:
                 return await batches.create(requests=chunk)  # type: ignore[arg-type]
 
             batch = await self._provider.call(create)
-            submitted.append(Submitted(str(batch.id), tuple(i["custom_id"] for i in chunk)))
+            submitted.append(Submitted(str(batch.id), tuple(str(i["custom_id"]) for i in chunk)))
         return submitted
 
     async def poll(self, batch_id: str) -> Progress:
@@ -95,6 +96,6 @@ def _result(result: Any) -> ItemResult:
     if kind == "errored":
         error = getattr(getattr(result, "error", None), "error", None)
         return Failed("errored", one_line(str(getattr(error, "message", "") or error or "")))
-    if kind in _FAILED:
-        return Failed(kind)  # type: ignore[arg-type]
+    if kind in _NOT_RUN:
+        return Failed(_NOT_RUN[kind])
     return Failed("errored", f"unknown result type {kind!r}")

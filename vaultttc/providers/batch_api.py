@@ -20,10 +20,12 @@ from vaultttc.providers.base import Completion, Request
 __all__ = [
     "BatchAPI",
     "Failed",
+    "FailedKind",
     "ItemResult",
     "Progress",
     "Submitted",
     "Succeeded",
+    "counts_of",
     "json_size",
     "split_items",
 ]

@@ -12,8 +12,9 @@ log-probabilities (`top_logprobs` = 20 with `include: ["message.output_text.logp
 their completions carry a trace confidence; reasoning models return none, so they are not
 asked and their capabilities say `logprobs=0`.
 
-`call_openai` (error mapping around the SDK) is shared with `compatible.py`. This module must not
-read the environment: the key and base URL arrive as arguments.
+`call_openai` (error mapping around the SDK) is shared with `compatible.py`; `completion_of`
+and `response_from_json` with `openai_batch.py`, so a Batch API line reads like a direct reply.
+This module must not read the environment: the key and base URL arrive as arguments.
 """
 
 from __future__ import annotations

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Final
 
 from vaultttc.errors import ProviderError
 from vaultttc.providers.base import Completion, Request
 from vaultttc.providers.batch_api import (
     Failed,
+    FailedKind,
     ItemResult,
     Progress,
     Submitted,
@@ -39,9 +40,9 @@ from vaultttc.providers.pricing import batch_pricing
 __all__ = ["ENDPOINT", "LIMITS", "OpenAIBatches"]
 
 LIMITS = (50_000, 200 * 1024 * 1024)
-ENDPOINT = "/v1/responses"
+ENDPOINT: Final = "/v1/responses"
 _ENDED = ("completed", "failed", "expired", "cancelled")
-_NOT_RUN = {"batch_expired": "expired", "batch_cancelled": "canceled"}
+_NOT_RUN: dict[str, FailedKind] = {"batch_expired": "expired", "batch_cancelled": "canceled"}
 
 
 class OpenAIBatches:
@@ -66,7 +67,7 @@ class OpenAIBatches:
         submitted: list[Submitted] = []
         for chunk in split_items(lines, limits=self._limits):
             batch_id = await self._create(_jsonl(chunk))
-            submitted.append(Submitted(batch_id, tuple(line["custom_id"] for line in chunk)))
+            submitted.append(Submitted(batch_id, tuple(str(line["custom_id"]) for line in chunk)))
         return submitted
 
     async def _create(self, data: bytes) -> str:
@@ -131,7 +132,7 @@ def _result(line: dict[str, Any]) -> ItemResult:
     code = str(error.get("code") or "")
     detail = one_line(str(error.get("message") or code or f"HTTP {response.get('status_code')}"))
     if code in _NOT_RUN:
-        return Failed(_NOT_RUN[code], detail)  # type: ignore[arg-type]
+        return Failed(_NOT_RUN[code], detail)
     status = response.get("status_code")
     return Failed("errored", f"HTTP {status}: {detail}" if status else detail)
 

@@ -8,11 +8,9 @@ configured (`status`), and how it is built (`build`, which imports its SDK lazil
 Settings that name a URL, key or model resolve the same way for every provider, in
 `Inputs.setting`: the flag > the environment > the vault config > the default.
 
-Selection, first match wins: the CLI flag, the question's `provider::` field, the note's
-`ttc.provider`, the first entry of `tech_stack.framework` whose provider is configured, the
-vault config's `provider`, then `local`. A provider that is named but not configured is a
-`ProviderNotConfigured` error saying exactly what to set — never a fallback. The environment
-arrives as a mapping; nothing here reads `os.environ`.
+Selection, first match wins: the flag, `provider::`, `ttc.provider`, the first configured
+`tech_stack.framework` entry, the vault config's `provider`, then `local`; a named provider
+that is not configured is an error saying what to set. Never reads `os.environ`.
 """
 
 from __future__ import annotations
@@ -50,6 +48,7 @@ __all__ = [
 ]
 
 ConfigLike = VaultConfig | Mapping[str, Any] | None
+COMPAT_CONCURRENCY = 256  # vLLM/SGLang batch hundreds of requests; the SDK backs off on 429
 _COMPAT_HINT = "set OPENAI_BASE_URL (e.g. http://localhost:8000/v1) or pass --base-url"
 
 
@@ -206,7 +205,10 @@ def _compat_status(inputs: Inputs) -> ProviderStatus:
             "openai-compatible", False,
             'set the served model: --model M or [providers.openai-compatible] model = "M"',
         )  # fmt: skip
-    return ProviderStatus("openai-compatible", True, f"server {url}", model)
+    limit = inputs.section.max_concurrency or COMPAT_CONCURRENCY
+    return ProviderStatus(
+        "openai-compatible", True, f"server {url}, up to {limit} requests in flight", model
+    )
 
 
 def _compat_build(inputs: Inputs) -> Provider:
@@ -221,7 +223,7 @@ def _compat_build(inputs: Inputs) -> Provider:
     server = (s.server or "").lower()
     return CompatibleProvider(
         model, base_url=url, api_key=key or "not-needed", pricing=inputs.pricing_model(model),
-        tuning=inputs.tuning(Tuning(max_concurrency=32)),
+        tuning=inputs.tuning(Tuning(max_concurrency=COMPAT_CONCURRENCY)),
         n_per_request=server in N_SERVERS if s.n_per_request is None else s.n_per_request,
     )  # fmt: skip
 

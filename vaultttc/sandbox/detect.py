@@ -2,7 +2,9 @@
 
 `isolation()` starts the real jail in `probe` mode once per process: as root with new
 namespaces and a uid of its own per run, else as an ordinary user with an unprivileged user
-namespace; it also looks for a cgroup v2 that can bound a run's memory as a whole. When no
+namespace, else under bubblewrap where it is installed (it may be allowed namespaces that
+other programs are not); it also looks for a cgroup v2 that can bound a run's memory as a
+whole. `command` is how the jail is started in the mode found. When no
 namespaces can be made, code runs only under `unsandboxed()` — the CLI enters it for
 `--allow-exec=unsandboxed`, never by default — and `refusal()` says why not otherwise.
 `describe()` is what `vaultttc doctor` prints.
@@ -16,22 +18,25 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from vaultttc.errors import VaultTTCError
 from vaultttc.sandbox import cgroup
+from vaultttc.sandbox.view import ETC, SYSTEM, visible
 
 __all__ = [
     "Isolation",
     "NoIsolation",
+    "command",
     "describe",
     "interpreter_paths",
     "isolation",
@@ -40,7 +45,10 @@ __all__ = [
 ]
 
 JAIL = str(Path(__file__).with_name("jail.py"))
-Mode = Literal["root-namespaces", "user-namespaces", "none"]
+Mode = Literal["root-namespaces", "user-namespaces", "bubblewrap", "none"]
+Ns = Literal["user", "root", "bwrap"]
+_MODES: dict[Ns, Mode] = {"root": "root-namespaces", "user": "user-namespaces",
+                          "bwrap": "bubblewrap"}  # fmt: skip
 _ACKNOWLEDGED: ContextVar[bool] = ContextVar("vaultttc_unsandboxed", default=False)
 _PROBE_UID = 99_999
 
@@ -65,8 +73,8 @@ class Isolation:
         return self.mode != "none"
 
     @property
-    def ns(self) -> Literal["user", "root"] | None:
-        return {"root-namespaces": "root", "user-namespaces": "user"}.get(self.mode)  # type: ignore[return-value]
+    def ns(self) -> Ns | None:
+        return next((ns for ns, mode in _MODES.items() if mode == self.mode), None)
 
 
 def interpreter_paths(extra: Sequence[str] = ()) -> list[str]:
@@ -80,7 +88,31 @@ def _is_file(arg: str) -> bool:
     return len(arg) < 4096 and "\n" not in arg and os.path.isfile(arg)
 
 
-def probe(ns: Literal["user", "root"] | None, group: Path | None = None) -> str | None:
+def command(config: Mapping[str, Any]) -> list[str]:
+    """The argv that starts the jail with `config` (inside bubblewrap in that mode)."""
+    jail = [sys.executable, "-I", "-S", JAIL, json.dumps(config)]
+    return [*_bwrap(config), "--", *jail] if config["ns"] == "bwrap" else jail
+
+
+def _bwrap(config: Mapping[str, Any]) -> list[str]:
+    """bubblewrap's half of the jail: the namespaces and the view `view.build` makes itself."""
+    size = str(config["limits"]["tmp_mb"] * 1024 * 1024)
+    args = [
+        "bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
+        "--as-pid-1", "--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/tmp",
+        "--size", size, "--tmpfs", "/dev/shm", "--dir", "/var", "--symlink", "/tmp", "/var/tmp",
+    ]  # fmt: skip
+    for path in visible([*config["keep"], os.path.dirname(JAIL)]):
+        linked = os.path.islink(path) and path in SYSTEM
+        args += ["--symlink", os.readlink(path), path] if linked else ["--ro-bind", path, path]
+    for name in ETC:
+        args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    if "cwd" in config:
+        args += ["--bind", config["cwd"], config["cwd"]]
+    return [*args, "--remount-ro", "/"]
+
+
+def probe(ns: Ns | None, group: Path | None = None) -> str | None:
     """Run the jail's probe; None when it worked, else the reason it did not."""
     config = {
         "mode": "probe", "ns": ns, "uid": _PROBE_UID if ns == "root" else None, "env": {},
@@ -92,7 +124,7 @@ def probe(ns: Literal["user", "root"] | None, group: Path | None = None) -> str 
         config["cgroup"] = str(group)
     try:
         done = subprocess.run(
-            [sys.executable, "-I", "-S", JAIL, json.dumps(config)],
+            command(config),
             capture_output=True, timeout=30, check=False, env={"PATH": os.defpath},
         )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -108,23 +140,26 @@ def isolation() -> Isolation:
     """Probe once: namespaces (root: with a uid per run), and a cgroup for the memory tree."""
     root = os.geteuid() == 0
     reasons = []
-    for ns in ("root", "user") if root else ("user",):
-        why = probe(ns)
+    tries: list[Ns] = ["root", "user"] if root else ["user"]
+    for ns in [*tries, "bwrap"]:
+        why = probe(ns) if ns != "bwrap" or shutil.which("bwrap") else "not installed"
         if why is None:
-            mode: Mode = "root-namespaces" if ns == "root" else "user-namespaces"
-            return Isolation(mode, separate_uid=ns == "root", cgroup=_cgroup(ns))
-        reasons.append(f"{ns} namespaces: {why}")
+            return Isolation(_MODES[ns], separate_uid=ns == "root", cgroup=_cgroup(ns))
+        reasons.append(f"{'bubblewrap' if ns == 'bwrap' else ns + ' namespaces'}: {why}")
     separate = root and _others_can_run_python()
     return Isolation("none", separate_uid=separate, cgroup=_cgroup(None), reason="; ".join(reasons))
 
 
-def _cgroup(ns: Literal["user", "root"] | None) -> Path | None:
+def _cgroup(ns: Ns | None) -> Path | None:
     """A cgroup v2 parent where the jail could join a group of its own (checked by a probe)."""
     parent = cgroup.usable_parent()
     if parent is None:
         return None
-    with cgroup.run_group(parent, memory_mb=256, pids=16) as group:
-        return parent if probe(ns, group) is None else None
+    try:
+        with cgroup.run_group(parent, memory_mb=256, pids=16) as group:
+            return parent if probe(ns, group) is None else None
+    except OSError:
+        return None
 
 
 def _others_can_run_python() -> bool:
@@ -167,9 +202,11 @@ def describe(found: Isolation | None = None) -> list[str]:
     """What `vaultttc doctor` says about running code here, one fact per line."""
     found = found or isolation()
     if found.namespaces:
-        who = (
-            "as root: a fresh uid per run" if found.separate_uid else "as you, in a user namespace"
-        )
+        who = {
+            "root-namespaces": "as root: a fresh uid per run",
+            "user-namespaces": "as you, in a user namespace",
+            "bubblewrap": "as you, under bubblewrap",
+        }[found.mode]
         lines = [
             f"isolation: {found.mode} ({who})",
             "  namespaces: mount, PID, network, IPC, UTS: no network, no other process in sight",

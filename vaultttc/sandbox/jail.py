@@ -3,7 +3,8 @@
 Started as `python -I -S jail.py CONFIG_JSON` in a session of its own. With namespaces
 (`ns` "user" as an ordinary user, "root" as root) it first enters new user (when not root),
 mount, PID, network, IPC and UTS namespaces and a filesystem view of its own (`view.py`),
-and stays that namespace's pid 1: when it ends, everything a run started ends with it. In
+and stays that namespace's pid 1: when it ends, everything a run started ends with it.
+Under bubblewrap (`ns` "bwrap") bwrap has made the same namespaces and view around it. In
 `exec` mode it hands the working tree to the run's uid, locks itself down and execs the
 caller's argv. In `batch` mode it reads a JSON list of Python sources on stdin and runs each
 in a forked child (own process group, uid when root, temp directory, the source `exec`-ed as
@@ -25,7 +26,6 @@ import contextlib
 import functools
 import json
 import os
-import resource
 import select
 import signal
 import socket
@@ -51,7 +51,7 @@ if TYPE_CHECKING:  # annotations only: importing typing would slow every jail's 
 
     class Config(TypedDict):
         mode: Literal["exec", "batch", "probe"]
-        ns: Literal["user", "root"] | None
+        ns: Literal["user", "root", "bwrap"] | None
         uid: int | None
         env: dict[str, str]
         limits: Limits
@@ -76,7 +76,7 @@ def main(argv: list[str]) -> None:
     _load("values", "wire", "judge", "view")
     from vaultttc.sandbox import view
 
-    if config["ns"]:
+    if config["ns"] in ("user", "root"):  # under bubblewrap, bwrap has done all this
         view.enter(user=config["ns"] == "user")
         writable = [config["cwd"]] if config["mode"] == "exec" else []
         size = config["limits"]["tmp_mb"]
@@ -109,43 +109,10 @@ def _load(*names: str) -> None:
         setattr(sys.modules["vaultttc.sandbox"], name, module)
 
 
-def own_processes() -> int:
-    """How many processes this uid runs now (RLIMIT_NPROC counts them all)."""
-    me = os.getuid()
-    n = 0
-    for pid in os.listdir("/proc"):
-        with contextlib.suppress(OSError):
-            n += pid.isdigit() and os.stat("/proc/" + pid).st_uid == me
-    return n
-
-
-def drop(uid: int | None, limits: Limits, *, nproc: int) -> None:
-    """Set the run's rlimits (`nproc` processes of its own), drop every privilege, become `uid`.
-
-    Without a uid of its own the run shares its uid's process count with what already runs.
-    """
-    allowed = nproc + (0 if uid is not None else own_processes())
-    for res, val in (
-        (resource.RLIMIT_AS, limits["memory_mb"] * 1024 * 1024),
-        (resource.RLIMIT_CPU, int(limits["timeout_s"]) + 2),
-        (resource.RLIMIT_FSIZE, limits["fsize"]),
-        (resource.RLIMIT_CORE, 0),
-        (resource.RLIMIT_NOFILE, 256),
-        (resource.RLIMIT_NPROC, allowed),
-    ):
-        _limit(res, val)
+def _drop(uid: int | None, config: Config, *, nproc: int) -> None:
     from vaultttc.sandbox import view
 
-    view.lock(uid)
-
-
-def _limit(res: int, val: int) -> None:
-    """Set both limits; where the hard one cannot be lowered or raised, the soft one only."""
-    try:
-        resource.setrlimit(res, (val, val))
-    except (ValueError, OSError):
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(res, (val, resource.getrlimit(res)[1]))
+    view.restrict(uid, config["limits"], nproc=nproc)
 
 
 def sweep(config: Config, uids: list[int | None], pids: list[int]) -> None:
@@ -224,7 +191,7 @@ def candidate(
     """In the candidate's child: run `source` as `__main__`, then serve the judge if any."""
     _keep_fds(os.open(os.devnull, os.O_RDONLY), *fds)
     os.chdir(cwd)
-    drop(uid, config["limits"], nproc=config["limits"]["nproc"])
+    _drop(uid, config, nproc=config["limits"]["nproc"])
     os.environ.clear()
     os.environ.update(config["env"], HOME=cwd, TMPDIR=cwd)
     sys.argv = ["<candidate>"]
@@ -244,7 +211,7 @@ def judge_child(config: Config, *, uid: int | None, cwd: str, link: int, report:
     null = os.open(os.devnull, os.O_RDWR)
     _keep_fds(null, null, null, link, report)
     os.chdir(cwd)
-    drop(uid, config["limits"], nproc=1)
+    _drop(uid, config, nproc=1)
     view.nondumpable()
     outcome = judge.judge(config["judge"], socket.socket(fileno=3))
     os.write(4, json.dumps(outcome).encode())
@@ -383,7 +350,7 @@ def execute(config: Config) -> NoReturn:
             for name in [root] + [os.path.join(root, n) for n in dirs + files]:
                 os.lchown(name, uid, uid)
     os.chdir(cwd)
-    drop(uid, config["limits"], nproc=config["limits"]["nproc"])
+    _drop(uid, config, nproc=config["limits"]["nproc"])
     env = dict(config["env"], HOME=cwd, TMPDIR=cwd)
     try:
         os.execvpe(argv[0], argv, env)
@@ -394,7 +361,7 @@ def execute(config: Config) -> NoReturn:
 
 def probe(config: Config) -> None:
     """Check that a locked-down child can run here: print "ok" when it could."""
-    pid = fork(lambda: drop(config["uid"], config["limits"], nproc=1))
+    pid = fork(lambda: _drop(config["uid"], config, nproc=1))
     ok = wait(pid, 10.0) and status(pid) == 0
     print("ok" if ok else "the locked-down child failed", flush=True)
 

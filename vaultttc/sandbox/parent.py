@@ -4,9 +4,10 @@ Every run starts the stdlib-only jail program (`python -I -S jail.py CONFIG`) in
 its own with a scrubbed environment (PATH, LANG, HOME/TMPDIR = its working directory, and
 only the variables the caller allows; secret-looking names are refused). Where the OS allows
 (`detect.isolation()`: as root, or as an ordinary user through an unprivileged user
-namespace) the jail lives in new mount, PID, network, IPC and UTS namespaces with a
-filesystem of only the interpreter, read-only, and a private /tmp: no network, no host
-process, file or IPC object in reach, and killing it kills everything it started. Memory is
+namespace, or under bubblewrap) the jail lives in new mount, PID, network, IPC and UTS
+namespaces with a filesystem of only the interpreter, read-only, and a private /tmp: no
+network, no host process, file or IPC object in reach, and killing it kills everything it
+started. Memory is
 bounded for the whole tree: by a cgroup v2 where one is usable, else by capping the run's
 processes so that their number times the per-process address-space limit stays within the
 run's budget. Where the OS gives no isolation, nothing runs unless the caller is inside
@@ -44,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from vaultttc.errors import ConfigError
 from vaultttc.sandbox import cgroup
-from vaultttc.sandbox.detect import JAIL, NoIsolation, interpreter_paths, isolation, refusal
+from vaultttc.sandbox.detect import NoIsolation, command, interpreter_paths, isolation, refusal
 
 if TYPE_CHECKING:
     from vaultttc.sandbox.jail import Config, Limits
@@ -140,10 +141,6 @@ def _limits(timeout_s: float, memory_mb: int, max_output: int, *, processes: int
     }
 
 
-def _command(config: Config) -> list[str]:
-    return [sys.executable, "-I", "-S", JAIL, json.dumps(config)]
-
-
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
     weakref.WeakKeyDictionary()
 )
@@ -196,7 +193,7 @@ async def _spawn(
         with cgroup.run_group(isolation().cgroup, memory_mb=memory_mb + 64, pids=pids) as group:
             if group is not None:
                 config["cgroup"] = str(group)
-            return await _communicate(_command(config), stdin, timeout_s=timeout_s, cap=cap)
+            return await _communicate(command(config), stdin, timeout_s=timeout_s, cap=cap)
 
 
 async def _communicate(

@@ -99,10 +99,10 @@ def rebuild(tag: str, parts: Any) -> Any:
     if tag == "deque":
         return collections.deque(*parts)
     if tag in ("Counter", "OrderedDict"):
-        return getattr(collections, tag)(parts)
+        return getattr(collections, tag)({key: value for key, value in parts})
     if tag == "dd":
         factory = getattr(builtins, parts[0]) if parts[0] else None
-        return collections.defaultdict(factory, parts[1])
+        return collections.defaultdict(factory, {key: value for key, value in parts[1]})
     if tag == "nt":
         return _namedtuple(parts[0], tuple(parts[1]))(*parts[2])
     raise ValueError(f"unknown value type {tag!r}")

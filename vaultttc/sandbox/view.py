@@ -6,8 +6,8 @@ process left outside only waits for it and passes on its exit status. `build` ma
 the new root with only what Python needs (the interpreter, its stdlib and site-packages, /usr
 and /etc's loader files, all read-only), a fresh /proc, a few /dev nodes, a private /tmp and
 /dev/shm, and the paths the caller asked to be writable; then `pivot_root` so the host's
-tree is gone. `lock` makes a process unable to regain privileges: no capabilities (now or
-after exec), no new privileges, and optionally its own uid.
+tree is gone. `restrict` sets a run's rlimits and `lock`s it: no capabilities (now or after
+exec), no new privileges, and optionally a uid of its own.
 
 Must not: decide limits, uids or paths (they come from the jail's config), or import vaultttc.
 """
@@ -17,13 +17,18 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import resource
 import signal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
+    from typing import Any
 
-__all__ = ["build", "enter", "limit_ipc", "lock", "nondumpable", "sweep_ipc", "wipe"]
+__all__ = [
+    "ETC", "SYSTEM", "build", "enter", "limit_ipc", "lock", "nondumpable", "restrict",
+    "sweep_ipc", "visible", "wipe",
+]  # fmt: skip
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
 _NEWNS, _NEWUTS, _NEWIPC = 0x00020000, 0x04000000, 0x08000000
@@ -34,8 +39,8 @@ _KEPT_FLAGS = _NODEV | _NOEXEC | 1024 | 2048 | 4096  # nodev, noexec and the ati
 _PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_CAPBSET_DROP = 1, 4, 24
 _PR_SET_SECUREBITS, _PR_SET_NO_NEW_PRIVS, _PR_CAP_AMBIENT = 28, 38, 47
 _SECUREBITS_LOCKED = 0b11101111  # noroot, no-setuid-fixup, no-ambient-raise; all locked
-_SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-_ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf")
+SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf")
 _DEVICES = ("null", "zero", "full", "random", "urandom")
 _ROOT = "/tmp"  # mount point of the new root: any directory would do; covered, never used
 
@@ -88,18 +93,18 @@ def _write(path: str, text: str) -> None:
 def build(keep: Iterable[str], writable: Iterable[str], *, tmp_mb: int, shm_mb: int) -> None:
     """Pivot into a new root holding only `keep` (read-only) and `writable` (read-write)."""
     _mount(None, "/", None, flags=_REC | _PRIVATE)
-    sources = [(p, False) for p in _existing(keep, _SYSTEM)] + [(p, True) for p in writable]
+    sources = [(p, False) for p in visible(keep)] + [(p, True) for p in writable]
     fds = [(path, os.open(path, os.O_PATH), rw) for path, rw in sources]
     devices = [
         (d, os.open("/dev/" + d, os.O_PATH)) for d in _DEVICES if os.path.exists("/dev/" + d)
     ]
-    etc = [(n, os.open("/etc/" + n, os.O_PATH)) for n in _ETC if os.path.exists("/etc/" + n)]
+    etc = [(n, os.open("/etc/" + n, os.O_PATH)) for n in ETC if os.path.exists("/etc/" + n)]
     _mount("tmpfs", _ROOT, "tmpfs", flags=_NOSUID | _NODEV, data="mode=755,size=4m")
     _scratch("/tmp", tmp_mb)
     _dev(devices)
     _scratch("/dev/shm", shm_mb)
     for path, fd, rw in sorted(fds, key=lambda item: item[0]):
-        if os.path.islink(path) and path in _SYSTEM:
+        if os.path.islink(path) and path in SYSTEM:
             os.symlink(os.readlink(path), _ROOT + path)
             os.close(fd)
         else:
@@ -116,9 +121,9 @@ def build(keep: Iterable[str], writable: Iterable[str], *, tmp_mb: int, shm_mb: 
     _pivot(_ROOT)
 
 
-def _existing(keep: Iterable[str], system: Iterable[str]) -> list[str]:
-    """The paths to show, without duplicates or paths inside another one already shown."""
-    paths = sorted({os.path.normpath(p) for p in (*system, *keep) if os.path.lexists(p)})
+def visible(keep: Iterable[str]) -> list[str]:
+    """The read-only paths of a view: the system's and `keep`, none inside another one."""
+    paths = sorted({os.path.normpath(p) for p in (*SYSTEM, *keep) if os.path.lexists(p)})
     shown: list[str] = []
     for path in paths:
         if not any(path.startswith(s.rstrip("/") + "/") for s in shown if not os.path.islink(s)):
@@ -206,6 +211,43 @@ def _remove(path: str) -> None:
             os.rmdir(path)
         else:
             os.unlink(path)
+
+
+def own_processes() -> int:
+    """How many processes this uid runs now (RLIMIT_NPROC counts them all)."""
+    me = os.getuid()
+    n = 0
+    for pid in os.listdir("/proc"):
+        with contextlib.suppress(OSError):
+            n += pid.isdigit() and os.stat("/proc/" + pid).st_uid == me
+    return n
+
+
+def restrict(uid: int | None, limits: Mapping[str, Any], *, nproc: int) -> None:
+    """Set the run's rlimits (`nproc` processes of its own), drop every privilege, become `uid`.
+
+    Without a uid of its own the run shares its uid's process count with what already runs.
+    """
+    allowed = nproc + (0 if uid is not None else own_processes())
+    for res, val in (
+        (resource.RLIMIT_AS, limits["memory_mb"] * 1024 * 1024),
+        (resource.RLIMIT_CPU, int(limits["timeout_s"]) + 2),
+        (resource.RLIMIT_FSIZE, limits["fsize"]),
+        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_NOFILE, 256),
+        (resource.RLIMIT_NPROC, allowed),
+    ):
+        _limit(res, val)
+    lock(uid)
+
+
+def _limit(res: int, val: int) -> None:
+    """Set both limits; where the hard one cannot be lowered or raised, the soft one only."""
+    try:
+        resource.setrlimit(res, (val, val))
+    except (ValueError, OSError):
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(res, (val, resource.getrlimit(res)[1]))
 
 
 def nondumpable() -> None:

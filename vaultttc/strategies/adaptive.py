@@ -1,11 +1,13 @@
-"""`adaptive-consistency`: self-consistency that stops as soon as the vote is settled.
+"""`adaptive-consistency`: self-consistency that stops as soon as more samples would not change it.
 
-Samples are drawn in waves, concurrently. After each sample arrives, the stopping rule asks
-whether the leading answer is the mode of the model's answer distribution with posterior
-probability at least `settings.threshold` (default 0.95): a Beta posterior when two answers
-compete (one seen answer is compared with an unseen alternative), a Dirichlet posterior when
-more do, both with the Jeffreys prior (see `vaultttc.engine.confidence.mode_posterior`). When it is,
-the samples still in flight are cancelled. It never draws more than `settings.samples`.
+Samples are drawn in waves, concurrently. After each sample arrives, the stopping rule
+(`shared.stopping`) asks how likely the samples not drawn yet (up to `settings.samples`) are to
+change the leading answer, under the Dirichlet posterior predictive of the votes so far, and
+stops when that risk is at most a fifth of 1 - `settings.threshold` (1% at the default 0.95):
+the answer is then, with that probability, the one the whole budget's majority would give.
+When every sample has a trace confidence the votes are DeepConf's filtered, weighted ones
+(`shared.evidence`), so it stops on the weighted vote and reports it. The samples still in
+flight are cancelled. It never draws more than `settings.samples`.
 
 A wave holds as many samples as the fewest further ones that could settle the vote (if all
 agreed with the leader; never fewer than `min_wave`): the vote cannot settle earlier, so waves
@@ -17,30 +19,34 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
-from vaultttc.engine.confidence import mode_posterior
 from vaultttc.engine.sampling import Sampler
 from vaultttc.engine.tasks import Outcome, Settings, Task, Verifier
 from vaultttc.providers.base import Request
 from vaultttc.strategies.shared.common import Candidate, Tally, candidate, tally
+from vaultttc.strategies.shared.evidence import VoteEvidence, vote_evidence
 from vaultttc.strategies.shared.prompts import answer_request
+from vaultttc.strategies.shared.stopping import RISK, may_stop
 from vaultttc.strategies.shared.voting import can_execute, decide, vote_keys
 
 __all__ = ["AdaptiveConsistency", "settled", "wave_size"]
 
 
-def settled(vote: Tally, threshold: float) -> bool:
-    return vote.winner is not None and mode_posterior(vote.posterior_counts()) >= threshold
+def settled(evidence: VoteEvidence, threshold: float, *, remaining: int) -> bool:
+    """Whether the `remaining` samples are unlikely enough to change the vote's answer."""
+    return evidence.winner is not None and may_stop(
+        evidence.lead, evidence.rivals, unparsable=evidence.unparsable,
+        remaining=remaining, threshold=threshold,
+    )  # fmt: skip
 
 
-def wave_size(vote: Tally, threshold: float, *, remaining: int) -> int:
+def wave_size(evidence: VoteEvidence, threshold: float, *, remaining: int) -> int:
     """The fewest further samples after which the vote could be settled (capped)."""
-    counts = (
-        vote.posterior_counts()
-        if vote.winner is not None
-        else [0, *([vote.unparsable] if vote.unparsable else [])]
-    )
+    rivals = evidence.rivals if evidence.winner is not None else []
     for extra in range(1, remaining + 1):
-        if mode_posterior([counts[0] + extra, *counts[1:]]) >= threshold:
+        if may_stop(
+            evidence.lead + extra, rivals, unparsable=evidence.unparsable,
+            remaining=remaining - extra, threshold=threshold,
+        ):  # fmt: skip
             return extra
     return max(1, remaining)
 
@@ -55,6 +61,9 @@ class _Run:
 
     def vote(self) -> Tally:
         return tally(self.keys)
+
+    def evidence(self) -> VoteEvidence:
+        return vote_evidence(self.candidates, self.keys, self.vote())
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +82,7 @@ class AdaptiveConsistency:
         while not stopped and start < settings.samples and not sampler.exhausted:
             size = max(
                 self.min_wave,
-                wave_size(run.vote(), settings.threshold, remaining=settings.samples - start),
+                wave_size(run.evidence(), settings.threshold, remaining=settings.samples - start),
             )
             size = min(size, settings.samples - start)
             stopped = await self._wave(
@@ -88,8 +97,8 @@ class AdaptiveConsistency:
             )
             start += size
         notes = [
-            f"stopped after {len(run.candidates)} samples: the vote was settled at "
-            f"{settings.threshold:g}"
+            f"stopped after {len(run.candidates)} samples: the rest of the {settings.samples} "
+            f"would change the answer with risk at most {RISK * (1 - settings.threshold):.1%}"
             if stopped
             else f"not settled at {settings.threshold:g} within {len(run.candidates)} samples"
         ]
@@ -130,6 +139,7 @@ class AdaptiveConsistency:
                 at = sum(c.index < new.index for c in run.candidates)
                 run.candidates.insert(at, new)
                 run.keys.insert(at, key)
-                if settled(run.vote(), settings.threshold):
+                remaining = settings.samples - len(run.candidates)
+                if remaining > 0 and settled(run.evidence(), settings.threshold, remaining=remaining):
                     return True
         return False

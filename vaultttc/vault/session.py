@@ -37,6 +37,7 @@ from vaultttc.vault.files import (
     find_vault_root,
     iter_notes,
     read_note,
+    sweep_temp_files,
     update_note,
 )
 from vaultttc.vault.ledger import LEDGER_FILE
@@ -108,7 +109,9 @@ async def run_paths(paths: Iterable[Path], context: RunContext) -> RunReport:
 async def _run_vault(vault: Vault, context: RunContext) -> list[NoteReport]:
     """Plan every note first, so configuration errors are found before any request."""
     session = VaultSession.open(vault, context)
-    gate = asyncio.Semaphore(4)
+    # Requests are bounded by each provider's lane (its own concurrency limit); this gate only
+    # keeps a huge vault from holding every note's text and tasks in memory at once.
+    gate = asyncio.Semaphore(NOTE_GATE)
     planned = [session.plan(p) for p in vault.notes]
 
     async def one(plan: Planned | NoteReport) -> NoteReport:
@@ -159,6 +162,7 @@ class VaultSession:
         cache_dir = vault.root / CONFIG_DIR
         if not context.dry_run:  # a dry run writes nothing, not even the cache
             cache_dir.mkdir(exist_ok=True)
+            sweep_temp_files(vault.root, now=time.time())
 
         def factory(name: str, model: str | None) -> Provider:
             return build_provider(
@@ -170,7 +174,7 @@ class VaultSession:
         cache = None if bare else SqliteCache(cache_dir / "cache.sqlite")
         pool = LanePool(
             factory, cache, vault.config.concurrency, fresh=context.options.force,
-            budget=run_budget(vault.config, context.max_cost_usd),
+            budget=run_budget(vault.config, context.max_cost_usd), redact=context.options.redact,
         )  # fmt: skip
         calibration = CalibrationStore(cache_dir / STORE_FILE)
         return cls(vault, pool, Templates(vault.root), context, calibration=calibration)
@@ -187,6 +191,9 @@ class VaultSession:
         """Read a note and plan its questions; a report when it cannot be read or planned."""
         display = display_path(path, self.vault.root)
         try:
+            if not path.resolve().is_relative_to(self.vault.root.resolve()):
+                target = path.resolve()
+                raise NoteError(display, 0, f"points outside the vault (to {target}); not run")
             if _read_only(path):
                 return NoteReport(display, skipped="read-only: left alone")
             loaded = read_note(path, display=display)
@@ -271,6 +278,7 @@ class VaultSession:
         return NoteReport(display, questions=questions, changed=True, written_hash=saved)
 
 
+NOTE_GATE = 256
 OWNED = ("confidence_score", "verification_status", "last_reinforced")
 
 

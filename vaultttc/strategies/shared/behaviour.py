@@ -6,7 +6,9 @@ fence when it has no test fence, or else the stub's `>>>` examples), plus simple
 them (neighbouring numbers, reversed, shortened, emptied, case-swapped inputs), or from the
 stub's type hints when there are no examples. The tests' expected values are never used.
 `behaviours` runs every program on those calls in the sandbox (one batch) and returns, per
-program, the tuple of `repr`s of the results, with exceptions and timeouts as markers.
+program, the tuple of `repr`s of the results, with exceptions and timeouts as markers. A
+program whose every probe raised or returned None votes for nothing in `vote_keys`, like an
+unparsable answer.
 
 Running code here needs the same consent as the python verifier: callers only call
 `behaviours` after that verifier (or a check) has executed candidates for this task.
@@ -209,4 +211,16 @@ async def vote_keys(
     programs = list(dict.fromkeys(c.check for c in candidates))
     found = await behaviours(programs, probe_calls(task), task=task, timeout_s=timeout_s)
     seen = dict(zip(programs, found, strict=True))
-    return [repr(seen[c.check]) if seen[c.check] is not None else None for c in candidates]
+    return [_key(seen[c.check]) for c in candidates]
+
+
+def _key(signature: tuple[str, ...] | None) -> str | None:
+    """A program's vote: its behaviour, or nothing when it did not finish or is degenerate
+    (every probe raised or returned None: a stub left as `pass` says nothing about the task,
+    and in CodeGen's HumanEval samples such programs outvote the right one on a fifth of the
+    problems)."""
+    if signature is None:
+        return None
+    if signature and all(r == "None" or r.startswith("!") for r in signature):
+        return None
+    return repr(signature)

@@ -40,12 +40,32 @@ def single_signal(chosen: Candidate, task: Task, *, label: bool | None = None) -
 
 @dataclass(frozen=True, slots=True)
 class VoteEvidence:
-    """What a vote says: its winner, the counts its posterior is taken over, and their kind."""
+    """What a vote says: its winner, each answer's (effective) votes in order of first
+    appearance, the unparsable samples', and the kind of evidence it is."""
 
     winner: str | None
-    counts: tuple[float, ...]
+    totals: tuple[tuple[str, float], ...]
+    unparsable: float
     kind: SignalKind
     note: str = ""
+
+    @property
+    def lead(self) -> float:
+        return dict(self.totals).get(self.winner, 0.0) if self.winner is not None else 0.0
+
+    @property
+    def rivals(self) -> list[tuple[float, bool]]:
+        """The other answers' votes, each with whether it would win a tie with the winner
+        (ties go to the answer seen first)."""
+        keys = [k for k, _ in self.totals]
+        at = keys.index(self.winner) if self.winner in keys else len(keys)
+        return [(v, i < at) for i, (k, v) in enumerate(self.totals) if k != self.winner]
+
+    @property
+    def counts(self) -> tuple[float, ...]:
+        """Winner first, the others in descending order, unparsable last: the posterior's."""
+        others = sorted((v for v, _ in self.rivals), reverse=True)
+        return (self.lead, *others, *([self.unparsable] if self.unparsable else []))
 
     @property
     def posterior(self) -> float:
@@ -59,7 +79,8 @@ def vote_evidence(
     candidates: Sequence[Candidate], keys: Sequence[str | None], vote: Tally
 ) -> VoteEvidence:
     """The vote's evidence: weighted by trace confidence when every sample has one."""
-    plain = VoteEvidence(vote.winner, tuple(vote.posterior_counts()), "vote")
+    counts = tuple((k, float(n)) for k, n in vote.counts)
+    plain = VoteEvidence(vote.winner, counts, float(vote.unparsable), "vote")
     weighted = weigh(keys, [c.confidence for c in candidates])
     if weighted is None or weighted.winner is None:
         return plain
@@ -68,7 +89,9 @@ def vote_evidence(
         note += f", the {len(weighted.dropped)} least confident of {len(keys)} dropped"
     if weighted.winner != vote.winner:
         note += " (they outweigh the plurality)"
-    return VoteEvidence(weighted.winner, weighted.counts, "weighted-vote", note)
+    return VoteEvidence(
+        weighted.winner, weighted.totals, weighted.unparsable, "weighted-vote", note
+    )
 
 
 def unchecked(signal: Signal) -> float:

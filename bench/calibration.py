@@ -1,0 +1,199 @@
+"""Issue 13's benchmark: does the vault calibrate itself? Confidence before and after, per pool.
+
+For each pool in ../shared/benchmarks/pools, one vault holds every problem: the even-numbered
+half in `labelled/` carries the truth the way a vault would (`expect::` the gold date; for
+CodeT, HumanEval's hidden `check()` as the test fence), the odd-numbered half in
+`unlabelled/` carries none (a bare question; a bare stub). For each strategy, with a fresh
+calibration store:
+
+1. `vaultttc run unlabelled/` (the store is empty: confidence from the shipped priors) — before;
+2. `vaultttc run labelled/` — its verified and failed answers are the store's labelled outcomes;
+3. `vaultttc run unlabelled/ --force` — after: confidence from the vault's own map.
+
+It scores the unlabelled half's written answers against gold (code: the hidden `check()`) and
+prints accuracy, mean samples, and ECE and AUROC before and after, per strategy: direct,
+self-consistency and adaptive-consistency on every pool, best-of-n on CodeT. Targets: ECE <=
+0.05 for every strategy and AUROC >= 0.85 for votes, after.
+
+    python bench/calibration.py              # everything (minutes on 2 cores)
+    python bench/calibration.py --quick      # 60 problems per pool
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+
+import stopping
+import strategies as bench
+
+from vaultttc.engine.confidence import expected_calibration_error
+from vaultttc.engine.reliability import auroc
+from vaultttc.engine.runner import RunOptions
+from vaultttc.vault.session import RunContext, run_paths
+
+RUNS = {
+    "date": [("direct", 1), ("self-consistency", 0), ("adaptive-consistency", 0)],
+    "code": [
+        ("direct", 1),
+        ("self-consistency", 0),
+        ("adaptive-consistency", 0),
+        ("best-of-n", 16),
+    ],
+}
+Pairs = list[tuple[float, bool]]
+
+
+def labelled_block(problem: bench.Problem, row: dict[str, object], *, code: bool) -> str:
+    """The problem as a vault that knows the answer writes it."""
+    if not code:
+        return problem.block + f"> expect:: {row['gold']}\n"
+    gold = row["gold"]
+    assert isinstance(gold, dict)
+    hidden = f"{gold['test'].strip()}\n\ncheck({gold['entry_point']})"
+    stub = str(row["question"])
+    return bench.code_block(problem.id, gold["entry_point"], stub=stub, asserts=[hidden])
+
+
+def unlabelled_block(problem: bench.Problem, row: dict[str, object], *, code: bool) -> str:
+    if not code:
+        return problem.block
+    gold = row["gold"]
+    assert isinstance(gold, dict)
+    return bench.code_block(problem.id, gold["entry_point"], stub=str(row["question"]), asserts=[])
+
+
+def build(root: Path, pool: str, limit: int | None) -> tuple[list[bench.Problem], Path]:
+    """The vault, and the unlabelled half's problems (the half that is scored)."""
+    code = pool == bench.CODET
+    rows = [json.loads(x) for x in (bench.POOLS / pool).read_text().splitlines() if x]
+    problems = bench.load_problems(pool, limit)
+    halves: dict[str, list[bench.Problem]] = {"labelled": [], "unlabelled": []}
+    for i, (problem, row) in enumerate(zip(problems, rows, strict=False)):
+        half = "labelled" if i % 2 == 0 else "unlabelled"
+        make = labelled_block if half == "labelled" else unlabelled_block
+        halves[half].append(replace(problem, block=make(problem, row, code=code)))
+    for half, items in halves.items():
+        bench.build_vault(root / half, items)
+        shutil.rmtree(root / half / ".vaultttc")
+    (root / ".vaultttc").mkdir()
+    (root / ".vaultttc" / "config.toml").write_text("execute = true\ntimeout = 2\n")
+    return halves["unlabelled"], root
+
+
+async def run(root: Path, folder: str, pool: str, *, strategy: str, samples: int) -> float:
+    """`vaultttc run FOLDER --provider replay:POOL --strategy S --samples N --allow-exec
+    --force`; the mean samples its questions drew."""
+    cli = {"provider": f"replay:{(bench.POOLS / pool).resolve()}", "strategy": strategy,
+           "samples": samples, "execute": True}  # fmt: skip
+    context = RunContext(
+        options=RunOptions(cli=cli, force=True), env={}, today=lambda: date(2026, 1, 1)
+    )
+    report = await run_paths([root / folder], context)
+    questions = [q for n in report.notes for q in n.questions]
+    return sum(q.samples_used for q in questions) / max(1, len(questions))
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    pool: str
+    strategy: str
+    accuracy: float
+    samples: float
+    before: Pairs
+    after: Pairs
+    outcomes: int
+
+
+async def score(root: Path, pool: str, problems: Sequence[bench.Problem]) -> tuple[Pairs, float]:
+    written = bench.read_written(root / "unlabelled")
+    if pool == bench.CODET:
+        correct = await bench.score_code(problems, written, {})
+    else:
+        correct = bench.score_dates(problems, written)
+    pairs = [(written[p.id].confidence if p.id in written else 0.0, ok)
+             for p, ok in zip(problems, correct, strict=True)]  # fmt: skip
+    return pairs, sum(correct) / max(1, len(correct))
+
+
+async def bench_pool(name: str, pool: str, runs: Sequence[tuple[str, int]], *, work: Path,
+                     limit: int | None) -> list[Row]:  # fmt: skip
+    first = json.loads((bench.POOLS / pool).read_text().split("\n", 1)[0])
+    every = len(first["samples"])
+    out = []
+    for strategy, samples in runs:
+        started = time.perf_counter()
+        root = work / f"{name}-{strategy}"
+        problems, root = build(root, pool, limit)
+        n = samples or every
+        drawn = await run(root, "unlabelled", pool, strategy=strategy, samples=n)
+        before, accuracy = await score(root, pool, problems)
+        await run(root, "labelled", pool, strategy=strategy, samples=n)
+        store = root / ".vaultttc" / "calibration.jsonl"
+        outcomes = len(store.read_text().splitlines()) if store.exists() else 0
+        await run(root, "unlabelled", pool, strategy=strategy, samples=n)
+        after, _ = await score(root, pool, problems)
+        row = Row(name, strategy, 100 * accuracy, drawn, before, after, outcomes)
+        out.append(row)
+        print(f"  {name:5} {strategy:22} done in {time.perf_counter() - started:.0f}s "
+              f"({outcomes} labelled outcomes)", flush=True)  # fmt: skip
+    return out
+
+
+def _auroc(pairs: Pairs) -> str:
+    value = auroc(pairs)
+    return "  -  " if value is None else f"{value:.3f}"
+
+
+def table(rows: Sequence[Row]) -> None:
+    print("\npool   strategy               accuracy samples  ECE before  after   "
+          "AUROC before  after  outcomes")  # fmt: skip
+    for r in rows:
+        print(
+            f"{r.pool:6} {r.strategy:22} {r.accuracy:6.1f}% {r.samples:7.2f}  "
+            f"{expected_calibration_error(r.before):9.3f} {expected_calibration_error(r.after):6.3f}"
+            f"   {_auroc(r.before):>11} {_auroc(r.after):>6}  {r.outcomes:8d}"
+        )
+    print("\ntargets after self-calibration: ECE <= 0.05 for every strategy, AUROC >= 0.85 for votes")
+    for r in rows:
+        ece = expected_calibration_error(r.after)
+        area = auroc(r.after)
+        vote = r.strategy != "direct"
+        verdict = "met" if ece <= 0.05 and (not vote or (area or 0) >= 0.85) else "NOT met"
+        print(f"  {r.pool:6} {r.strategy:22} ECE {ece:.3f}"
+              + (f"  AUROC {_auroc(r.after)}" if vote else "") + f"  {verdict}")  # fmt: skip
+
+
+async def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="60 problems per pool")
+    parser.add_argument("--pools", default="vcot,fcot,codet")
+    args = parser.parse_args(argv)
+    limit = 60 if args.quick else None
+    pools = {"vcot": bench.DATE_POOLS["vcot"], "fcot": bench.DATE_POOLS["fcot"],
+             "codet": bench.CODET}  # fmt: skip
+    rows: list[Row] = []
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="vaultttc-calibration-") as tmp, ExitStack() as stack:
+        stack.enter_context(stopping.cached_behaviours())
+        for name in args.pools.split(","):
+            pool = pools[name]
+            print(f"{name}: {pool}", flush=True)
+            runs = RUNS["code" if pool == bench.CODET else "date"]
+            rows += await bench_pool(name, pool, runs, work=Path(tmp), limit=limit)
+    table(rows)
+    print(f"\n{time.perf_counter() - started:.0f}s in all")
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

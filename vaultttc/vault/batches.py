@@ -1,0 +1,95 @@
+"""The batch state file: `.vaultttc/batches.json`, the batches submitted and not yet collected.
+
+One record per batch the provider accepted: its id, provider and model (to poll it with the
+same provider), how many requests it holds and their custom_ids (completion-cache keys, so a
+result finds its request), when it was submitted, which notes asked, and the command-line
+settings they were asked with (`cli`: provider, model, strategy, samples — so `vaultttc batch
+collect` plans the same requests; never consent to run code). A record is removed
+once its batch has been collected. Written atomically (a temporary file, then a rename), so
+a crash leaves the old state or the new one. Holds no prompt, answer or key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from vaultttc.config import CONFIG_DIR
+from vaultttc.errors import ConfigError
+
+__all__ = ["STATE_FILE", "BatchRecord", "load_batches", "save_batches", "state_path"]
+
+STATE_FILE = "batches.json"
+_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRecord:
+    id: str
+    provider: str
+    model: str
+    requests: int
+    custom_ids: tuple[str, ...]
+    submitted_at: str  # ISO 8601, UTC
+    notes: tuple[str, ...]  # vault-relative paths of the notes that asked
+    cli: Mapping[str, str | int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["custom_ids"], data["notes"] = list(self.custom_ids), list(self.notes)
+        data["cli"] = dict(self.cli)
+        return data
+
+
+def state_path(root: Path) -> Path:
+    return root / CONFIG_DIR / STATE_FILE
+
+
+def load_batches(root: Path) -> list[BatchRecord]:
+    """The vault's uncollected batches; none when the file does not exist."""
+    path = state_path(root)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return [_record(row) for row in data["batches"]]
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"{path}: not a batch state file vaultttc can read ({exc}); move it aside to "
+            "start over (its batches can no longer be collected)"
+        ) from exc
+
+
+def save_batches(root: Path, records: Iterable[BatchRecord]) -> None:
+    """Replace the state file with `records` (the file is removed when there are none)."""
+    path = state_path(root)
+    rows = [r.to_json() for r in records]
+    if not rows:
+        path.unlink(missing_ok=True)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    text = json.dumps({"version": _VERSION, "batches": rows}, indent=2, ensure_ascii=False)
+    temporary.write_text(text + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _record(row: dict[str, object]) -> BatchRecord:
+    custom_ids, notes, cli = row["custom_ids"], row["notes"], row.get("cli") or {}
+    if not isinstance(custom_ids, list) or not isinstance(notes, list):
+        raise TypeError("custom_ids and notes must be lists")
+    if not isinstance(cli, dict):
+        raise TypeError("cli must be a mapping")
+    return BatchRecord(
+        id=str(row["id"]),
+        provider=str(row["provider"]),
+        model=str(row["model"]),
+        requests=int(str(row["requests"])),
+        custom_ids=tuple(str(c) for c in custom_ids),
+        submitted_at=str(row["submitted_at"]),
+        notes=tuple(str(n) for n in notes),
+        cli={str(k): v for k, v in cli.items() if isinstance(v, str | int)},
+    )
