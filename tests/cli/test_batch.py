@@ -343,3 +343,19 @@ def test_batch_status_polls_and_writes_nothing(batch_stub: StubServer, tmp_path:
     assert row["id"] == first.submitted[0].id and row["ended"] is False
     assert row["notes"] == ["facts.md", "math.md"]
     assert notes(vault) == before
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_max_cost_holds_for_a_batch_too(
+    batch_stub: StubServer, tmp_path: Path, vendor: str
+) -> None:
+    vault = make_vault(tmp_path / "v")
+    full = report_of(cli_run(batch_stub, vendor, str(vault), "--batch", "--json", "--dry-run"))
+    worst = full["totals"]["quote"]["worst_usd"]
+    vault2 = make_vault(tmp_path / "w")
+    capped = report_of(
+        cli_run(batch_stub, vendor, str(vault2), "--batch", "--json", "--max-cost", f"{worst / 3}")
+    )
+    submitted = sum(b["requests"] for b in capped.get("batches", []))
+    assert submitted < 10  # what the cap could not cover was not submitted
+    assert capped["totals"]["deferred"] >= 1

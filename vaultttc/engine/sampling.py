@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from vaultttc.errors import BudgetExhausted, ProviderError
+from vaultttc.errors import BudgetExhausted, PendingInBatch, ProviderError
 from vaultttc.providers.base import Capabilities, Completion, Provider, Request, Usage
 
 __all__ = ["Cache", "CostMeter", "Lane", "Sampler"]
@@ -170,6 +170,9 @@ class Sampler:
             async with self.lane.semaphore:
                 completion = await provider.complete(request)
             actual = completion.cost_usd
+        except PendingInBatch:  # queued in a batch: it will be paid, so its worst case stays spent
+            actual = worst
+            raise
         finally:
             self.meter.settle(worst, actual)
         self.calls += 1
