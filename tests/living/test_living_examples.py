@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from vaultttc.living import examples
-from vaultttc.living.examples import ExampleOptions, bound_names, output_diff, run_examples
+from vaultttc.living.examples import ExampleOptions, run_examples
+from vaultttc.living.outputs import bound_names, output_diff
 from vaultttc.notes.parse import parse_note
 
 

@@ -4,12 +4,15 @@ plugin (in-process, with pytester) and its items' outcomes must equal `NAME.expe
 An expected file holds `args:` (pytest options), optional `env:` (variables set while it runs),
 then one line per item in document order, `line N: STATUS[: MESSAGE]` (`{path}` is the note as
 the user sees it), each optionally followed by `  contains: TEXT` lines that must appear in that
-item's report. A note may say `{tmp}` for the test's own directory.
+item's report. A note may say `{tmp}` for the test's own directory; a `NAME.vault/` folder
+holds more files of the vault (a `.vaultttc/setup.md`). The note must be unchanged afterwards,
+or equal `NAME.after` when that file exists (`--vault-update`).
 """
 
 from __future__ import annotations
 
 import shlex
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,8 +58,12 @@ def read_expected(path: Path, display: str) -> Expected:
 
 
 def install(note: Path, pytester: pytest.Pytester) -> Path:
-    """Copy the note into a fresh vault, byte for byte apart from the `{tmp}` placeholder."""
+    """Copy the note into a fresh vault, byte for byte apart from the `{tmp}` placeholder;
+    the files of a `NAME.vault/` folder beside it (e.g. `.vaultttc/setup.md`) go in too."""
+    extra = note.with_suffix(".vault")
     vault = pytester.mkdir("vault")
+    if extra.is_dir():
+        shutil.copytree(extra, vault, dirs_exist_ok=True)
     data = note.read_bytes().replace(b"{tmp}", str(pytester.path).encode())
     (vault / note.name).write_bytes(data)
     return vault
@@ -96,6 +103,10 @@ def test_note_outcomes(
     for item, needles in expected.contains.items():
         for needle in needles:
             assert needle in texts[item], f"{item}: {needle!r} not in\n{texts[item]}"
+    after = note.with_suffix(".after")
+    want = (after if after.exists() else note).read_bytes()
+    written = (vault / note.name).read_bytes()
+    assert written == want.replace(b"{tmp}", str(pytester.path).encode())
 
 
 @pytest.fixture

@@ -203,3 +203,12 @@ def test_config_of_the_enclosing_vault_applies_to_a_subfolder(pytester: pytest.P
     assert {nodeid.split("::")[0] for nodeid in node_ids(reprec)} == {"vault/sub/passing.md"}
     reprec.assertoutcome(passed=6)
     pytester.inline_run(*QUIET, "vault/sub/drafts/passing.md").assertoutcome(passed=6)
+
+
+def test_pytest_is_a_runtime_dependency() -> None:
+    """`vaultttc test` is pytest in-process: the README's main install must bring pytest."""
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    names = [re.split(r"[<>=!~\[ ]", dep, maxsplit=1)[0] for dep in project["dependencies"]]
+    assert "pytest" in names

@@ -168,15 +168,23 @@ def new(title: str, template: str, folder: Path) -> None:
               "sandboxed; =unsandboxed also where the OS gives no isolation.")  # fmt: skip
 @unsandboxed_option
 @click.option("--record", is_flag=True, help="Write the outcome back into each note.")
+@click.option("--update", is_flag=True, help="Rewrite output fences whose examples failed "
+              "only on their output, to what they now print.")  # fmt: skip
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def test(
-    path: Path, *, allow_exec: bool, unsandboxed: bool, record: bool, pytest_args: tuple[str, ...]
+    path: Path,
+    *,
+    allow_exec: bool,
+    unsandboxed: bool,
+    record: bool,
+    update: bool,
+    pytest_args: tuple[str, ...],
 ) -> None:
     """Run the notes' embedded examples as tests (living documentation) with pytest."""
     from vaultttc.living import pytest_plugin  # imports pytest: only for this command
 
     with code_may_run(allow_exec=allow_exec, unsandboxed=unsandboxed):
-        code = pytest_plugin.main([path], allow_exec=allow_exec, record=record,
+        code = pytest_plugin.main([path], allow_exec=allow_exec, record=record, update=update,
                                   extra_args=pytest_args, unsandboxed=unsandboxed)  # fmt: skip
     sys.exit(code)
 

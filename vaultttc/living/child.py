@@ -8,13 +8,16 @@ so the runner cannot reach its memory or descriptors. The runner, forked from it
 examples in order in one shared `__main__` namespace: python compiled with
 `PyCF_ALLOW_TOP_LEVEL_AWAIT` and padded so that line numbers are the note's own (the note's
 lines are in `linecache`, so tracebacks quote them), shells through bash with `-e` and
-`pipefail`. The supervisor sends the runner one example at a time with a fresh token and
-accepts only the one report that carries that example's id and token: a report for any
-other example, or one written before its token existed, is a forgery and stops the run; a
-runner that ends early leaves the rest unreported (the parent fails or skips them). For each
-example the supervisor writes a `start` and a `done` JSON line (with the example's captured
-fd 1 and fd 2), and at the end an `exit` line with the runner's exit status. A per-example
-timeout is faulthandler's watchdog in the runner: it dumps the stack (to stderr) and exits.
+`pipefail`, REPL transcripts through `doctest` (ELLIPSIS and NORMALIZE_WHITESPACE, the
+failing statement's note line). An `isolated` example gets a namespace of its own; a
+`retry` count re-runs an example that raised. The supervisor sends the runner one example at
+a time with a fresh token and accepts only the one report that carries that example's id
+and token: a report for any other example, or one written before its token existed, is a
+forgery and stops the run; a runner that ends early leaves the rest unreported (the parent fails
+or skips them). For each example the supervisor writes a `start` and a `done` JSON line (with
+the example's captured fd 1 and fd 2), and at the end an `exit` line with the runner's exit
+status. A per-example timeout is faulthandler's watchdog in the runner: it dumps the stack (to
+stderr) and exits.
 
 Must not: judge results (the parent does), or let an example reach the event stream. It does
 not stop an example from changing the interpreter the note's later examples share: that is
@@ -27,6 +30,7 @@ import ast
 import asyncio
 import contextlib
 import ctypes
+import doctest
 import faulthandler
 import inspect
 import json
@@ -111,12 +115,19 @@ def _runner(job: Mapping[str, Any], *, requests: int, reports: int) -> None:
     for line in os.fdopen(requests, encoding="utf-8"):
         ask = json.loads(line)
         item = items[ask["id"]]
-        faulthandler.dump_traceback_later(job["timeout_s"], exit=True, file=dump)
-        try:
-            with _capture() as captured:
-                error = _run_one(item, namespace, job["path"])
-        finally:
-            faulthandler.cancel_dump_traceback_later()
+        # `isolated`: a namespace of its own, not registered as `__main__` for the others.
+        own = types.ModuleType("__main__").__dict__ if item.get("isolated") else namespace
+        for attempt in range(1 + item.get("retry", 0)):  # `retry:N` re-runs one that raised
+            faulthandler.dump_traceback_later(job["timeout_s"], exit=True, file=dump)
+            try:
+                with _capture() as captured:
+                    error = _run_one(item, own, item.get("path", job["path"]))
+            finally:
+                faulthandler.cancel_dump_traceback_later()
+            if error is None:
+                break
+            if attempt:
+                error["message"] += f" (on each of {attempt + 1} attempts)"
         _send(answer, {"id": item["id"], "token": ask["token"], "error": error, **captured})
 
 
@@ -130,8 +141,8 @@ def _prepare(job: Mapping[str, Any], *, keep: tuple[int, ...]) -> IO[str]:
     os.closerange(min(keep) + 1, max(keep))
     os.closerange(max(keep) + 1, 1024)
     dump = os.fdopen(os.dup(2), "w", encoding="utf-8")
-    path, lines = job["path"], job["lines"]
-    linecache.cache[path] = (sum(map(len, lines)), None, lines, path)
+    for path, lines in job["sources"].items():
+        linecache.cache[path] = (sum(map(len, lines)), None, lines, path)
     return dump
 
 
@@ -184,6 +195,8 @@ def _run_one(
 ) -> dict[str, Any] | None:
     if item["kind"] == "shell":
         return _run_shell(item)
+    if item["kind"] == "doctest":
+        return _run_doctest(item, namespace, path=path)
     error = _run_python(item["code"], item["first"], namespace, path=path)
     if error is not None:
         own = range(item["first"] + 1, item["first"] + len(item["code"].splitlines()) + 1)
@@ -233,6 +246,48 @@ def _describe(exc: BaseException, path: str) -> dict[str, Any]:
         "name": exc.name if isinstance(exc, NameError) else None,
         "traceback": "".join(traceback.format_exception(type(exc), exc, tb)),
     }
+
+
+class _Transcript(doctest.DocTestRunner):
+    """Keeps the first failing statement of a REPL transcript, at the note's own line."""
+
+    def __init__(self, first: int) -> None:
+        flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+        super().__init__(verbose=False, optionflags=flags)
+        self.first = first
+        self.errors: list[dict[str, Any]] = []
+
+    def report_failure(self, out: Any, test: Any, example: Any, got: str) -> None:  # noqa: PLR0917 - doctest's signature
+        diff = doctest.OutputChecker().output_difference(example, got, self.optionflags)
+        line = self.first + example.lineno + 1
+        self._keep(f"doctest: output differs for the statement at line {line}", line, diff)
+
+    def report_unexpected_exception(  # noqa: PLR0917 - doctest's signature
+        self, out: Any, test: Any, example: Any, exc_info: Any
+    ) -> None:
+        exc = exc_info[1]
+        message = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        name = exc.name if isinstance(exc, NameError) else None
+        self._keep(message, self.first + example.lineno + 1, trace, name=name)
+
+    def _keep(self, message: str, line: int, details: str, *, name: str | None = None) -> None:
+        self.errors.append({"message": message, "line": line, "name": name, "traceback": details})
+
+
+def _run_doctest(
+    item: Mapping[str, Any], namespace: dict[str, Any], *, path: str
+) -> dict[str, Any] | None:
+    """Each `>>>` statement in the note's namespace, its expected output compared."""
+    test = doctest.DocTestParser().get_doctest(item["code"], {}, path, path, item["first"])
+    test.globs = namespace  # get_doctest copies; the note's examples share one namespace
+    runner = _Transcript(item["first"])
+    runner.run(test, out=lambda _text: None, clear_globs=False)
+    if not runner.errors:
+        return None
+    error = runner.errors[0]
+    error["traceback"] = "\n".join(e["traceback"].rstrip() for e in runner.errors)
+    return error
 
 
 def _run_shell(item: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -12,16 +12,15 @@ an example at the note's own line; an `output` fence right after it must match i
 e.g. ```` ```output ellipsis ````, or when `ExampleOptions.ellipsis` is set); a NameError
 for a name that an earlier failed or skipped example would have bound says so. A per-example
 timeout (the child's watchdog) fails that example with "timed out" and the line it hung on;
-the rest of the note is "not run".
+the rest of the note is "not run". A REPL transcript (`is_transcript`) runs as a doctest. Setup
+fences (the vault's `.vaultttc/setup.md`, then the note's own) run first and fail every example
+when one fails; `retry:N` and `isolated` are passed on to the child, which applies them.
 
 Must not: import pytest, read or write notes, or run example code in this process.
 """
 
 from __future__ import annotations
 
-import ast
-import difflib
-import doctest
 import json
 import re
 import signal
@@ -31,13 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from vaultttc.living.outputs import bound_names, normalize_output, output_diff
 from vaultttc.notes.parse import split_lines
 from vaultttc.sandbox.detect import refusal
 from vaultttc.sandbox.parent import SandboxResult
 from vaultttc.sandbox.sync import run_child
 
 if TYPE_CHECKING:
-    from vaultttc.notes.model import Example, Note
+    from vaultttc.notes.model import Example, Fence, Note
 
 __all__ = [
     "PYTHON",
@@ -46,12 +46,14 @@ __all__ = [
     "ExampleResult",
     "ExamplesReport",
     "bound_names",
+    "is_transcript",
+    "normalize_output",
     "output_diff",
     "run_examples",
     "skip_reason",
 ]
 
-PYTHON = frozenset({"python", "py", "python3", "py3"})
+PYTHON = frozenset({"python", "py", "python3", "py3", "pycon"})
 SHELLS = frozenset({"bash", "sh", "shell"})
 Status = Literal["passed", "failed", "skipped", "not run"]
 _CHILD = Path(__file__).with_name("child.py")
@@ -80,6 +82,7 @@ class ExampleResult:
     message: str = ""
     line: int = 0
     details: str = ""
+    stdout: str | None = None  # what it printed, when only its output fence failed it
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,12 @@ class _Child:
 
     records: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
     stop: _Stop | None = None
+    setups: Sequence[_Job] = ()
+
+
+# One fence for the child: its id in the protocol (the vault's setup fences count down from
+# -1), the example, and the note it is in.
+_Job = tuple[int, "Example", str]
 
 
 # --- planning and judging (pure) -------------------------------------------------------------
@@ -126,56 +135,16 @@ def skip_reason(example: Example, *, allowed: bool) -> str | None:
     if example.skip is not None:
         return example.skip
     if lang not in PYTHON | SHELLS:
-        return f"unknown language {lang or '(none)'}: not run"
+        return f"{lang or 'a fence without a language'} is not run"
     if not allowed:
         return "execution not allowed (use --allow-exec, ttc.execute: true or execute = true)"
     return None
 
 
-def output_diff(expected: str, actual: str, *, ellipsis: bool, label: str) -> str | None:
-    """None when `actual` stdout matches `expected`; else a unified diff (expected → actual)."""
-    want, got = _normalize(expected), _normalize(actual)
-    if want == got:
-        return None
-    flags = doctest.ELLIPSIS | doctest.DONT_ACCEPT_TRUE_FOR_1 | doctest.DONT_ACCEPT_BLANKLINE
-    if ellipsis and doctest.OutputChecker().check_output(want, got, flags):
-        return None
-    lines = difflib.unified_diff(
-        want.splitlines(), got.splitlines(), f"expected ({label})", "actual stdout", lineterm=""
-    )
-    return "\n".join(lines)
-
-
-def _normalize(text: str) -> str:
-    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
-    while lines and not lines[-1]:
-        lines.pop()
-    return "\n".join(lines) + "\n" if lines else ""
-
-
-def bound_names(code: str) -> frozenset[str]:
-    """Names a python example binds at module level (empty when it does not parse)."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return frozenset()
-    names: set[str] = set()
-    pending: list[ast.AST] = [tree]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-            continue
-        if isinstance(node, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp):
-            continue
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
-        elif isinstance(node, ast.alias):
-            names.add((node.asname or node.name).split(".")[0])
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            names.add(node.name)
-        pending.extend(ast.iter_child_nodes(node))
-    return frozenset(names)
+def is_transcript(fence: Fence) -> bool:
+    """A REPL session (`pycon`, or code starting with `>>> `): run as a doctest."""
+    code = fence.code.lstrip()
+    return fence.lang.lower() == "pycon" or code.startswith(">>> ") or code.rstrip() == ">>>"
 
 
 def _name_hint(name: str | None, earlier: Sequence[ExampleResult]) -> str:
@@ -212,7 +181,8 @@ def _judge(
         diff = output_diff(example.output.code, record["stdout"], ellipsis=ellipsis, label=label)
         if diff is not None:
             message = f"stdout does not match the expected output at line {out_line}"
-            return ExampleResult(example, "failed", message, example.line, diff)
+            stdout = record["stdout"]
+            return ExampleResult(example, "failed", message, example.line, diff, stdout)
     return ExampleResult(example, "passed", line=example.line)
 
 
@@ -225,14 +195,32 @@ def _captured_text(record: Mapping[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _setup_failure(setups: Sequence[_Job], child: _Child) -> tuple[str, str] | None:
+    """How the first failing setup fence (the vault's, then the note's) failed, if one did."""
+    for ident, example, path in setups:
+        record = child.records.get(ident)
+        if record is None:  # the child stopped in it, or before it
+            stop = child.stop or _Stop(ident, "did not run")
+            where = f"{path}:{stop.line or example.line}"
+            return f"setup at {where} {stop.verb}: {stop.message}", stop.details
+        error = record.get("error")
+        if error:
+            where = f"{path}:{error.get('line') or example.line}"
+            return f"setup at {where} failed: {error['message']}", error["traceback"]
+    return None
+
+
 def _assemble(
     note: Note, planned: Sequence[str | None], child: _Child, *, options: ExampleOptions
 ) -> tuple[ExampleResult, ...]:
     results: list[ExampleResult] = []
     stop, examples = child.stop, note.examples
+    setup = _setup_failure(child.setups, child)
     for i, (example, skip) in enumerate(zip(examples, planned, strict=True)):
         if skip is not None:
             results.append(ExampleResult(example, "skipped", skip, example.line))
+        elif setup is not None:
+            results.append(ExampleResult(example, "failed", setup[0], example.line, setup[1]))
         elif i in child.records:
             record = child.records[i]
             results.append(
@@ -252,46 +240,79 @@ def _assemble(
 
 
 def run_examples(
-    note: Note, *, allowed: bool, options: ExampleOptions | None = None
+    note: Note,
+    *,
+    allowed: bool,
+    options: ExampleOptions | None = None,
+    setup: Note | None = None,
 ) -> ExamplesReport:
-    """Run `note.examples` (only when `allowed`) and judge each; never raises for an example."""
+    """Run `note.examples` (only when `allowed`) and judge each; never raises for an example.
+
+    The note's setup fences, and before them the python fences of the vault's `setup` note,
+    run first (only when some other example runs); when one fails, every example fails."""
     options = options or ExampleOptions()
     planned = [skip_reason(example, allowed=allowed) for example in note.examples]
     blocked = refusal() if None in planned else None
     if blocked is not None:
         planned = [skip or f"not run: {blocked}" for skip in planned]
-    jobs = [i for i, skip in enumerate(planned) if skip is None]
-    child = _run_child(note, jobs, options) if jobs else _Child()
+    ready = [(i, e, note.path) for i, e in enumerate(note.examples) if planned[i] is None]
+    jobs = [job for job in ready if not job[1].setup]
+    child = _Child()
+    if jobs:
+        setups = [*_vault_setup(setup), *(job for job in ready if job[1].setup)]
+        child = _run_child(note, [*setups, *jobs], options, setup=setup)
+        child = _Child(child.records, child.stop, setups)
     return ExamplesReport(note.path, _assemble(note, planned, child, options=options))
 
 
-def _run_child(note: Note, jobs: Sequence[int], options: ExampleOptions) -> _Child:
-    budget = options.startup_s + len(jobs) * (options.timeout_s + 1.0)
+def _vault_setup(setup: Note | None) -> list[_Job]:
+    if setup is None:
+        return []
+    runnable = [e for e in setup.examples if e.skip is None and e.fence.lang.lower() in PYTHON]
+    return [(-1 - k, e, setup.path) for k, e in enumerate(runnable)]
+
+
+def _run_child(
+    note: Note, jobs: Sequence[_Job], options: ExampleOptions, *, setup: Note | None
+) -> _Child:
+    attempts = sum(1 + example.retry for _, example, _ in jobs)
+    budget = options.startup_s + attempts * (options.timeout_s + 1.0)
     result = run_child(
         [sys.executable, "-I", "-X", "utf8", "-c", _CHILD.read_text(encoding="utf-8")],
-        stdin=json.dumps(_job(note, jobs, options)),
+        stdin=json.dumps(_job(note, jobs, options, setup=setup)),
         timeout_s=budget,
         memory_mb=options.memory_mb,
         max_output=_MAX_OUTPUT,
         processes=_PROCESSES,
     )
-    return _read_child(result, jobs, options=options, path=note.path)
+    return _read_child(result, [ident for ident, _, _ in jobs], options=options, path=note.path)
 
 
-def _job(note: Note, jobs: Sequence[int], options: ExampleOptions) -> dict[str, Any]:
-    """What the child needs: the examples to run, and the note's lines for its tracebacks."""
-    lines = [line.rstrip("\r\n") + "\n" for line in split_lines(note.text)]
+def _job(
+    note: Note, jobs: Sequence[_Job], options: ExampleOptions, *, setup: Note | None
+) -> dict[str, Any]:
+    """What the child needs: the examples to run, and the notes' lines for its tracebacks."""
+    sources = {note.path: _lines(note)}
+    if setup is not None:
+        sources[setup.path] = _lines(setup)
     examples = []
-    for i in jobs:
-        fence = note.examples[i].fence
+    for ident, example, path in jobs:
+        fence = example.fence
         code_lines = fence.code.splitlines()
         # The code as run (container prefixes like `> ` removed), so that carets line up.
-        lines[fence.code_line : fence.code_line + len(code_lines)] = [f"{x}\n" for x in code_lines]
+        end = fence.code_line + len(code_lines)
+        sources[path][fence.code_line : end] = [f"{x}\n" for x in code_lines]
         lang = fence.lang.lower()
-        kind = "python" if lang in PYTHON else "shell"
-        examples.append({"id": i, "kind": kind, "lang": lang, "code": fence.code,
-                         "first": fence.code_line})  # fmt: skip
-    return {"path": note.path, "lines": lines, "timeout_s": options.timeout_s, "examples": examples}
+        kind = "shell" if lang not in PYTHON else "doctest" if is_transcript(fence) else "python"
+        examples.append({"id": ident, "kind": kind, "lang": lang, "code": fence.code,
+                         "first": fence.code_line, "path": path, "retry": example.retry,
+                         "isolated": example.isolated})  # fmt: skip
+    return {"path": note.path, "sources": sources, "timeout_s": options.timeout_s,
+            "examples": examples}  # fmt: skip
+
+
+def _lines(note: Note) -> list[str]:
+    return [line.rstrip("\r\n") + "\n" for line in split_lines(note.text)]
 
 
 def _read_child(

@@ -7,7 +7,9 @@ item of a note runs all of the note's examples in one child process (`examples.r
 its siblings reuse the report. Without consent (`--allow-exec`, `ttc.execute: true`, or
 `execute = true` in the vault config) every item is skipped and nothing runs; where the OS
 gives no isolation, nothing runs either without `--allow-unsandboxed`. A note that does
-not parse is one failing item with the one-line error. `--vault-record` writes outcomes back.
+not parse is one failing item with the one-line error. `--vault-record` writes outcomes back;
+`--vault-update` rewrites output fences that alone failed their examples (`living.update`).
+A vault's `.vaultttc/setup.md` runs before each note's examples; setup fences are no items.
 
 `main()` is what `vaultttc test` calls: pytest in-process on the given paths, with conftest
 files, ini files and python test files of the vault ignored, so that testing an untrusted vault
@@ -39,6 +41,7 @@ from vaultttc.living.examples import (
     skip_reason,
 )
 from vaultttc.living.record import may_execute, record_outcome, run_options
+from vaultttc.living.update import update_outputs
 from vaultttc.notes.model import Example, Note
 from vaultttc.sandbox.detect import unsandboxed
 from vaultttc.vault.files import find_vault_root, iter_notes, read_note
@@ -46,6 +49,7 @@ from vaultttc.vault.files import find_vault_root, iter_notes, read_note
 __all__ = ["main"]
 
 _DEFAULTS = ExampleOptions()
+SETUP_NOTE = Path(".vaultttc") / "setup.md"
 
 
 @dataclass(slots=True)
@@ -54,6 +58,7 @@ class _State:
 
     roots: tuple[Path, ...]
     configs: dict[Path, VaultConfig] = field(default_factory=dict)
+    setups: dict[Path, Note | None] = field(default_factory=dict)
     reports: list[tuple[Path, Path, ExamplesReport]] = field(default_factory=list)
     recorded: list[str] = field(default_factory=list)
 
@@ -65,6 +70,13 @@ class _State:
         if root not in self.configs:
             self.configs[root] = load_config(root)
         return self.configs[root]
+
+    def setup(self, root: Path) -> Note | None:
+        """The vault's `.vaultttc/setup.md`, whose python fences run before every note's."""
+        if root not in self.setups:
+            path = root / SETUP_NOTE
+            self.setups[root] = read_note(path, display=str(path)).note if path.is_file() else None
+        return self.setups[root]
 
 
 _STATE = pytest.StashKey[_State]()
@@ -97,6 +109,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="write verification_status / last_reinforced and a changelog row",
+    )
+    group.addoption(
+        "--vault-update",
+        action="store_true",
+        default=False,
+        help="rewrite each output fence whose example failed only on its output",
     )
     group.addoption(
         "--vault-timeout",
@@ -180,6 +198,8 @@ class NoteFile(pytest.File):
             return
         allowed = self._allowed(self.note)
         for index, example in enumerate(self.note.examples):
+            if example.setup:
+                continue
             item = ExampleItem.from_parent(self, name=f"line {example.line}", index=index)
             reason = skip_reason(example, allowed=allowed)
             if reason is not None:
@@ -202,10 +222,13 @@ class NoteFile(pytest.File):
     def result(self, index: int) -> ExampleResult:
         if self.report is None:
             assert self.note is not None
-            self.report = run_examples(
-                self.note, allowed=self._allowed(self.note), options=self._options(self.note)
-            )
             state = self.config.stash[_STATE]
+            self.report = run_examples(
+                self.note,
+                allowed=self._allowed(self.note),
+                options=self._options(self.note),
+                setup=state.setup(state.root_of(self.path)),
+            )
             state.reports.append((self.path, state.root_of(self.path), self.report))
         return self.report.results[index]
 
@@ -286,6 +309,13 @@ def format_failure(result: ExampleResult, display: str) -> str:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     state = session.config.stash.get(_STATE, None)
+    if state is not None and session.config.getoption("vault_update"):
+        for path, _, report in state.reports:
+            try:
+                if stale := update_outputs(path, report):
+                    state.recorded.append(f"updated {stale} output fence(s) in {report.path}")
+            except (VaultTTCError, OSError) as exc:
+                state.recorded.append(f"not updated: {exc}")
     if state is None or not session.config.getoption("vault_record"):
         return
     for path, root, report in state.reports:
@@ -311,6 +341,7 @@ def main(
     record: bool = False,
     extra_args: Sequence[str] = (),
     unsandboxed: bool = False,
+    update: bool = False,
 ) -> int:
     """`vaultttc test`: run pytest in-process on `paths` (vaults or notes) with this plugin.
 
@@ -327,6 +358,8 @@ def main(
         args.append("--allow-exec")
     if record:
         args.append("--vault-record")
+    if update:
+        args.append("--vault-update")
     if unsandboxed:
         args.append("--allow-unsandboxed")
     code = int(pytest.main([*args, *extra_args]))

@@ -32,6 +32,8 @@ __all__ = [
 BEGIN_RE = re.compile(r"^%%\s*vaultttc:begin\s+id=(\S+)\s+hash=(\S*)((?:\s+\w+=\S*)*)\s*%%\s*$")
 _ATTR_RE = re.compile(r"(\w+)=(\S*)")
 END_RE = re.compile(r"^%%\s*vaultttc:end\s*%%\s*$")
+SETUP_RE = re.compile(r"^%%\s*vaultttc:\s*setup\s*%%$")
+_RETRY_RE = re.compile(r"^retry[:=](\d+)$")
 SKIP_RE = re.compile(r"^%%\s*vaultttc:\s*skip\b\s*(.*?)\s*%%\s*$", re.DOTALL)
 FIELD_RE = re.compile(r"^([A-Za-z_][\w-]*)::\s*(.*?)\s*$")
 # `[!faq]` and `[!help]` are Obsidian's aliases of `[!question]`.
@@ -273,14 +275,37 @@ def examples_from(
     by_index = dict(parsed.fences)
     examples: list[Example] = []
     for i, fence in parsed.fences:
-        if i in taken or fence.lang != language or _inside(fence.span, hidden):
+        if i in taken or not _speaks(fence.lang, language) or _inside(fence.span, hidden):
             continue
         output = None
         j = next_sibling(parsed.tokens, i)
         if j is not None and j in by_index and by_index[j].lang == "output":
             output = by_index[j]
-        examples.append(Example(fence, output, skip_reason(parsed.tokens, i)))
+        examples.append(_example(parsed.tokens, i, fence=fence, output=output))
     return tuple(examples)
+
+
+def _example(tokens: Sequence[Token], i: int, *, fence: Fence, output: Fence | None) -> Example:
+    """The fence with what its info string (`setup`, `retry:N`, `isolated`) and the comment
+    before it (`%% vaultttc: setup %%`) ask for."""
+    words = fence.words[1:]
+    before = tokens[i - 1] if i > 0 else None
+    comment = before.content.strip() if before and before.type == "obsidian_comment" else ""
+    setup = "setup" in words or bool(SETUP_RE.match(comment))
+    retries = [int(m.group(1)) for w in words if (m := _RETRY_RE.match(w))]
+    return Example(
+        fence,
+        output,
+        skip_reason(tokens, i),
+        setup=setup,
+        retry=max(retries, default=0),
+        isolated="isolated" in words,
+    )
+
+
+def _speaks(lang: str, language: str) -> bool:
+    """A fence in the note's language; `pycon` (a REPL transcript) counts as python."""
+    return lang == language or (language == "python" and lang == "pycon")
 
 
 def _inside(span: Span, spans: Sequence[Span]) -> bool:

@@ -130,11 +130,17 @@ class Example:
 
     `output` is the expected stdout from an `output` fence right after it; `skip` is the reason
     when the info string says `skip` or a `%% vaultttc: skip %%` line precedes the fence.
+    `setup` (a `python setup` fence, or `%% vaultttc: setup %%` before it) runs before the
+    note's other examples and is no test item; `retry` re-runs it up to that many more times
+    when it raises (`retry:N`); `isolated` runs it in a fresh namespace.
     """
 
     fence: Fence
     output: Fence | None = None
     skip: str | None = None
+    setup: bool = False
+    retry: int = 0
+    isolated: bool = False
 
     @property
     def line(self) -> int:
