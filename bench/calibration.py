@@ -37,9 +37,11 @@ from pathlib import Path
 import stopping
 import strategies as bench
 
+from vaultttc.engine.calibration import Labelled
 from vaultttc.engine.confidence import expected_calibration_error
-from vaultttc.engine.reliability import auroc
+from vaultttc.engine.reliability import auroc, reliability
 from vaultttc.engine.runner import RunOptions
+from vaultttc.vault.calibration_store import STORE_FILE, CalibrationStore
 from vaultttc.vault.session import RunContext, run_paths
 
 RUNS = {
@@ -113,6 +115,7 @@ class Row:
     before: Pairs
     after: Pairs
     outcomes: int
+    labelled: tuple[Labelled, ...] = ()
 
 
 async def score(root: Path, pool: str, problems: Sequence[bench.Problem]) -> tuple[Pairs, float]:
@@ -139,11 +142,11 @@ async def bench_pool(name: str, pool: str, runs: Sequence[tuple[str, int]], *, w
         drawn = await run(root, "unlabelled", pool, strategy=strategy, samples=n)
         before, accuracy = await score(root, pool, problems)
         await run(root, "labelled", pool, strategy=strategy, samples=n)
-        store = root / ".vaultttc" / "calibration.jsonl"
-        outcomes = len(store.read_text().splitlines()) if store.exists() else 0
+        labelled = tuple(CalibrationStore(root / ".vaultttc" / STORE_FILE).outcomes())
+        outcomes = len(labelled)
         await run(root, "unlabelled", pool, strategy=strategy, samples=n)
         after, _ = await score(root, pool, problems)
-        row = Row(name, strategy, 100 * accuracy, drawn, before, after, outcomes)
+        row = Row(name, strategy, 100 * accuracy, drawn, before, after, outcomes, labelled)
         out.append(row)
         print(f"  {name:5} {strategy:22} done in {time.perf_counter() - started:.0f}s "
               f"({outcomes} labelled outcomes)", flush=True)  # fmt: skip
@@ -155,16 +158,61 @@ def _auroc(pairs: Pairs) -> str:
     return "  -  " if value is None else f"{value:.3f}"
 
 
+def smooth_isotonic(pairs: Pairs, *, block: int = 20) -> list[tuple[float, float]]:
+    """Isotonic knots whose blocks hold at least `block` outcomes (a prior, not a fit)."""
+    totals: dict[float, list[float]] = {}
+    for raw, ok in pairs:
+        entry = totals.setdefault(raw, [0.0, 0.0])
+        entry[0] += float(ok)
+        entry[1] += 1.0
+    blocks: list[list[float]] = []  # raw sum, hits, count
+    for raw, (hits, count) in sorted(totals.items()):
+        blocks.append([raw * count, hits, count])
+        while len(blocks) > 1 and (
+            blocks[-2][1] / blocks[-2][2] >= blocks[-1][1] / blocks[-1][2] or blocks[-2][2] < block
+        ):
+            last = blocks.pop()
+            blocks[-1] = [a + b for a, b in zip(blocks[-1], last, strict=True)]
+    if len(blocks) > 1 and blocks[-1][2] < block:
+        last = blocks.pop()
+        blocks[-1] = [a + b for a, b in zip(blocks[-1], last, strict=True)]
+    return [(round(r / n, 4), round(h / n, 4)) for r, h, n in blocks]
+
+
+def fit_priors(rows: Sequence[Row]) -> None:
+    """Prior maps from the labelled halves' outcomes, pooled per task and evidence kind."""
+    groups: dict[tuple[str, str], Pairs] = {}
+    for r in rows:
+        for o in r.labelled:
+            groups.setdefault((o.task, o.kind), []).append((o.raw, o.label))
+    print("\nprior maps fitted on the labelled (even-numbered) halves:")
+    for (task, kind), pairs in sorted(groups.items()):
+        accuracy = sum(1.0 for _, y in pairs if y) / len(pairs)
+        print(f"  {task} {kind}: {len(pairs)} outcomes, accuracy {accuracy:.3f}, "
+              f"knots {tuple(smooth_isotonic(pairs))}")  # fmt: skip
+
+
+def detail(rows: Sequence[Row]) -> None:
+    """The unlabelled half's reliability table after self-calibration, per strategy."""
+    for r in rows:
+        cells = " ".join(f"[{b.low:.1f}: n={b.count} conf {b.confidence:.2f} acc {b.accuracy:.2f}]"
+                         for b in reliability(r.after))  # fmt: skip
+        print(f"  {r.pool:6} {r.strategy:22} {cells}")
+
+
 def table(rows: Sequence[Row]) -> None:
     print("\npool   strategy               accuracy samples  ECE before  after   "
           "AUROC before  after  outcomes")  # fmt: skip
     for r in rows:
         print(
             f"{r.pool:6} {r.strategy:22} {r.accuracy:6.1f}% {r.samples:7.2f}  "
-            f"{expected_calibration_error(r.before):9.3f} {expected_calibration_error(r.after):6.3f}"
+            f"{expected_calibration_error(r.before):9.3f} "
+            f"{expected_calibration_error(r.after):6.3f}"
             f"   {_auroc(r.before):>11} {_auroc(r.after):>6}  {r.outcomes:8d}"
         )
-    print("\ntargets after self-calibration: ECE <= 0.05 for every strategy, AUROC >= 0.85 for votes")
+    print(
+        "\ntargets after self-calibration: ECE <= 0.05 for every strategy, AUROC >= 0.85 for votes"
+    )
     for r in rows:
         ece = expected_calibration_error(r.after)
         area = auroc(r.after)
@@ -178,6 +226,10 @@ async def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="60 problems per pool")
     parser.add_argument("--pools", default="vcot,fcot,codet")
+    parser.add_argument("--detail", action="store_true", help="print reliability tables")
+    parser.add_argument(
+        "--fit", action="store_true", help="print prior maps fitted on the labelled halves"
+    )
     args = parser.parse_args(argv)
     limit = 60 if args.quick else None
     pools = {"vcot": bench.DATE_POOLS["vcot"], "fcot": bench.DATE_POOLS["fcot"],
@@ -192,6 +244,10 @@ async def main(argv: Sequence[str] | None = None) -> None:
             runs = RUNS["code" if pool == bench.CODET else "date"]
             rows += await bench_pool(name, pool, runs, work=Path(tmp), limit=limit)
     table(rows)
+    if args.detail:
+        detail(rows)
+    if args.fit:
+        fit_priors(rows)
     print(f"\n{time.perf_counter() - started:.0f}s in all")
 
 

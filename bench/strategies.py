@@ -46,14 +46,16 @@ from unittest import mock
 import stopping
 
 from vaultttc.engine import confidence
+from vaultttc.engine.code import extract_code
 from vaultttc.engine.extract import normalize_answer
 from vaultttc.engine.report import RunReport
-from vaultttc.engine.runner import RunOptions
+from vaultttc.engine.runner import RunOptions, task_for
 from vaultttc.engine.tasks import Settings, Task, Verdict, Verifier
 from vaultttc.notes.parse import parse_note
 from vaultttc.sandbox.parent import arun_python_batch
 from vaultttc.vault.session import RunContext, run_paths
 from vaultttc.verifiers import choose as verifiers
+from vaultttc.verifiers.check import CheckVerifier
 
 ROOT = Path(__file__).resolve().parents[1]
 POOLS = ROOT / ".." / "shared" / "benchmarks" / "pools"
@@ -371,6 +373,7 @@ class Scored:
     errors: int
     statuses: tuple[str, ...] = ()
     seconds: float = 0.0  # wall time of the run per question
+    check_seconds: float = 0.0  # the check verifier alone, per checked question
 
 
 def score_dates(problems: Sequence[Problem], written: dict[str, Written]) -> list[bool]:
@@ -472,7 +475,8 @@ async def bench_pool(
         label = strategy if samples != 0 else f"{strategy} (cap {n})"
         label = f"{strategy} N={n}" if pool == CODET else label
         scored = summarise(label, report, correct=correct, problems=problems, written=written)
-        scored = dataclasses.replace(scored, seconds=seconds)
+        alone = await check_alone(problems, pool, n) if name.endswith("-check") else 0.0
+        scored = dataclasses.replace(scored, seconds=seconds, check_seconds=alone)
         out.append(scored)
         print(
             f"  {name:5} {label:34} {scored.accuracy:5.1f}% {scored.samples:6.2f} samples  "
@@ -481,6 +485,24 @@ async def bench_pool(
             flush=True,
         )
     return out
+
+
+async def check_alone(problems: Sequence[Problem], pool: str, n: int) -> float:
+    """Seconds per checked question to check the distinct programs of its first `n` samples, one
+    question at a time: the check verifier's own cost (one sandbox batch), without the rest."""
+    rows = {_slug(r["problem_id"]): r for r in map(json.loads, (POOLS / pool).open())}
+    verifier = CheckVerifier(allow_exec=True, timeout_s=2.0)  # the bench vault's timeout
+    started, checked = time.perf_counter(), 0
+    for problem in problems:
+        [question] = parse_note(problem.block, "n.md").questions
+        task = task_for(question, "python")
+        if task.check is None:
+            continue
+        samples = rows[problem.id]["samples"][:n]
+        programs = [extract_code(s, stub=task.stub, entry_point=task.entry_point) for s in samples]
+        await verifier.verify_many(list(dict.fromkeys(programs)), task)
+        checked += 1
+    return (time.perf_counter() - started) / max(1, checked)
 
 
 def _table(results: dict[str, list[Scored]]) -> None:
@@ -524,7 +546,9 @@ async def published_rules(pool: str, problems: Sequence[Problem]) -> list[tuple[
     return [(rule, 100 * hits[rule] / count, drawn[rule] / count) for rule in stopping.RULES]
 
 
-def _rules(results: dict[str, list[Scored]], rules: dict[str, list[tuple[str, float, float]]]) -> None:
+def _rules(
+    results: dict[str, list[Scored]], rules: dict[str, list[tuple[str, float, float]]]
+) -> None:
     """Adaptive-consistency beside the published rules (same votes, same sample order)."""
     if not rules:
         return
@@ -546,17 +570,22 @@ def _paths(results: dict[str, list[Scored]]) -> None:
     if not sizes:
         return
     print("\nCodeT best-of-n     test fence            check fence")
-    print("   N        accuracy   s/question  accuracy   s/question")
+    print("   N        accuracy   s/question  accuracy   s/question  check alone s/question")
     for n in sizes:
         cells = []
         for name in ("codet", "codet-check"):
             r = paths[name].get(n)
             cells.append(f"{r.accuracy:7.1f}%  {r.seconds:9.3f}" if r else f"{'-':>8}  {'-':>9}")
-        print(f"{n:4}       {cells[0]}   {cells[1]}")
+        alone = paths["codet-check"].get(n)
+        print(f"{n:4}       {cells[0]}   {cells[1]}  {alone.check_seconds if alone else 0:9.3f}")
     for name, rows in paths.items():
         if 16 in rows and 100 in rows and rows[16].seconds:
             ratio = rows[100].seconds / rows[16].seconds
             print(f"{name}: time per question at N=100 is {ratio:.2f}x N=16's (bar: 3x)")
+    rows = paths["codet-check"]
+    if 16 in rows and 100 in rows and rows[16].check_seconds:
+        ratio = rows[100].check_seconds / rows[16].check_seconds
+        print(f"the check verifier alone: N=100 takes {ratio:.2f}x N=16's time per question")
 
 
 def _fit(results: dict[str, list[Scored]]) -> None:

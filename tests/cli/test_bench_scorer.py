@@ -16,6 +16,8 @@ from helpers import REPO
 
 
 def _bench() -> ModuleType:
+    if str(REPO / "bench") not in sys.path:  # its sibling modules (stopping.py), as when run
+        sys.path.insert(0, str(REPO / "bench"))
     spec = importlib.util.spec_from_file_location(
         "bench_strategies", REPO / "bench" / "strategies.py"
     )

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from vaultttc.engine.calibration import (
     MIN_OUTCOMES,
+    PRIOR_WEIGHT,
+    SINGLE_PRIOR,
     Book,
     Labelled,
     fit_shrunk,
@@ -61,23 +63,27 @@ def test_more_agreement_never_lowers_a_vote_confidence(
 
 def test_few_outcomes_stay_near_the_prior_and_many_follow_the_data() -> None:
     prior = prior_map("single", "question")
-    assert calibrate(1.0, prior) == pytest.approx(0.6)
+    p = SINGLE_PRIOR["question"]
+    assert calibrate(1.0, prior) == pytest.approx(p)
     few = fit_shrunk([(1.0, False)] * 3, prior)
     many = fit_shrunk([(1.0, False)] * 150 + [(1.0, True)] * 50, prior)
-    assert 0.3 < calibrate(1.0, few) < 0.6
-    assert calibrate(1.0, many) == pytest.approx((50 + 5 * 0.6) / 205, abs=1e-6)
+    assert p / 2 < calibrate(1.0, few) < p
+    assert calibrate(1.0, many) == pytest.approx((50 + PRIOR_WEIGHT * p) / 205, abs=1e-6)
     assert fit_shrunk([], prior) == prior
 
 
 def test_a_single_unchecked_sample_is_worth_its_models_measured_accuracy() -> None:
     signal = Signal("single", 1.0)
-    outcomes = [Labelled("p", "m", "question", "single", 1.0, i % 4 == 0, f"q{i}") for i in range(40)]
+    outcomes = [
+        Labelled("p", "m", "question", "single", 1.0, i % 4 == 0, f"q{i}") for i in range(40)
+    ]
     book = Book.fit(outcomes)
-    assert book.confidence("p", "m", signal) == pytest.approx((10 + 5 * 0.6) / 45, abs=1e-6)
-    assert book.confidence("p", "other", signal) == prior_confidence(signal) == 0.6
+    p = SINGLE_PRIOR["question"]
+    assert book.confidence("p", "m", signal) == pytest.approx((10 + 5 * p) / 45, abs=1e-6)
+    assert book.confidence("p", "other", signal) == prior_confidence(signal) == p
     # a sample with a trace confidence falls back to the model's single-sample map
     assert book.confidence("p", "m", Signal("trace", 7.3)) == book.confidence("p", "m", signal)
-    assert prior_confidence(Signal("single", 1.0, task="code")) == 0.3
+    assert prior_confidence(Signal("single", 1.0, task="code")) == SINGLE_PRIOR["code"]
 
 
 def test_the_vaults_map_is_used_from_min_outcomes_on() -> None:
@@ -117,5 +123,7 @@ def test_held_out_scores_each_outcome_with_a_map_fitted_on_the_others() -> None:
     report = assess(("p", "m", "question", "vote"), data)
     assert report.in_use and report.auroc is not None and report.auroc > 0.95
     assert report.outcomes == 100 and report.accuracy == pytest.approx(0.5)
-    outcomes = [Labelled("p", "m", "question", "vote", r, y, f"k{i}") for i, (r, y) in enumerate(data)]
+    outcomes = [
+        Labelled("p", "m", "question", "vote", r, y, f"k{i}") for i, (r, y) in enumerate(data)
+    ]
     assert [a.key for a in assess_all(outcomes)] == [("p", "m", "question", "vote")]

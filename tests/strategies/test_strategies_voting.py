@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from helpers import QUESTION, Expect, Scripted, ask, run, sampler
 
-from vaultttc.engine.confidence import mode_posterior
 from vaultttc.engine.tasks import Settings
 from vaultttc.strategies.adaptive import AdaptiveConsistency, settled, wave_size
 from vaultttc.strategies.shared.common import Candidate, tally
@@ -119,5 +118,3 @@ def test_waves_hold_exactly_the_samples_that_could_settle_the_vote() -> None:
     assert 1 < extra < 17
     assert not settled(evidence(split + ["a"] * (extra - 1)), 0.95, remaining=20 - extra + 1)
     assert settled(evidence(split + ["a"] * extra), 0.95, remaining=20 - extra)
-
-

@@ -74,7 +74,9 @@ def test_settle_records_labelled_outcomes_and_calibrates_unchecked_ones(tmp_path
     store = CalibrationStore(tmp_path / "calibration.jsonl")
     wrong = Signal("vote", 0.97, label=False)
     jobs = [_job(f"l{i}") for i in range(MIN_OUTCOMES)]
-    checked = {j.question.id: Answered("x", "y", _outcome("failed", "reference", wrong)) for j in jobs}
+    checked = {
+        j.question.id: Answered("x", "y", _outcome("failed", "reference", wrong)) for j in jobs
+    }
     settled = store.settle(jobs, checked)
     assert settled == checked  # a checked answer keeps its verifier's confidence
     assert len(store.outcomes()) == MIN_OUTCOMES
@@ -95,6 +97,8 @@ def test_settle_records_labelled_outcomes_and_calibrates_unchecked_ones(tmp_path
 
 def test_a_dry_run_teaches_nothing(tmp_path: Path) -> None:
     store = CalibrationStore(tmp_path / "calibration.jsonl")
-    answered = {"q": Answered("x", "y", _outcome("verified", "reference", Signal("single", 1.0, True)))}
+    answered = {
+        "q": Answered("x", "y", _outcome("verified", "reference", Signal("single", 1.0, True)))
+    }
     store.settle([_job("q")], answered, record=False)
     assert store.outcomes() == [] and not store.path.exists()

@@ -51,18 +51,17 @@ Knots = tuple[tuple[float, float], ...]
 # (raw, calibrated) knots, flat beyond the ends. Fitted by `python bench/strategies.py --fit`
 # (isotonic regression, pool-adjacent-violators) on the even-numbered problems of the pools with
 # the maps set to the identity; the odd-numbered problems are held out.
-# Votes: every consensus/unverified answer of the vcot and fcot date pools (direct,
-# self-consistency, adaptive-consistency, auto, beam, mcts). A settled vote tops out near 0.85:
-# a model can agree with itself on a wrong date.
+# Votes: the labelled outcomes (vote posterior, accepted by `expect::` or not) of
+# self-consistency and adaptive-consistency on the even-numbered problems of the vcot and fcot
+# date pools, blocks of at least 20 (`python bench/calibration.py --fit`). A settled vote tops
+# out near 0.85: a model can agree with itself on a wrong date; a tie of ones is not hopeless.
 VOTE_MAP: Knots = (
-    (0.2586, 0.0),
-    (0.3, 0.1667),
-    (0.4683, 0.3429),
-    (0.6762, 0.367),
-    (0.7893, 0.6667),
-    (0.8524, 0.6783),
-    (0.9712, 0.8354),
-    (1.0, 0.8468),
+    (0.4129, 0.2),
+    (0.6668, 0.3784),
+    (0.8536, 0.6316),
+    (0.9287, 0.7613),
+    (0.9711, 0.8281),
+    (1.0, 0.8533),
 )
 # Executed tests: CodeT HumanEval best-of-n answers (N = 1, 4, 16, 100) that passed the visible
 # examples (raw = 0.9 × agreement), or that ran with nothing to check them (raw 0). Passing a

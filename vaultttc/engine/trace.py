@@ -1,4 +1,4 @@
-"""Trace confidence from token log-probabilities (DeepConf, Fu et al. 2025), and votes weighted by it.
+"""Trace confidence from token log-probabilities (DeepConf, Fu et al. 2025); votes weighted by it.
 
 DeepConf's token confidence at position i is the negative mean log-probability of the k most
 likely tokens there, C_i = -(1/k) * sum_j log P_i(j): large when the distribution is peaked

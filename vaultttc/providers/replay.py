@@ -75,7 +75,7 @@ def _confidence(raw: object, where: str) -> float | None:
     return float(raw)
 
 
-def _sample(raw: object, usage: object, confidence: object, where: str) -> Recorded:
+def _sample(raw: object, usage: object, confidence: object, *, where: str) -> Recorded:
     if isinstance(raw, str):
         return Recorded(raw, usage=_usage(usage, where), confidence=_confidence(confidence, where))
     if isinstance(raw, Mapping) and isinstance(raw.get("text"), str):
@@ -88,7 +88,7 @@ def _sample(raw: object, usage: object, confidence: object, where: str) -> Recor
     raise ConfigError(f"{where}: a sample must be a string or an object with 'text'")
 
 
-def _parallel(row: dict[str, Any], key: str, n: int, where: str) -> list[Any]:
+def _parallel(row: dict[str, Any], key: str, n: int, *, where: str) -> list[Any]:
     value = row.get(key)
     if key == "confidences" and value is not None and not isinstance(value, list):
         raise ConfigError(f"{where}: 'confidences' must be a list")
@@ -104,10 +104,10 @@ def _line(row: Any, where: str) -> tuple[str, tuple[Recorded, ...]]:
     samples = row.get("samples")
     if not isinstance(samples, list) or not samples:
         raise ConfigError(f"{where}: 'samples' must be a non-empty list")
-    usages = _parallel(row, "usage", len(samples), where)
-    confidences = _parallel(row, "confidences", len(samples), where)
+    usages = _parallel(row, "usage", len(samples), where=where)
+    confidences = _parallel(row, "confidences", len(samples), where=where)
     return normalise(row["question"]), tuple(
-        _sample(s, u, c, f"{where} sample {i}")
+        _sample(s, u, c, where=f"{where} sample {i}")
         for i, (s, u, c) in enumerate(zip(samples, usages, confidences, strict=True))
     )
 

@@ -139,7 +139,7 @@ class AdaptiveConsistency:
                 at = sum(c.index < new.index for c in run.candidates)
                 run.candidates.insert(at, new)
                 run.keys.insert(at, key)
-                remaining = settings.samples - len(run.candidates)
-                if remaining > 0 and settled(run.evidence(), settings.threshold, remaining=remaining):
+                left = settings.samples - len(run.candidates)
+                if left > 0 and settled(run.evidence(), settings.threshold, remaining=left):
                     return True
         return False

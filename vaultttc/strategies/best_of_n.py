@@ -12,6 +12,11 @@ Without a verifier it refuses (the seed's anti-pattern "No verifier in best-of-N
    passes the tests *and* agrees with many others is likelier right than a lone one); for
    questions, by normalised answer. The largest group wins; ties go to the group whose first
    member was sampled first; the group's first member is the answer.
+
+An unverified pick's confidence comes from its group's agreement (`selection` evidence,
+calibrated per model). A checked pick also carries a labelled example for the vault's
+calibration: what the selection would have picked with nothing to check it (the largest group
+of the candidates that run) and whether the check accepted that (`unchecked_signal`).
 """
 
 from __future__ import annotations
@@ -19,13 +24,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from vaultttc.engine.calibration import prior_confidence
 from vaultttc.engine.confidence import mode_posterior, verified_confidence, vote_confidence
 from vaultttc.engine.sampling import Sampler
 from vaultttc.engine.tasks import Outcome, Settings, Signal, Status, Task, Verdict, Verifier
 from vaultttc.errors import ConfigError
 from vaultttc.strategies.shared.behaviour import vote_keys
 from vaultttc.strategies.shared.common import Candidate, candidate, finish, tally, verify_unique
-from vaultttc.strategies.shared.evidence import label_of, unchecked
+from vaultttc.strategies.shared.evidence import label_of
 from vaultttc.strategies.shared.prompts import answer_request
 
 __all__ = [
@@ -58,6 +64,7 @@ class Selection:
     counts: tuple[int, ...] = ()
     note: str = ""
     considered: int = 0
+    groups: tuple[int, ...] = ()  # `counts` without the members that voted for nothing
 
 
 def _pool(
@@ -104,6 +111,7 @@ async def select(
         else (f"{len(vote.tied)} groups tied at {vote.votes}: the earliest-sampled group wins")
     )
     counts = tuple(vote.posterior_counts()) if vote.winner is not None else (1,)
+    groups = counts[:-1] if vote.winner is not None and vote.unparsable else counts
     return Selection(
         winner,
         verdicts[winner.check],
@@ -113,6 +121,7 @@ async def select(
         counts,
         note,
         considered=len(candidates),
+        groups=groups,
     )
 
 
@@ -122,7 +131,7 @@ def _confidence(pick: Selection, signal: Signal | None) -> float:
     agreement = mode_posterior(pick.counts)
     if pick.status == "unverified":
         # nothing checked the pool: its agreement is the evidence (calibrated per model)
-        return unchecked(signal) if signal is not None else vote_confidence(pick.counts)
+        return prior_confidence(signal) if signal is not None else vote_confidence(pick.counts)
     return verified_confidence(
         evidence=verdict.evidence,
         strength=verdict.strength,
@@ -147,7 +156,7 @@ def selection_outcome(
     carries `signal`, the labelled evidence of what the candidates said without the check."""
     verdict = pick.verdict
     if pick.status == "unverified" and pick.chosen is not None:
-        signal = Signal("selection", round(mode_posterior(pick.counts), 6), None, task.kind)
+        signal = Signal("selection", round(mode_posterior(pick.groups), 6), None, task.kind)
     if pick.chosen is None or verdict is None:
         return finish(
             task,

@@ -81,19 +81,17 @@ class CalibrationStore:
         return self._book
 
     def record(self, outcomes: Sequence[Labelled]) -> None:
-        """Append outcomes to the file (one write) and to the book."""
+        """Append outcomes to the file (one write), then read back what is new in it (ours,
+        and whatever another writer appended meanwhile)."""
         if not outcomes:
             return
-        self._refresh()
         text = "".join(json.dumps(asdict(o), ensure_ascii=False) + "\n" for o in outcomes)
         self._path.parent.mkdir(parents=True, exist_ok=True)
         with self._path.open("a", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        self._offset += len(text.encode("utf-8"))
-        self._outcomes.extend(outcomes)
-        self._book = Book.fit(self._outcomes)
+        self._refresh()
 
     def settle(
         self, jobs: Iterable[Job], answered: Mapping[str, Answered], *, record: bool = True

@@ -1,9 +1,11 @@
 """`vaultttc run` as a library call: the IO shell around the runner.
 
-Finds each path's vault, loads its config, cache and providers, reads notes, runs them
-concurrently, and saves each note with compare-and-swap (re-planning on an author's concurrent
-edit). One bad note is reported and skipped; it never stops the vault. Environment variables
-and the clock arrive as arguments.
+Finds each path's vault, loads its config, cache, providers and calibration state, reads
+notes, runs them concurrently, settles each note's outcomes with the vault's calibration
+(`vault.calibration_store`: labelled ones are recorded, unchecked ones mapped), and saves each
+note with compare-and-swap (re-planning on an author's concurrent edit). One bad note is
+reported and skipped; it never stops the vault. Environment variables and the clock arrive as
+arguments.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ when every sample has a trace confidence: then the vote is DeepConf's filtered, 
 over the effective counts. Adaptive-consistency stops on that same posterior, and the answer's
 confidence comes from it, so stopping and confidence use one piece of evidence.
 
-`labelled` says whether a verdict may teach calibration: a reference, tests or examples
-verdict that decided; a judge's grade is too weak to label anything. Pure.
+`label_of` says what a verdict teaches calibration: a reference answer's, the note's tests' or
+a check's pass or fail; a stub's few docstring examples and a judge's grade are too weak to
+label anything. Pure.
 """
 
 from __future__ import annotations
@@ -16,18 +17,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from vaultttc.engine.calibration import prior_confidence
 from vaultttc.engine.confidence import mode_posterior
 from vaultttc.engine.tasks import Signal, SignalKind, Task, Verdict
 from vaultttc.engine.trace import weigh
 from vaultttc.strategies.shared.common import Candidate, Tally
 
-__all__ = ["VoteEvidence", "label_of", "single_signal", "unchecked", "vote_evidence"]
+__all__ = ["LABELLING", "VoteEvidence", "label_of", "single_signal", "vote_evidence"]
+
+
+LABELLING = ("reference", "tests", "check")  # verdicts a vault may learn from
 
 
 def label_of(verdict: Verdict | None) -> bool | None:
     """The label a verdict gives the answer it judged (None: it cannot teach calibration)."""
-    if verdict is None or verdict.passed is None or verdict.evidence in ("judge", "none"):
+    if verdict is None or verdict.passed is None or verdict.evidence not in LABELLING:
         return None
     return verdict.passed
 
@@ -92,8 +95,3 @@ def vote_evidence(
     return VoteEvidence(
         weighted.winner, weighted.totals, weighted.unparsable, "weighted-vote", note
     )
-
-
-def unchecked(signal: Signal) -> float:
-    """The confidence of an answer nothing checked, before the vault's own calibration."""
-    return prior_confidence(signal)

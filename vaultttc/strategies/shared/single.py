@@ -3,19 +3,21 @@
 The strategies differ only in the request they send; this module draws that one sample, reads
 the answer out of its text (never its thinking), verifies it when a verifier exists, and
 returns the outcome with its evidence (`single`, or `trace` with a trace confidence): an
-unchecked sample is worth its model's calibrated single-sample accuracy. No prompt building and no retries here.
+unchecked sample is worth its model's calibrated single-sample accuracy. No prompt building
+and no retries here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from vaultttc.engine.calibration import prior_confidence
 from vaultttc.engine.confidence import mode_posterior, verified_confidence
 from vaultttc.engine.sampling import Sampler
 from vaultttc.engine.tasks import Outcome, Status, Task, Verifier
 from vaultttc.providers.base import Request
 from vaultttc.strategies.shared.common import candidate, finish
-from vaultttc.strategies.shared.evidence import label_of, single_signal, unchecked
+from vaultttc.strategies.shared.evidence import label_of, single_signal
 
 __all__ = ["answer_once"]
 
@@ -66,7 +68,7 @@ async def answer_once(
             strategy=strategy,
             chosen=chosen,
             status="unverified",
-            confidence=unchecked(signal),
+            confidence=prior_confidence(signal),
             evidence="none",
             agreed=1,
             notes=said,

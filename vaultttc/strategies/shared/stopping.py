@@ -1,4 +1,4 @@
-"""When adaptive-consistency may stop: the chance that the rest of its budget would change the answer.
+"""When adaptive-consistency may stop: the chance that the rest of its budget changes the answer.
 
 Self-consistency with N samples answers with the majority of N. Adaptive-consistency wants that
 answer with fewer samples, so it asks, after each sample, how likely the samples it has not
@@ -55,7 +55,7 @@ def _overtake_far(lead: float, rival: float, rival_prior: float) -> float:
 
 @lru_cache(maxsize=65536)
 def _overtake(
-    lead: float, rival: float, rest: float, remaining: int, rival_prior: float, ties: bool
+    lead: float, rival: float, rest: float, *, remaining: int, rival_prior: float, ties: bool
 ) -> float:
     """P(the rival ends with more votes than the leader (`ties`: or as many) after `remaining`
     more samples)."""
@@ -99,8 +99,10 @@ def change_risk(
         if remaining > FAR:
             risk += _overtake_far(round(lead, 6), round(rival, 6), prior)
         else:
-            args = (round(lead, 6), round(rival, 6), round(rest, 6), remaining, prior, ties)
-            risk += _overtake(*args)
+            risk += _overtake(
+                round(lead, 6), round(rival, 6), round(rest, 6),
+                remaining=remaining, rival_prior=prior, ties=ties,
+            )  # fmt: skip
         if risk > budget:
             break
     return risk

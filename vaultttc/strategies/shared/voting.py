@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from vaultttc.engine.calibration import prior_confidence
 from vaultttc.engine.confidence import verified_confidence
 from vaultttc.engine.sampling import Sampler
 from vaultttc.engine.tasks import Outcome, Status, Task, Verifier
 from vaultttc.strategies.shared.behaviour import vote_keys
 from vaultttc.strategies.shared.common import Candidate, Tally, finish
-from vaultttc.strategies.shared.evidence import label_of, single_signal, unchecked, vote_evidence
+from vaultttc.strategies.shared.evidence import label_of, single_signal, vote_evidence
 
 __all__ = ["can_execute", "decide", "vote_keys"]
 
@@ -86,7 +87,7 @@ async def decide(
             strategy=strategy,
             chosen=chosen,
             status=agreed,
-            confidence=unchecked(signal),
+            confidence=prior_confidence(signal),
             evidence="vote",
             agreed=votes,
             notes=said,
