@@ -28,7 +28,8 @@ NO_KEYS = {k: None for k in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE
 def vault(tmp_path: Path) -> Path:
     copy = tmp_path / "vault"
     shutil.copytree(REPO / "vault_example", copy)
-    shutil.rmtree(copy / ".vaultttc" / "cache.sqlite", ignore_errors=True)
+    for stale in (copy / ".vaultttc").glob("cache.sqlite*"):  # a file: rmtree would not
+        stale.unlink()
     return copy
 
 
