@@ -37,8 +37,8 @@ from pathlib import Path
 import stopping
 import strategies as bench
 
-from vaultttc.engine.calibration import Labelled
-from vaultttc.engine.confidence import expected_calibration_error
+from vaultttc.engine.calibration import Labelled, fit_shrunk
+from vaultttc.engine.confidence import IDENTITY, expected_calibration_error
 from vaultttc.engine.reliability import auroc, reliability
 from vaultttc.engine.runner import RunOptions
 from vaultttc.vault.calibration_store import STORE_FILE, CalibrationStore
@@ -158,27 +158,6 @@ def _auroc(pairs: Pairs) -> str:
     return "  -  " if value is None else f"{value:.3f}"
 
 
-def smooth_isotonic(pairs: Pairs, *, block: int = 20) -> list[tuple[float, float]]:
-    """Isotonic knots whose blocks hold at least `block` outcomes (a prior, not a fit)."""
-    totals: dict[float, list[float]] = {}
-    for raw, ok in pairs:
-        entry = totals.setdefault(raw, [0.0, 0.0])
-        entry[0] += float(ok)
-        entry[1] += 1.0
-    blocks: list[list[float]] = []  # raw sum, hits, count
-    for raw, (hits, count) in sorted(totals.items()):
-        blocks.append([raw * count, hits, count])
-        while len(blocks) > 1 and (
-            blocks[-2][1] / blocks[-2][2] >= blocks[-1][1] / blocks[-1][2] or blocks[-2][2] < block
-        ):
-            last = blocks.pop()
-            blocks[-1] = [a + b for a, b in zip(blocks[-1], last, strict=True)]
-    if len(blocks) > 1 and blocks[-1][2] < block:
-        last = blocks.pop()
-        blocks[-1] = [a + b for a, b in zip(blocks[-1], last, strict=True)]
-    return [(round(r / n, 4), round(h / n, 4)) for r, h, n in blocks]
-
-
 def fit_priors(rows: Sequence[Row]) -> None:
     """Prior maps from the labelled halves' outcomes, pooled per task and evidence kind."""
     groups: dict[tuple[str, str], Pairs] = {}
@@ -189,7 +168,7 @@ def fit_priors(rows: Sequence[Row]) -> None:
     for (task, kind), pairs in sorted(groups.items()):
         accuracy = sum(1.0 for _, y in pairs if y) / len(pairs)
         print(f"  {task} {kind}: {len(pairs)} outcomes, accuracy {accuracy:.3f}, "
-              f"knots {tuple(smooth_isotonic(pairs))}")  # fmt: skip
+              f"knots {fit_shrunk(pairs, IDENTITY, weight=0, block=20)}")  # fmt: skip
 
 
 def detail(rows: Sequence[Row]) -> None:

@@ -564,7 +564,8 @@ def _rules(
 
 def _paths(results: dict[str, list[Scored]]) -> None:
     """CodeT's two paths side by side: the examples as a test fence, and as a check fence."""
-    paths = {name: {int(r.strategy.split("N=")[1]): r for r in results.get(name, [])}
+    paths = {name: {int(r.strategy.split("N=")[1]): r for r in results.get(name, [])
+                    if r.strategy.startswith("best-of-n")}
              for name in ("codet", "codet-check")}  # fmt: skip
     sizes = sorted(set(paths["codet"]) | set(paths["codet-check"]))
     if not sizes:

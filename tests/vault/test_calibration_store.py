@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vaultttc.engine.calibration import MIN_OUTCOMES, Labelled
+from vaultttc.engine.calibration import MIN_OUTCOMES, PRIOR_WEIGHT, Labelled, prior_confidence
 from vaultttc.engine.tasks import Evidence, Outcome, Signal, Status
 from vaultttc.notes.compose import Answered
 from vaultttc.vault.calibration_store import CalibrationStore, parse_line
@@ -90,7 +90,8 @@ def test_settle_records_labelled_outcomes_and_calibrates_unchecked_ones(tmp_path
     }
     after = store.settle([_job("u"), _job("j"), _job("e")], unchecked, record=False)
     got = after["u"].outcome
-    assert got is not None and got.confidence == pytest.approx(5 * 0.8354 / 35, abs=0.01)
+    learned = PRIOR_WEIGHT * prior_confidence(open_) / (MIN_OUTCOMES + PRIOR_WEIGHT)
+    assert got is not None and got.confidence == pytest.approx(learned, abs=1e-3)
     assert after["j"] == unchecked["j"] and after["e"] == unchecked["e"]
     assert len(store.outcomes()) == MIN_OUTCOMES
 

@@ -8,8 +8,9 @@ outcomes of that model and kind, once there are `MIN_OUTCOMES` of them; before t
 the shipped prior (`prior_map`).
 
 The fit is isotonic regression (pool-adjacent-violators) of the labels on the raw evidence,
-with each block's accuracy shrunk toward the prior at that point as if the prior had been
-observed `PRIOR_WEIGHT` times there, then made monotone again. With a few outcomes the map
+in blocks of at least `MIN_BLOCK` outcomes, with each block's accuracy shrunk toward the prior
+at that point as if the prior had been observed `PRIOR_WEIGHT` times there, then made
+monotone again. With a few outcomes the map
 stays near the prior; with many it is their isotonic fit. Why these numbers:
 
 * `MIN_OUTCOMES` = 30. Below it, the vault's own estimate of an accuracy has a standard error
@@ -17,8 +18,11 @@ stays near the prior; with many it is their isotonic fit. Why these numbers:
   is typically off by 0.1 to 0.3 on a model it was not fitted on; from 30 the vault's estimate
   is the better bet, and 30 outcomes leave 6 per fold for the held-out measure `vaultttc
   calibration` prints.
-* `PRIOR_WEIGHT` = 5 pseudo-outcomes per block: a block of one or two outcomes cannot reach 0 or
-  1, while a block of 20 real outcomes moves 80% of the way to what they show.
+* `MIN_BLOCK` = 10 outcomes per block of the isotonic fit: an accuracy measured on fewer has a
+  standard error above 0.15, and isotonic regression left alone makes a step of every run of
+  lucky or unlucky outcomes (on 71 CodeT outcomes, steps of four answers at 0.0 and 1.0).
+* `PRIOR_WEIGHT` = 5 pseudo-outcomes per block: a block of ten outcomes moves two thirds of the
+  way from the prior to what they show, a block of forty nine tenths.
 
 Kinds without a map of their own fall back (`FALLBACK`): a weighted vote to the model's plain
 vote map, a trace-confidence sample to its single-sample map (a flat map: the model's
@@ -36,6 +40,7 @@ from vaultttc.engine.tasks import Signal
 
 __all__ = [
     "FALLBACK",
+    "MIN_BLOCK",
     "MIN_OUTCOMES",
     "PRIOR_WEIGHT",
     "SINGLE_PRIOR",
@@ -50,6 +55,7 @@ __all__ = [
 
 MIN_OUTCOMES = 30
 PRIOR_WEIGHT = 5.0
+MIN_BLOCK = 10
 FALLBACK = {"weighted-vote": "vote", "trace": "single"}
 
 # The shipped priors, fitted like VOTE_MAP (`python bench/calibration.py --fit`: labelled
@@ -99,21 +105,39 @@ class Labelled:
         return (self.provider, self.model, self.task, self.kind)
 
 
-def _pav(points: Iterable[tuple[float, float, float, float]]) -> list[list[float]]:
-    """Pool adjacent violators over (raw sum, value sum, weight, count) blocks in raw order."""
+def _merge(blocks: list[list[float]]) -> None:
+    last = blocks.pop()
+    blocks[-1] = [a + b for a, b in zip(blocks[-1], last, strict=True)]
+
+
+def _pav(
+    points: Iterable[tuple[float, float, float, float]], *, block: int = 1
+) -> list[list[float]]:
+    """Pool adjacent violators over (raw sum, value sum, weight, count) blocks in raw order;
+    a block of fewer than `block` outcomes is pooled with its neighbour too."""
     blocks: list[list[float]] = []
     for point in points:
         blocks.append(list(point))
+        while len(blocks) > 1 and (
+            blocks[-2][1] / blocks[-2][2] >= blocks[-1][1] / blocks[-1][2] or blocks[-2][3] < block
+        ):
+            _merge(blocks)
+    if len(blocks) > 1 and blocks[-1][3] < block:
+        _merge(blocks)
         while len(blocks) > 1 and blocks[-2][1] / blocks[-2][2] >= blocks[-1][1] / blocks[-1][2]:
-            last = blocks.pop()
-            blocks[-1] = [a + b for a, b in zip(blocks[-1], last, strict=True)]
+            _merge(blocks)
     return blocks
 
 
 def fit_shrunk(
-    pairs: Sequence[tuple[float, bool]], prior: Knots, *, weight: float = PRIOR_WEIGHT
+    pairs: Sequence[tuple[float, bool]],
+    prior: Knots,
+    *,
+    weight: float = PRIOR_WEIGHT,
+    block: int = MIN_BLOCK,
 ) -> Knots:
-    """The monotone map fitted on (raw, correct) pairs, shrunk toward `prior` (module docs)."""
+    """The monotone map fitted on (raw, correct) pairs, shrunk toward `prior` (module docs).
+    `weight=0` is plain isotonic regression with blocks of at least `block` outcomes."""
     if not pairs:
         return prior
     totals: dict[float, list[float]] = {}
@@ -121,7 +145,7 @@ def fit_shrunk(
         entry = totals.setdefault(raw, [0.0, 0.0])
         entry[0] += 1.0 if correct else 0.0
         entry[1] += 1.0
-    data = _pav((raw * n, hits, n, n) for raw, (hits, n) in sorted(totals.items()))
+    data = _pav(((raw * n, hits, n, n) for raw, (hits, n) in sorted(totals.items())), block=block)
     shrunk = []
     for raw_sum, hits, n, count in data:
         at = calibrate(raw_sum / count, prior)
