@@ -30,7 +30,14 @@ from vaultttc.engine.sampling import Sampler
 from vaultttc.engine.tasks import Outcome, Settings, Signal, Status, Task, Verdict, Verifier
 from vaultttc.errors import ConfigError
 from vaultttc.strategies.shared.behaviour import vote_keys
-from vaultttc.strategies.shared.common import Candidate, candidate, finish, tally, verify_unique
+from vaultttc.strategies.shared.common import (
+    Candidate,
+    candidate,
+    finish,
+    no_answer,
+    tally,
+    verify_unique,
+)
 from vaultttc.strategies.shared.evidence import label_of
 from vaultttc.strategies.shared.prompts import answer_request
 
@@ -158,16 +165,7 @@ def selection_outcome(
     if pick.status == "unverified" and pick.chosen is not None:
         signal = Signal("selection", round(mode_posterior(pick.groups), 6), None, task.kind)
     if pick.chosen is None or verdict is None:
-        return finish(
-            task,
-            sampler,
-            strategy=strategy,
-            chosen=None,
-            status="failed",
-            confidence=0.0,
-            evidence="none",
-            notes=notes,
-        )
+        return no_answer(task, sampler, strategy=strategy, chosen=None, notes=notes)
     said = list(notes)
     if verdict.evidence == "judge":
         said.append("evidence is a judge's grade, not a check")

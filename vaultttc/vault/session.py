@@ -26,6 +26,7 @@ from vaultttc.errors import NoteError, VaultTTCError
 from vaultttc.notes.compose import Answered, compose
 from vaultttc.notes.edits import ChangelogStyle, rewrite
 from vaultttc.notes.model import Note, Question
+from vaultttc.notes.provenance import OWNED_KEYS
 from vaultttc.notes.render import Templates
 from vaultttc.providers.base import Provider
 from vaultttc.providers.registry import build_provider, choose_provider_name
@@ -42,7 +43,7 @@ from vaultttc.vault.files import (
     sweep_temp_files,
     update_note,
 )
-from vaultttc.vault.ledger import LEDGER_FILE
+from vaultttc.vault.ledger import LEDGER_FILE, Spend
 from vaultttc.vault.ledger import append as append_ledger
 from vaultttc.vault.ledger import load as load_ledger
 from vaultttc.vault.spend import DailyBudget, planned_report, quoted, run_budget, spends
@@ -150,6 +151,7 @@ class VaultSession:
     context: RunContext
     _styles: dict[str, ChangelogStyle | None] = field(default_factory=dict)
     _daily: dict[str, DailyBudget] = field(default_factory=dict)
+    _ledger: dict[str, list[Spend]] = field(default_factory=dict)
     calibration: CalibrationStore | None = None  # the vault's own (`.vaultttc/calibration.jsonl`)
 
     def changelog_style(self) -> ChangelogStyle | None:
@@ -216,11 +218,13 @@ class VaultSession:
             return NoteReport(display)
         ledger_path = self.vault.root / CONFIG_DIR / LEDGER_FILE
         if self.context.dry_run:
-            quotes = quoted(jobs, self.pool, load_ledger(ledger_path))
+            if "ledger" not in self._ledger:  # read once per dry run, not once per note
+                self._ledger["ledger"] = load_ledger(ledger_path)
+            quotes = quoted(jobs, self.pool, self._ledger["ledger"])
             return NoteReport(display, questions=tuple(map(planned_report, jobs, quotes)))
         if self.context.daily and self.vault.config.daily_budget_usd is not None:
             budget = self._daily.setdefault("d", DailyBudget(self.vault.config.daily_budget_usd))
-            self.pool.budget = budget.today(self.context.today(), load_ledger(ledger_path))
+            self.pool.budget = budget.today(self.context.today(), lambda: load_ledger(ledger_path))
         progress = self.context.progress
         if progress is not None:
             progress(display, len(jobs))
@@ -281,7 +285,6 @@ class VaultSession:
 
 
 NOTE_GATE = 256
-OWNED = ("confidence_score", "verification_status", "last_reinforced")
 
 
 def _read_only(path: Path) -> bool:
@@ -292,7 +295,7 @@ def _read_only(path: Path) -> bool:
 def _check_owned_keys(note: Note) -> None:
     """A key vaultttc writes that stands on two lines is ambiguous: leave the note alone."""
     keys = note.frontmatter.keys if note.frontmatter else ()
-    for name in OWNED:
+    for name in OWNED_KEYS:
         lines = [k.span.first_line for k in keys if k.name == name]
         if len(lines) > 1:
             raise NoteError(

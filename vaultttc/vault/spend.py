@@ -8,7 +8,7 @@ what a run actually paid; `run_budget` is the whole run's cap (`--max-cost`, els
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 
@@ -82,8 +82,9 @@ class DailyBudget:
     day: date | None = None
     meter: CostMeter = field(default_factory=CostMeter)
 
-    def today(self, day: date, ledger: Sequence[Spend]) -> CostMeter:
+    def today(self, day: date, ledger: Callable[[], Sequence[Spend]]) -> CostMeter:
+        """Today's meter; the ledger is read only when the day turns (once a day)."""
         if self.day != day:
-            left = max(0.0, self.cap_usd - spent_since(ledger, day))
+            left = max(0.0, self.cap_usd - spent_since(ledger(), day))
             self.day, self.meter = day, replace(CostMeter(), cap_usd=left)
         return self.meter

@@ -8,7 +8,6 @@ verdict comes from the judge's report, never from what the candidate prints. Onl
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Sequence
 
@@ -16,6 +15,7 @@ from vaultttc.engine.code import extract_code
 from vaultttc.engine.tasks import Task, Verdict
 from vaultttc.sandbox.parent import arun_python_batch, workers_for
 from vaultttc.verifiers import harness
+from vaultttc.verifiers.batching import Coalescer
 from vaultttc.verifiers.strength import STRENGTH
 
 __all__ = ["PythonVerifier"]
@@ -42,40 +42,14 @@ class PythonVerifier:
         self._timeout_s = timeout_s
         self._memory_mb = memory_mb
         self._workers = workers or os.cpu_count() or 1
-        self._queue: dict[str, tuple[Task, list[tuple[str, asyncio.Future[Verdict]]]]] = {}
-        self._running: set[asyncio.Future[None]] = set()
+        self._batches = Coalescer(self.verify_many)
 
     @property
     def name(self) -> str:
         return "python"
 
     async def verify(self, candidate: str, task: Task) -> Verdict:
-        future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
-        key = f"{task.id}\0{id(task)}"
-        if key not in self._queue:
-            self._queue[key] = (task, [])
-            asyncio.get_running_loop().call_soon(self._flush, key)
-        self._queue[key][1].append((candidate, future))
-        return await future
-
-    def _flush(self, key: str) -> None:
-        task, waiting = self._queue.pop(key)
-
-        async def settle() -> None:
-            try:
-                verdicts = await self.verify_many([c for c, _ in waiting], task)
-            except Exception as exc:
-                for _, future in waiting:
-                    if not future.done():
-                        future.set_exception(exc)
-                return
-            for (_, future), verdict in zip(waiting, verdicts, strict=True):
-                if not future.done():
-                    future.set_result(verdict)
-
-        runner = asyncio.ensure_future(settle())
-        self._running.add(runner)
-        runner.add_done_callback(self._running.discard)
+        return await self._batches.submit(candidate, task)
 
     async def verify_many(self, candidates: Sequence[str], task: Task) -> list[Verdict]:
         """Verdicts for many candidates of one task, run as one sandbox batch."""

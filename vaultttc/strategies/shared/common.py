@@ -24,6 +24,7 @@ __all__ = [
     "Tally",
     "candidate",
     "finish",
+    "no_answer",
     "tally",
     "verify_unique",
 ]
@@ -127,6 +128,21 @@ async def verify_unique(
     texts = list(unique)
     verdicts = await asyncio.gather(*(verifier.verify(t, task) for t in texts))
     return dict(zip(texts, verdicts, strict=True))
+
+
+def no_answer(
+    task: Task,
+    sampler: Sampler,
+    *,
+    strategy: str,
+    chosen: Candidate | None = None,
+    notes: Sequence[str] = (),
+) -> Outcome:
+    """The outcome when no sample gave a usable answer (the runner reports it unanswered)."""
+    return finish(
+        task, sampler, strategy=strategy, chosen=chosen, status="failed", confidence=0.0,
+        evidence="none", notes=notes,
+    )  # fmt: skip
 
 
 def finish(  # noqa: PLR0913 - one keyword per Outcome field it fills

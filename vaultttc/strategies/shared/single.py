@@ -16,7 +16,7 @@ from vaultttc.engine.confidence import mode_posterior, verified_confidence
 from vaultttc.engine.sampling import Sampler
 from vaultttc.engine.tasks import Outcome, Status, Task, Verifier
 from vaultttc.providers.base import Request
-from vaultttc.strategies.shared.common import candidate, finish
+from vaultttc.strategies.shared.common import candidate, finish, no_answer
 from vaultttc.strategies.shared.evidence import label_of, single_signal
 
 __all__ = ["answer_once"]
@@ -34,28 +34,10 @@ async def answer_once(
     """Draw one sample for `request`, verify it if possible, and say what it is worth."""
     drawn = await sampler.sample(request, 1)
     if not drawn:
-        return finish(
-            task,
-            sampler,
-            strategy=strategy,
-            chosen=None,
-            status="failed",
-            confidence=0.0,
-            evidence="none",
-            notes=notes,
-        )
+        return no_answer(task, sampler, strategy=strategy, chosen=None, notes=notes)
     chosen = candidate(drawn[0], task)
     if chosen.key is None and task.kind != "code":
-        return finish(
-            task,
-            sampler,
-            strategy=strategy,
-            chosen=chosen,
-            status="failed",
-            confidence=0.0,
-            evidence="none",
-            notes=notes,
-        )
+        return no_answer(task, sampler, strategy=strategy, chosen=chosen, notes=notes)
     verdict = await verifier.verify(chosen.check, task) if verifier is not None else None
     signal = single_signal(chosen, task, label=label_of(verdict))
     if verifier is None or verdict is None or verdict.passed is None:

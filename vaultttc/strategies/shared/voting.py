@@ -18,7 +18,7 @@ from vaultttc.engine.confidence import verified_confidence
 from vaultttc.engine.sampling import Sampler
 from vaultttc.engine.tasks import Outcome, Status, Task, Verifier
 from vaultttc.strategies.shared.behaviour import vote_keys
-from vaultttc.strategies.shared.common import Candidate, Tally, finish
+from vaultttc.strategies.shared.common import Candidate, Tally, finish, no_answer
 from vaultttc.strategies.shared.evidence import label_of, single_signal, vote_evidence
 
 __all__ = ["can_execute", "decide", "vote_keys"]
@@ -56,16 +56,7 @@ async def decide(
     said = [*notes, vote.describe_tie(_label(candidates, keys))]
     evidence = vote_evidence(candidates, keys, vote)
     if evidence.winner is None:
-        return finish(
-            task,
-            sampler,
-            strategy=strategy,
-            chosen=None,
-            status="failed",
-            confidence=0.0,
-            evidence="none",
-            notes=said,
-        )
+        return no_answer(task, sampler, strategy=strategy, chosen=None, notes=said)
     chosen = next(c for c, k in zip(candidates, keys, strict=True) if k == evidence.winner)
     votes = dict(vote.counts).get(evidence.winner, 0)
     said += [evidence.note, f"{votes} of {len(candidates)} samples agree"]
