@@ -12,11 +12,13 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+import click
+
 from vaultttc.errors import VaultTTCError
 from vaultttc.notes.render import Templates
 from vaultttc.vault.files import find_vault_root
 
-__all__ = ["create_note", "note_name", "slug"]
+__all__ = ["create_note", "new", "note_name", "slug"]
 
 _UNSAFE = re.compile(r'[\\/:*?"<>|#^\[\]\x00-\x1f]')
 
@@ -55,3 +57,13 @@ def create_note(
     except FileExistsError:
         raise VaultTTCError(f"{path}: a note with this name exists; not overwritten") from None
     return path
+
+
+@click.command()
+@click.argument("title")
+@click.option("--template", default="note", show_default=True, help="Template name.")
+@click.option("--folder", type=click.Path(file_okay=False, path_type=Path), default=Path("."))
+def new(title: str, template: str, folder: Path) -> None:
+    """Write a new note in the seed's shape from a template."""
+    path = create_note(title, folder=folder, template=template)
+    click.echo(str(path))

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from vaultttc.engine.sampling import Sampler
 from vaultttc.providers.base import Usage
+
+if TYPE_CHECKING:  # a type only: `config` reads `Settings` without the sampling machinery
+    from vaultttc.engine.sampling import Sampler
 
 __all__ = [
     "Evidence",

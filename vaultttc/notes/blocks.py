@@ -18,6 +18,7 @@ from markdown_it.token import Token
 
 from vaultttc.errors import NoteError
 from vaultttc.notes.model import AnswerRegion, Changelog, Example, Fence, Span
+from vaultttc.notes.relevance import relevant_only
 
 __all__ = [
     "BEGIN_RE",
@@ -111,9 +112,17 @@ class Parsed:
     changelog: Changelog | None
 
 
-def parse_blocks(body: str, *, offset: int, lines: Sequence[str], path: str) -> Parsed:
-    """Parse the note body (text after frontmatter, `offset` lines into the note)."""
-    tokens = _MD.parse(body)
+def parse_blocks(
+    body: str, *, offset: int, lines: Sequence[str], path: str, prefilter: bool = True
+) -> Parsed:
+    """Parse the note body (text after frontmatter, `offset` lines into the note).
+
+    With `prefilter`, chunks holding nothing vaultttc reads are blanked first
+    (`notes.relevance`); `prefilter=False` tokenizes everything (the tests compare the two)."""
+    masked = relevant_only(body) if prefilter else None
+    tokens = _MD.parse(body if masked is None else masked.text)
+    if masked is not None and masked.blanked:
+        tokens = _with_placeholders(tokens, masked.blanked)
     return Parsed(
         tokens=tokens,
         callouts=tuple(_callouts(tokens, offset)),
@@ -121,6 +130,22 @@ def parse_blocks(body: str, *, offset: int, lines: Sequence[str], path: str) -> 
         answers=_answers(tokens, offset, lines=lines, path=path),
         changelog=_changelog(tokens, offset, lines=lines),
     )
+
+
+def _with_placeholders(tokens: list[Token], blanked: Sequence[tuple[int, int]]) -> list[Token]:
+    """One top-level `vaultttc_skipped` token where each blanked chunk's blocks were."""
+    out: list[Token] = []
+    pending = list(reversed(blanked))
+    for token in tokens:
+        while pending and token.level == 0 and token.map and token.map[0] >= pending[-1][0]:
+            out.append(_placeholder(pending.pop()))
+        out.append(token)
+    out.extend(_placeholder(chunk) for chunk in reversed(pending))
+    return out
+
+
+def _placeholder(chunk: tuple[int, int]) -> Token:
+    return Token("vaultttc_skipped", "", 0, map=list(chunk), level=0, block=True)
 
 
 def _span(token: Token, offset: int) -> Span:

@@ -60,14 +60,17 @@ def split_lines(text: str) -> list[str]:
     return _LINE_RE.findall(text)
 
 
-def parse_note(text: str, path: str) -> Note:
+def parse_note(text: str, path: str, *, prefilter: bool = True) -> Note:
+    """The note model of `text`; `prefilter=False` runs the block pass over every chunk
+    (`notes.relevance`), which must give the same note."""
     bom = text.startswith("\ufeff")
     text = text.removeprefix("\ufeff")
     raw_lines = split_lines(text)
     lines = [line.rstrip("\r\n") for line in raw_lines]
     front = _frontmatter(lines, path)
     offset = front.span.end if front else 0
-    parsed = parse_blocks("".join(raw_lines[offset:]), offset=offset, lines=lines, path=path)
+    body = "".join(raw_lines[offset:])
+    parsed = parse_blocks(body, offset=offset, lines=lines, path=path, prefilter=prefilter)
     data: Mapping[str, Any] = front.data if front else {}
     language = _language(data)
     questions = _questions(parsed, lines, path=path, language=language)

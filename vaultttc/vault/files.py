@@ -3,7 +3,9 @@
 This is the IO edge for notes. A save writes a temp file in the note's folder, fsyncs it, keeps
 the file mode, and replaces the note only if its bytes are still the ones that were read; a
 changed note raises `StaleNoteError` and `update_note` re-plans on the new text. A crash leaves
-either the old note or the new one, never half of either.
+either the old note or the new one, never half of either. (The folder is not fsynced after the
+rename: that would only make the new note durable sooner; a crash before the folder reaches
+disk leaves the old note, whose question the next run asks again.)
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from pathlib import Path
 
 from vaultttc.errors import NoteError, StaleNoteError
 from vaultttc.notes.model import Note
-from vaultttc.notes.parse import parse_note
 from vaultttc.vault.rule import TEMP_SUFFIX, NoteRule
 
 __all__ = [
@@ -63,10 +64,17 @@ def decode(data: bytes, path: str) -> str:
         raise NoteError(path, line, f"is not valid UTF-8 (byte 0x{bad})") from None
 
 
-def read_note(path: Path, *, display: str | None = None) -> Loaded:
+def read_note(path: Path, *, display: str | None = None, reuse: Loaded | None = None) -> Loaded:
+    """Read and parse a note; `reuse` (an earlier read) is returned, not parsed again, when the
+    bytes on disk still hash to it."""
+    from vaultttc.notes.parse import parse_note  # imported when a note is parsed, not on a stat
+
     data = path.read_bytes()
+    content_hash = digest(data)
+    if reuse is not None and reuse.hash == content_hash:
+        return reuse
     name = display or str(path)
-    return Loaded(path, parse_note(decode(data, name), name), digest(data))
+    return Loaded(path, parse_note(decode(data, name), name), content_hash)
 
 
 def encode(text: str, *, bom: bool) -> bytes:
@@ -95,19 +103,7 @@ def save_text(path: Path, text: str, *, expected: str, bom: bool) -> str:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
     return digest(data)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def update_note(
@@ -116,14 +112,17 @@ def update_note(
     *,
     attempts: int = 3,
     display: str | None = None,
+    first: Loaded | None = None,
 ) -> str | None:
     """Read, plan the new text, compare-and-swap; on a concurrent edit, re-plan on the new text.
 
     `plan` returns the new text, or None when nothing should change. Returns the text written,
     or None when nothing was. Gives up with `StaleNoteError` after `attempts` collisions.
+    `first` is the read the caller planned from: while the bytes are unchanged it is not
+    parsed again.
     """
     for _ in range(attempts):
-        loaded = read_note(path, display=display)
+        loaded = read_note(path, display=display, reuse=first)
         text = plan(loaded)
         if text is None or text == loaded.note.text:
             return None

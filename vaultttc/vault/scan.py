@@ -1,31 +1,29 @@
 """`vaultttc scan`: every note's blocks and errors, read-only, with an index for warm runs.
 
-`describe(note)` is pure. `scan_vault(root)` is the IO shell: it walks the vault, reuses the
-entries of notes whose (size, mtime) or content hash is unchanged from `.vaultttc/index.json`,
-parses the rest on all cores, and rewrites the index. It never writes a note.
+`describe(note)` is pure. `scan_paths` is the IO shell: it walks the vault, reuses the index
+entries (`vault.index`, shared with `run` and `watch`) of notes whose stat stamp is trusted or
+whose content hash is unchanged, parses the rest on all cores, and rewrites the index. It never
+writes a note.
 """
 
 from __future__ import annotations
 
-import gc
-import json
 import os
+import time
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vaultttc.config import CONFIG_DIR, load_config
+from vaultttc.config import load_config
 from vaultttc.errors import NoteError
 from vaultttc.notes.model import Note
-from vaultttc.notes.parse import parse_note
 from vaultttc.vault.files import decode, digest, find_vault_root, note_stats
+from vaultttc.vault.index import Entry, load_index, save_index, stamp, trusted
 
 __all__ = ["ScanResult", "describe", "scan_paths"]
 
-_INDEX_VERSION = 2  # 2: questions carry `authored`
-Entry = dict[str, Any]
+_SHOWN = ("path", "language", "blocks", "error")  # what scan reports of an index entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +65,8 @@ def _block(kind: str, first: int, last: int, **extra: Any) -> Entry:
 
 
 def _scan_one(args: tuple[str, str, bytes | None]) -> Entry:
+    from vaultttc.notes.parse import parse_note  # a warm scan never imports the parser
+
     path, rel, data = args
     try:
         raw = Path(path).read_bytes() if data is None else data
@@ -100,8 +100,8 @@ def scan_paths(paths: Iterable[Path], *, workers: int | None = None) -> ScanResu
 def _scan_vault(root: Path, folder: Path, *, workers: int | None) -> ScanResult:
     """Scan `folder` (the vault root or a folder in it) with the vault's config and index."""
     config = load_config(root)
-    index_path = root / CONFIG_DIR / "index.json"
-    old = _load_index(index_path)
+    old = load_index(root)
+    seen_ns = time.time_ns()  # before any stat: an entry never looks older than it is
     stats: dict[str, tuple[str, os.stat_result]] = {}
     cut = len(str(root)) + 1
     inside = folder.resolve().relative_to(root)
@@ -112,20 +112,19 @@ def _scan_vault(root: Path, folder: Path, *, workers: int | None) -> ScanResult:
     todo: list[tuple[str, str, bytes | None]] = []
     for rel, (path, st) in stats.items():
         known = old.get(rel)
-        if known and known["size"] == st.st_size and known["mtime_ns"] == st.st_mtime_ns:
+        if known and "blocks" in known and trusted(known, st):
             fresh[rel] = known
             continue
-        data = Path(path).read_bytes() if known and known["size"] == st.st_size else None
-        if known and data is not None and digest(data) == known["hash"]:  # touched only
-            fresh[rel] = {**known, "mtime_ns": st.st_mtime_ns}
+        data = Path(path).read_bytes() if known and known.get("size") == st.st_size else None
+        if known and "blocks" in known and data is not None and digest(data) == known["hash"]:
+            fresh[rel] = {**known, **stamp(st, seen_ns=seen_ns)}  # touched only
         else:
             todo.append((path, rel, data))
     for entry in _parse_all(todo, workers=workers):
         rel = entry["path"]
-        st = stats[rel][1]
-        fresh[rel] = {**entry, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        fresh[rel] = {**entry, **stamp(stats[rel][1], seen_ns=seen_ns)}
     if fresh != old:
-        _save_index(index_path, fresh)
+        save_index(root, fresh)
     entries = [_strip(fresh[rel]) for rel in sorted(fresh) if rel in stats]
     return ScanResult(entries, len(stats) - len(todo))
 
@@ -134,38 +133,11 @@ def _parse_all(todo: list[tuple[str, str, bytes | None]], *, workers: int | None
     count = workers if workers is not None else (os.cpu_count() or 1)
     if count <= 1 or len(todo) < 64:
         return [_scan_one(item) for item in todo]
+    from concurrent.futures import ProcessPoolExecutor  # a cold scan's cost, not a warm one's
+
     with ProcessPoolExecutor(max_workers=count) as pool:
         return list(pool.map(_scan_one, todo, chunksize=max(16, len(todo) // (count * 8))))
 
 
 def _strip(entry: Entry) -> Entry:
-    return {k: v for k, v in entry.items() if k not in ("size", "mtime_ns", "hash")}
-
-
-def _load_index(path: Path) -> dict[str, Entry]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return {}
-    gc.disable()  # json.loads of a large index spends a third of its time in the collector
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return {}
-    finally:
-        gc.enable()
-    if not isinstance(data, dict) or data.get("version") != _INDEX_VERSION:
-        return {}
-    notes = data.get("notes")
-    return notes if isinstance(notes, dict) else {}
-
-
-def _save_index(path: Path, notes: dict[str, Entry]) -> None:
-    """Best effort: the index is a cache, and a read-only vault is still scannable."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"version": _INDEX_VERSION, "notes": notes}), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        return
+    return {k: entry[k] for k in _SHOWN if k in entry}

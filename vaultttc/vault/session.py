@@ -26,6 +26,7 @@ from vaultttc.errors import NoteError, VaultTTCError
 from vaultttc.notes.compose import Answered, compose
 from vaultttc.notes.edits import ChangelogStyle, rewrite
 from vaultttc.notes.model import Note, Question
+from vaultttc.notes.parse import parse_note
 from vaultttc.notes.provenance import OWNED_KEYS
 from vaultttc.notes.render import Templates
 from vaultttc.providers.base import Provider
@@ -35,17 +36,19 @@ from vaultttc.vault.calibration_store import STORE_FILE, CalibrationStore
 from vaultttc.vault.conventions import changelog_style
 from vaultttc.vault.files import (
     Loaded,
+    decode,
     digest,
     encode,
     find_vault_root,
     iter_notes,
-    read_note,
     sweep_temp_files,
     update_note,
 )
+from vaultttc.vault.index import RunIndex, fingerprint, load_index, stamp, trusted
 from vaultttc.vault.ledger import LEDGER_FILE, Spend
 from vaultttc.vault.ledger import append as append_ledger
 from vaultttc.vault.ledger import load as load_ledger
+from vaultttc.vault.scan import describe
 from vaultttc.vault.spend import DailyBudget, planned_report, quoted, run_budget, spends
 
 __all__ = [
@@ -153,6 +156,7 @@ class VaultSession:
     _daily: dict[str, DailyBudget] = field(default_factory=dict)
     _ledger: dict[str, list[Spend]] = field(default_factory=dict)
     calibration: CalibrationStore | None = None  # the vault's own (`.vaultttc/calibration.jsonl`)
+    _index: RunIndex = field(default_factory=lambda: RunIndex({}, idle=""))
 
     def changelog_style(self) -> ChangelogStyle | None:
         """The vault's changelog convention, read once, when a note first needs a new one."""
@@ -181,9 +185,19 @@ class VaultSession:
             budget=run_budget(vault.config, context.max_cost_usd), redact=context.options.redact,
         )  # fmt: skip
         calibration = CalibrationStore(cache_dir / STORE_FILE)
-        return cls(vault, pool, Templates(vault.root), context, calibration=calibration)
+        options = context.options
+        idle = fingerprint(vault.config, options.check_authored, options.force)
+        index = RunIndex(load_index(vault.root), idle=idle)
+        return cls(vault, pool, Templates(vault.root), context, calibration=calibration,
+                   _index=index)  # fmt: skip
+
+    def save_index(self) -> None:
+        """Keep what this session learned about the notes (a dry run writes nothing)."""
+        if not self.context.dry_run:
+            self._index.save(self.vault.root)
 
     async def aclose(self) -> None:
+        self.save_index()
         await self.pool.aclose()
 
     async def run(self, path: Path) -> NoteReport:
@@ -192,15 +206,29 @@ class VaultSession:
         return plan if isinstance(plan, NoteReport) else await self.execute(plan)
 
     def plan(self, path: Path) -> Planned | NoteReport:
-        """Read a note and plan its questions; a report when it cannot be read or planned."""
+        """Read a note and plan its questions; a report when it cannot be read or planned.
+
+        A note the index knows to have nothing to ask under this run's settings is not parsed
+        (not even read, when its stat stamp is trusted)."""
         display = display_path(path, self.vault.root)
         try:
             if not path.resolve().is_relative_to(self.vault.root.resolve()):
                 target = path.resolve()
                 raise NoteError(display, 0, f"points outside the vault (to {target}); not run")
-            if _read_only(path):
+            seen_ns = time.time_ns()
+            st = path.stat()
+            if not st.st_mode & 0o222:  # root may still write it: the author's intent counts
                 return NoteReport(display, skipped="read-only: left alone")
-            loaded = read_note(path, display=display)
+            known = self._index.notes.get(display)
+            idle = known if known is not None and known.get("idle") == self._index.idle else None
+            if idle is not None and trusted(idle, st):
+                return NoteReport(display)
+            data = path.read_bytes()
+            content_hash = digest(data)
+            if idle is not None and idle.get("hash") == content_hash:  # touched, not changed
+                self._index.remember(display, {**idle, **stamp(st, seen_ns=seen_ns)})
+                return NoteReport(display)
+            loaded = Loaded(path, parse_note(decode(data, display), display), content_hash)
             _check_owned_keys(loaded.note)
             jobs = plan_jobs(
                 loaded.note, config=self.vault.config, options=self.context.options,
@@ -208,6 +236,10 @@ class VaultSession:
             )  # fmt: skip
         except (OSError, VaultTTCError) as exc:
             return NoteReport(display, error=_one_line(exc, display))
+        entry = {"path": display, "language": loaded.note.language,
+                 "blocks": describe(loaded.note), "error": None, "hash": content_hash,
+                 **stamp(st, seen_ns=seen_ns)}  # fmt: skip
+        self._index.remember(display, entry if jobs else {**entry, "idle": self._index.idle})
         return Planned(loaded, jobs, display)
 
     async def execute(self, planned: Planned) -> NoteReport:
@@ -275,7 +307,7 @@ class VaultSession:
             diff = _diff(loaded.note.text, new, display) if new is not None else ""
             return NoteReport(display, questions=questions, changed=bool(diff), diff=diff)
         try:
-            written = update_note(loaded.path, plan, display=display)
+            written = update_note(loaded.path, plan, display=display, first=loaded)
         except (OSError, VaultTTCError) as exc:
             return NoteReport(display, questions=questions, error=_one_line(exc, display))
         if written is None:
@@ -285,11 +317,6 @@ class VaultSession:
 
 
 NOTE_GATE = 256
-
-
-def _read_only(path: Path) -> bool:
-    """No write bit at all (root may still write such a file: the author's intent counts)."""
-    return not path.stat().st_mode & 0o222
 
 
 def _check_owned_keys(note: Note) -> None:
