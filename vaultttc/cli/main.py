@@ -162,6 +162,12 @@ def new(title: str, template: str, folder: Path) -> None:
     click.echo(str(path))
 
 
+def _workers(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is None or value == "auto" or (value.isdigit() and int(value) > 0):
+        return value
+    raise click.BadParameter(f"{value!r}: a number of workers (1 or more) or auto")
+
+
 @cli.command(cls=ExecCommand, context_settings={"ignore_unknown_options": True})
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--allow-exec", is_flag=True, help="Allow running the notes' examples, "
@@ -170,6 +176,8 @@ def new(title: str, template: str, folder: Path) -> None:
 @click.option("--record", is_flag=True, help="Write the outcome back into each note.")
 @click.option("--update", is_flag=True, help="Rewrite output fences whose examples failed "
               "only on their output, to what they now print.")  # fmt: skip
+@click.option("-n", "workers", metavar="K|auto", callback=_workers,
+              help="Run notes in parallel in K worker processes (auto: one per core).")  # fmt: skip
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def test(
     path: Path,
@@ -178,6 +186,7 @@ def test(
     unsandboxed: bool,
     record: bool,
     update: bool,
+    workers: str | None,
     pytest_args: tuple[str, ...],
 ) -> None:
     """Run the notes' embedded examples as tests (living documentation) with pytest."""
@@ -185,7 +194,8 @@ def test(
 
     with code_may_run(allow_exec=allow_exec, unsandboxed=unsandboxed):
         code = pytest_plugin.main([path], allow_exec=allow_exec, record=record, update=update,
-                                  extra_args=pytest_args, unsandboxed=unsandboxed)  # fmt: skip
+                                  extra_args=pytest_args, unsandboxed=unsandboxed,
+                                  workers=workers)  # fmt: skip
     sys.exit(code)
 
 

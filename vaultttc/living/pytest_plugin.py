@@ -10,6 +10,9 @@ gives no isolation, nothing runs either without `--allow-unsandboxed`. A note th
 not parse is one failing item with the one-line error. `--vault-record` writes outcomes back;
 `--vault-update` rewrites output fences that alone failed their examples (`living.update`).
 A vault's `.vaultttc/setup.md` runs before each note's examples; setup fences are no items.
+With pytest-xdist (`vaultttc test -n K`: `--dist loadfile`), each note's items go to one
+worker in order, so its examples still share one child process; each worker records and
+updates its own notes and hands its summary lines to the controller (`workeroutput`).
 
 `main()` is what `vaultttc test` calls: pytest in-process on the given paths, with conftest
 files, ini files and python test files of the vault ignored, so that testing an untrusted vault
@@ -316,21 +319,30 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                     state.recorded.append(f"updated {stale} output fence(s) in {report.path}")
             except (VaultTTCError, OSError) as exc:
                 state.recorded.append(f"not updated: {exc}")
-    if state is None or not session.config.getoption("vault_record"):
-        return
-    for path, root, report in state.reports:
-        try:
-            if record_outcome(path, report, today=date.today(), vault_root=root):
-                state.recorded.append(f"recorded {report.path}")
-        except (VaultTTCError, OSError) as exc:
-            state.recorded.append(f"not recorded: {exc}")
+    if state is not None and session.config.getoption("vault_record"):
+        for path, root, report in state.reports:
+            try:
+                if record_outcome(path, report, today=date.today(), vault_root=root):
+                    state.recorded.append(f"recorded {report.path}")
+            except (VaultTTCError, OSError) as exc:
+                state.recorded.append(f"not recorded: {exc}")
+    output = getattr(session.config, "workeroutput", None)  # an xdist worker's, for the controller
+    if state is not None and output is not None:
+        output["vaultttc"] = list(state.recorded)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """An xdist worker ended: keep its record/update lines for the controller's summary."""
+    lines = getattr(node, "workeroutput", {}).get("vaultttc", [])
+    node.config.stash[_STATE].recorded.extend(lines)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     state = config.stash.get(_STATE, None)
     if state is not None and state.recorded:
         terminalreporter.section("vaultttc")
-        for line in state.recorded:
+        for line in sorted(state.recorded):  # workers end in any order
             terminalreporter.write_line(line)
 
 
@@ -342,8 +354,12 @@ def main(
     extra_args: Sequence[str] = (),
     unsandboxed: bool = False,
     update: bool = False,
+    workers: str | None = None,
 ) -> int:
     """`vaultttc test`: run pytest in-process on `paths` (vaults or notes) with this plugin.
+
+    `workers` ("auto" or a number) runs notes in parallel through pytest-xdist, one note to
+    a worker (`--dist loadfile`), its examples in document order.
 
     Returns 0 when every example passed or skipped (or there were none), 1 when one failed
     or a note could not be read, 2 on bad usage or an internal error.
@@ -362,5 +378,7 @@ def main(
         args.append("--vault-update")
     if unsandboxed:
         args.append("--allow-unsandboxed")
+    if workers is not None:
+        args += ["-p", "xdist", "-n", workers, "--dist", "loadfile"]
     code = int(pytest.main([*args, *extra_args]))
     return {0: 0, 1: 1, 5: 0}.get(code, 2)
