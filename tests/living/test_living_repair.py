@@ -68,6 +68,19 @@ def test_no_passing_candidate_writes_nothing(pytester: pytest.Pytester) -> None:
     assert note.read_text(encoding="utf-8") == NOTE
 
 
+def test_a_repl_session_keeps_its_expected_outputs(pytester: pytest.Pytester) -> None:
+    """A candidate that rewrites the session's expected output is not even run."""
+    vault = pytester.mkdir("vault")
+    shutil.copyfile(REPAIR / "repl.md", vault / "repl.md")
+    args = [f"--vault-provider=replay:{REPAIR / 'repl.jsonl'}", "--vault-samples=2"]
+    result = pytester.runpytest_inprocess(*QUIET, "--vault", str(vault), "--allow-exec",
+                                          "--vault-repair", *args)  # fmt: skip
+    assert "proposed a fix for vault/repl.md:4 (candidate 2 of 2)" in result.outlines
+    text = (vault / "repl.md").read_text(encoding="utf-8")
+    assert "> +>>> math.sqrt(16)\n>  4.0\n" in text and "1 REPL output" in text
+    assert text.startswith((REPAIR / "repl.md").read_text(encoding="utf-8"))
+
+
 def test_apply_puts_the_proposal_in_place(pytester: pytest.Pytester) -> None:
     repair(pytester, "fixes")
     note, lines = repair(pytester, "fixes", "--vault-apply")
@@ -127,6 +140,13 @@ def test_a_candidate_that_exits_early_fails() -> None:
         ("assert f(1) == 2\n", "print(2)\n", False),
         ("assert f(1) == 2\n", "if False:\n    assert f(1) == 2\n", False),
         ("assert f(1) == 2\n", "try:\n    assert f(1) == 2\nexcept Exception:\n    pass\n", False),
+        (
+            "total = sum([1, 2)\nassert total == 3\n",
+            "total = sum([1, 2])\nassert total == 3\n",
+            True,
+        ),
+        ("total = sum([1, 2)\nassert total == 3\n", "total = sum([1, 2])\n", False),
+        ("total = sum([1, 2)\nassert total == 3\n", "if 0:\n    assert total == 3\n", False),
         (">>> 1 + 1\n2\n", ">>> 2 * 1\n2\n", True),
         (">>> 1 + 1\n2\n", ">>> 1 + 2\n3\n", False),
     ],

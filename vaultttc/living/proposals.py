@@ -148,13 +148,37 @@ def _expectations(code: str, *, transcript: bool) -> Counter[str]:
     return found
 
 
+def _assert_lines(code: str) -> Counter[str]:
+    """The assert lines as written (indent kept, spaces normalised): for code that does not
+    parse, whose asserts the AST cannot give."""
+    lines = (line.rstrip() for line in code.splitlines())
+    return Counter(
+        line[: len(line) - len(line.lstrip())] + " ".join(line.split())
+        for line in lines
+        if line.lstrip().startswith("assert ")
+    )
+
+
+def _kept(required: Counter[str], present: Counter[str]) -> bool:
+    return all(present[e] >= n for e, n in required.items())
+
+
 def keeps_expectations(example: Example, code: str) -> bool:
     """Whether `code` still checks everything the author's code checks."""
     transcript = is_transcript(example.fence)
-    kept = _expectations(code, transcript=transcript)
-    return all(
-        kept[e] >= n for e, n in _expectations(example.fence.code, transcript=transcript).items()
-    )
+    original = example.fence.code
+    if transcript or _parses(original):
+        required = _expectations(original, transcript=transcript)
+        return _kept(required, _expectations(code, transcript=transcript))
+    return _kept(_assert_lines(original), _assert_lines(code))
+
+
+def _parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except SyntaxError:
+        return False
+    return True
 
 
 def with_candidate(note: Note, example: Example, code: str) -> tuple[Note, int]:
@@ -209,8 +233,9 @@ def _diff(example: Example, code: str, path: str) -> str:
 
 
 def _checks(example: Example) -> str:
-    transcript = is_transcript(example.fence)
-    found = _expectations(example.fence.code, transcript=transcript)
+    transcript, code = is_transcript(example.fence), example.fence.code
+    parsed = transcript or _parses(code)
+    found = _expectations(code, transcript=transcript) if parsed else _assert_lines(code)
     checks = ["no exception"]
     if found:
         count = sum(found.values())

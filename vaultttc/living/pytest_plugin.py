@@ -44,7 +44,7 @@ from vaultttc.living.examples import (
     skip_reason,
 )
 from vaultttc.living.record import may_execute, record_outcome, run_options
-from vaultttc.living.repair import RepairJob, repair_all, repair_options
+from vaultttc.living.repair import NoteRun, repair_all, repair_options
 from vaultttc.living.update import update_outputs
 from vaultttc.notes.model import Example, Note
 from vaultttc.sandbox.detect import unsandboxed
@@ -63,8 +63,7 @@ class _State:
     roots: tuple[Path, ...]
     configs: dict[Path, VaultConfig] = field(default_factory=dict)
     setups: dict[Path, Note | None] = field(default_factory=dict)
-    reports: list[tuple[Path, Path, ExamplesReport]] = field(default_factory=list)
-    repairs: list[RepairJob] = field(default_factory=list)
+    runs: list[NoteRun] = field(default_factory=list)
     recorded: list[str] = field(default_factory=list)
 
     def root_of(self, path: Path) -> Path:
@@ -232,8 +231,7 @@ class NoteFile(pytest.File):
             options, setup = self._options(self.note), state.setup(root)
             allowed = self._allowed(self.note)
             self.report = run_examples(self.note, allowed=allowed, options=options, setup=setup)
-            state.reports.append((self.path, root, self.report))
-            state.repairs.append(RepairJob(self.path, root, self.report, options, setup))
+            state.runs.append(NoteRun(self.path, root, self.report, options, setup))
         return self.report.results[index]
 
     def _options(self, note: Note) -> ExampleOptions:
@@ -311,7 +309,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         state.recorded += _each(state, _update, failed="not updated")
     if config.getoption("vault_repair"):
         env = dict(os.environ)
-        state.recorded += repair_all(state.repairs, config.getoption, state.config, env=env)
+        state.recorded += repair_all(state.runs, config.getoption, state.config, env=env)
     if config.getoption("vault_record"):
         state.recorded += _each(state, _record, failed="not recorded")
     output = getattr(config, "workeroutput", None)  # an xdist worker's, for the controller
@@ -323,9 +321,9 @@ def _each(
     state: _State, act: Callable[[Path, Path, ExamplesReport], str | None], *, failed: str
 ) -> list[str]:
     lines: list[str] = []
-    for path, root, report in state.reports:
+    for run in state.runs:
         try:
-            if line := act(path, root, report):
+            if line := act(run.path, run.root, run.report):
                 lines.append(line)
         except (VaultTTCError, OSError) as exc:
             lines.append(f"{failed}: {exc}")

@@ -49,7 +49,7 @@ from vaultttc.providers.registry import build_provider, choose_provider_name
 from vaultttc.vault.files import Loaded, read_note, update_note
 
 __all__ = [
-    "RepairJob",
+    "NoteRun",
     "RepairSettings",
     "apply_note",
     "provider_factory",
@@ -188,8 +188,9 @@ def apply_note(path: Path, *, today: str, display: str, templates: Templates | N
 
 
 @dataclass(frozen=True, slots=True)
-class RepairJob:
-    """One note's run, as the plugin kept it: where it is, its vault, report and limits."""
+class NoteRun:
+    """One note's run as the plugin keeps it (for --update, --repair and --record): where the
+    note is, its vault, its report, its limits and the vault's setup note."""
 
     path: Path
     root: Path
@@ -199,7 +200,7 @@ class RepairJob:
 
 
 def repair_all(
-    jobs: Sequence[RepairJob],
+    jobs: Sequence[NoteRun],
     option: Callable[[str], Any],
     config_of: Callable[[Path], VaultConfig],
     *,
