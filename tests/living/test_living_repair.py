@@ -27,6 +27,7 @@ from vaultttc.notes.clean import clean_text
 from vaultttc.notes.parse import parse_note
 from vaultttc.providers.replay import ReplayProvider
 from vaultttc.vault import files
+from vaultttc.vault.cache import SqliteCache
 
 pytest_plugins = ["pytester"]
 
@@ -56,6 +57,8 @@ def test_a_correct_candidate_after_two_wrong_ones_is_proposed(pytester: pytest.P
     note, lines = repair(pytester, "fixes")
     assert lines == ["proposed a fix for vault/mean.md:10 (candidate 3 of 4)"]
     assert note.read_text(encoding="utf-8") == expected("mean.proposed")
+    with SqliteCache(note.parent / ".vaultttc" / "cache.sqlite") as cache:
+        assert len(cache) == 3  # the three candidates drawn: a re-run draws them from here
     again, lines = repair(pytester, "hopeless")  # proposed already: nothing is drawn again
     assert lines == ["a fix for vault/mean.md:10 is already proposed"]
     assert again.read_text(encoding="utf-8") == expected("mean.proposed")

@@ -25,7 +25,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from vaultttc.config import VaultConfig
+from vaultttc.config import CONFIG_DIR, VaultConfig
 from vaultttc.errors import VaultTTCError
 from vaultttc.living.examples import ExampleOptions, ExampleResult, ExamplesReport, run_examples
 from vaultttc.living.proposals import (
@@ -46,6 +46,7 @@ from vaultttc.notes.model import Example, Note
 from vaultttc.notes.render import Templates
 from vaultttc.providers.base import Completion, Provider, Request
 from vaultttc.providers.registry import build_provider, choose_provider_name
+from vaultttc.vault.cache import SqliteCache
 from vaultttc.vault.files import Loaded, read_note, update_note
 
 __all__ = [
@@ -95,8 +96,10 @@ def repair_note(
     settings: RepairSettings,
     setup: Note | None = None,
     templates: Templates | None = None,
+    cache: SqliteCache | None = None,
 ) -> list[str]:
-    """Propose fixes for the failing examples of the note at `path`; one line per example."""
+    """Propose fixes for the failing examples of the note at `path`; one line per example.
+    With a `cache`, a candidate drawn before is read from it (free) instead of drawn again."""
     failing = repairable(report)
     if not failing:
         return []
@@ -104,7 +107,13 @@ def repair_note(
     with asyncio.Runner() as runner:
 
         def draw(request: Request) -> Completion:
-            return runner.run(provider.complete(request))
+            hit = cache.get(provider, request) if cache is not None else None
+            if hit is not None:
+                return replace(hit, cached=True, cost_usd=0.0)
+            completion = runner.run(provider.complete(request))
+            if cache is not None:
+                cache.put(provider, request, completion)
+            return completion
 
         run = _Repair(path, note, draw, provider, settings, setup, templates or Templates())
         lines = [run.one(result) for result in failing]
@@ -222,9 +231,11 @@ def repair_all(
                 lines += [line] if line else []
             elif repairable(job.report):
                 settings = RepairSettings(today, samples=samples, options=job.options)
-                lines += repair_note(job.path, job.report, provider=build(job.root),
-                                     settings=settings, setup=job.setup,
-                                     templates=templates)  # fmt: skip
+                (job.root / CONFIG_DIR).mkdir(exist_ok=True)
+                with SqliteCache(job.root / CONFIG_DIR / "cache.sqlite") as cache:
+                    lines += repair_note(job.path, job.report, provider=build(job.root),
+                                         settings=settings, setup=job.setup,
+                                         templates=templates, cache=cache)  # fmt: skip
         except (VaultTTCError, OSError) as exc:
             lines.append(f"not repaired {job.report.path}: {exc}")
     return lines
