@@ -116,9 +116,10 @@ def repair_note(
             return completion
 
         run = _Repair(path, note, draw, provider, settings, setup, templates or Templates())
-        lines = [run.one(result) for result in failing]
-        runner.run(provider.aclose())
-    return lines
+        try:
+            return [run.one(result) for result in failing]
+        finally:
+            runner.run(provider.aclose())
 
 
 @dataclass(frozen=True, slots=True)
