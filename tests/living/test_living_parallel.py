@@ -39,6 +39,7 @@ def vaultttc_test(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The `vaultttc test` command itself; plugin autoloading off, so `-n` must load xdist."""
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     argv = [sys.executable, "-m", "vaultttc.cli.main", "test", "v", "--allow-exec", *args]
+    argv += ["--vault-timeout=120"] if "--" in args else ["--", "--vault-timeout=120"]  # load
     return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
 
 
