@@ -121,7 +121,10 @@ def test_seed_note_fails_and_skips_honestly(pytester: pytest.Pytester) -> None:
     assert node_ids(unconsented) == items
     unconsented.assertoutcome(skipped=len(fences))
 
-    reprec = pytester.inline_run(*QUIET, "--vault", str(vault), "--allow-exec")
+    # Importing the SDKs in the sandbox can take past the default 10 s on a loaded machine.
+    reprec = pytester.inline_run(
+        *QUIET, "--vault", str(vault), "--allow-exec", "--vault-timeout=120"
+    )
     assert node_ids(reprec) == items
     heads = {rep.nodeid: str(rep.longrepr).splitlines()[0] for rep in reprec.getfailures()}
     expect = {

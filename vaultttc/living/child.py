@@ -3,21 +3,21 @@
 Started as `python -I -X utf8 -c <this file's source>` by `sandbox.run_child`, which gives it a
 temp working directory, limits and a scrubbed environment; so it is stdlib-only and imports
 nothing from vaultttc. It reads one JSON job on stdin and splits in two. The supervisor keeps
-stdout, the event stream the parent reads, and never runs example code; it is non-dumpable,
-so the runner cannot reach its memory or descriptors. The runner, forked from it, runs the
-examples in order in one shared `__main__` namespace: python compiled with
-`PyCF_ALLOW_TOP_LEVEL_AWAIT` and padded so that line numbers are the note's own (the note's
+stdout, the event stream the parent reads, and never runs example code; it is non-dumpable, so
+the runner cannot reach its memory or descriptors. The runner, forked from it, runs the examples
+in order in one shared `__main__` namespace: python compiled with `PyCF_ALLOW_TOP_LEVEL_AWAIT`
+(`sys.exit(0)` passes, unless `exit_ok` is off, as for a candidate fix, which must not skip its
+own checks by leaving early) and padded so that line numbers are the note's own (the note's
 lines are in `linecache`, so tracebacks quote them), shells through bash with `-e` and
-`pipefail`, REPL transcripts through `doctest` (ELLIPSIS and NORMALIZE_WHITESPACE, the
-failing statement's note line). An `isolated` example gets a namespace of its own; a
-`retry` count re-runs an example that raised. The supervisor sends the runner one example at
-a time with a fresh token and accepts only the one report that carries that example's id
-and token: a report for any other example, or one written before its token existed, is a
-forgery and stops the run; a runner that ends early leaves the rest unreported (the parent fails
-or skips them). For each example the supervisor writes a `start` and a `done` JSON line (with
-the example's captured fd 1 and fd 2), and at the end an `exit` line with the runner's exit
-status. A per-example timeout is faulthandler's watchdog in the runner: it dumps the stack (to
-stderr) and exits.
+`pipefail`, REPL transcripts through `doctest` (ELLIPSIS and NORMALIZE_WHITESPACE, the failing
+statement's note line). An `isolated` example gets a namespace of its own; a `retry` count
+re-runs an example that raised. The supervisor sends the runner one example at a time with a
+fresh token and accepts only the one report that carries that example's id and token: a report
+for any other example, or one written before its token existed, is a forgery and stops the run;
+a runner that ends early leaves the rest unreported (the parent fails or skips them). For each
+example the supervisor writes a `start` and a `done` JSON line (with the example's captured fd 1
+and fd 2), and at the end an `exit` line with the runner's exit status. A per-example timeout is
+faulthandler's watchdog in the runner: it dumps the stack (to stderr) and exits.
 
 Must not: judge results (the parent does), or let an example reach the event stream. It does
 not stop an example from changing the interpreter the note's later examples share: that is
@@ -197,7 +197,8 @@ def _run_one(
         return _run_shell(item)
     if item["kind"] == "doctest":
         return _run_doctest(item, namespace, path=path)
-    error = _run_python(item["code"], item["first"], namespace, path=path)
+    exit_ok = item.get("exit_ok", True)
+    error = _run_python(item["code"], item["first"], namespace, path=path, exit_ok=exit_ok)
     if error is not None:
         own = range(item["first"] + 1, item["first"] + len(item["code"].splitlines()) + 1)
         lines = error.pop("lines")
@@ -206,7 +207,7 @@ def _run_one(
 
 
 def _run_python(
-    code: str, first: int, namespace: dict[str, Any], *, path: str
+    code: str, first: int, namespace: dict[str, Any], *, path: str, exit_ok: bool = True
 ) -> dict[str, Any] | None:
     # Padding with newlines puts every statement, and a SyntaxError, on the note's own line.
     source = "\n" * first + code
@@ -217,7 +218,7 @@ def _run_python(
         if compiled.co_flags & inspect.CO_COROUTINE:
             _event_loop().run_until_complete(result)
     except SystemExit as exc:
-        return None if exc.code in (None, 0) else _describe(exc, path)
+        return None if exit_ok and exc.code in (None, 0) else _describe(exc, path)
     except BaseException as exc:
         return _describe(exc, path)
     return None

@@ -64,12 +64,14 @@ _WATCHDOG = re.compile(r"^Timeout \(\d+:\d\d:\d\d(\.\d+)?\)!$", re.MULTILINE)
 
 @dataclass(frozen=True, slots=True)
 class ExampleOptions:
-    """`timeout_s` per example; `memory_mb` of address space for the child and its shells."""
+    """`timeout_s` per example; `memory_mb` of address space for the child and its shells;
+    `exit_ok`: an example that calls `sys.exit(0)` passes (off for a candidate fix)."""
 
     timeout_s: float = 10.0
     memory_mb: int = 2048
     ellipsis: bool = False
     startup_s: float = 60.0
+    exit_ok: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,16 @@ class ExampleResult:
     line: int = 0
     details: str = ""
     stdout: str | None = None  # what it printed, when only its output fence failed it
+
+    def describe(self, display: str) -> str:
+        """`note.md:LINE: message` first (pytest's short summary shows it), then details."""
+        where = f"(in the example at {display}:{self.example.line})"
+        parts = (
+            f"{display}:{self.line}: {self.message}",
+            "" if self.line == self.example.line else where,
+            self.details,
+        )
+        return "\n".join(part for part in parts if part)
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,7 +318,7 @@ def _job(
         kind = "shell" if lang not in PYTHON else "doctest" if is_transcript(fence) else "python"
         examples.append({"id": ident, "kind": kind, "lang": lang, "code": fence.code,
                          "first": fence.code_line, "path": path, "retry": example.retry,
-                         "isolated": example.isolated})  # fmt: skip
+                         "isolated": example.isolated, "exit_ok": options.exit_ok})  # fmt: skip
     return {"path": note.path, "sources": sources, "timeout_s": options.timeout_s,
             "examples": examples}  # fmt: skip
 

@@ -10,6 +10,9 @@ gives no isolation, nothing runs either without `--allow-unsandboxed`. A note th
 not parse is one failing item with the one-line error. `--vault-record` writes outcomes back;
 `--vault-update` rewrites output fences that alone failed their examples (`living.update`).
 A vault's `.vaultttc/setup.md` runs before each note's examples; setup fences are no items.
+With pytest-xdist (`vaultttc test -n K`: `--dist loadfile`), each note's items go to one
+worker in order, so its examples still share one child process; each worker records and
+updates its own notes and hands its summary lines to the controller (`workeroutput`).
 
 `main()` is what `vaultttc test` calls: pytest in-process on the given paths, with conftest
 files, ini files and python test files of the vault ignored, so that testing an untrusted vault
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -41,6 +44,7 @@ from vaultttc.living.examples import (
     skip_reason,
 )
 from vaultttc.living.record import may_execute, record_outcome, run_options
+from vaultttc.living.repair import NoteRun, repair_all, repair_options
 from vaultttc.living.update import update_outputs
 from vaultttc.notes.model import Example, Note
 from vaultttc.sandbox.detect import unsandboxed
@@ -59,7 +63,7 @@ class _State:
     roots: tuple[Path, ...]
     configs: dict[Path, VaultConfig] = field(default_factory=dict)
     setups: dict[Path, Note | None] = field(default_factory=dict)
-    reports: list[tuple[Path, Path, ExamplesReport]] = field(default_factory=list)
+    runs: list[NoteRun] = field(default_factory=list)
     recorded: list[str] = field(default_factory=list)
 
     def root_of(self, path: Path) -> Path:
@@ -136,6 +140,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="`...` in every output fence matches any text (doctest ELLIPSIS)",
     )
+    repair_options(group)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -222,14 +227,11 @@ class NoteFile(pytest.File):
     def result(self, index: int) -> ExampleResult:
         if self.report is None:
             assert self.note is not None
-            state = self.config.stash[_STATE]
-            self.report = run_examples(
-                self.note,
-                allowed=self._allowed(self.note),
-                options=self._options(self.note),
-                setup=state.setup(state.root_of(self.path)),
-            )
-            state.reports.append((self.path, state.root_of(self.path), self.report))
+            state, root = self.config.stash[_STATE], self.config.stash[_STATE].root_of(self.path)
+            options, setup = self._options(self.note), state.setup(root)
+            allowed = self._allowed(self.note)
+            self.report = run_examples(self.note, allowed=allowed, options=options, setup=setup)
+            state.runs.append(NoteRun(self.path, root, self.report, options, setup))
         return self.report.results[index]
 
     def _options(self, note: Note) -> ExampleOptions:
@@ -275,7 +277,7 @@ class ExampleItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, ExampleFailed):
-            return format_failure(excinfo.value.result, self.note_file.display)
+            return excinfo.value.result.describe(self.note_file.display)
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, int, str]:
@@ -299,38 +301,57 @@ class BrokenNote(pytest.Item):
         return self.path, 0, self.message
 
 
-def format_failure(result: ExampleResult, display: str) -> str:
-    """First line `note.md:LINE: message` (pytest's short summary shows it), then details."""
-    head = f"{display}:{result.line}: {result.message}"
-    where = f"(in the example at {display}:{result.example.line})"
-    parts = (head, where if result.line != result.example.line else "", result.details)
-    return "\n".join(part for part in parts if part)
-
-
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    state = session.config.stash.get(_STATE, None)
-    if state is not None and session.config.getoption("vault_update"):
-        for path, _, report in state.reports:
-            try:
-                if stale := update_outputs(path, report):
-                    state.recorded.append(f"updated {stale} output fence(s) in {report.path}")
-            except (VaultTTCError, OSError) as exc:
-                state.recorded.append(f"not updated: {exc}")
-    if state is None or not session.config.getoption("vault_record"):
+    config, state = session.config, session.config.stash.get(_STATE, None)
+    if state is None:
         return
-    for path, root, report in state.reports:
+    if config.getoption("vault_update"):
+        state.recorded += _each(state, _update, failed="not updated")
+    if config.getoption("vault_repair"):
+        env = dict(os.environ)
+        state.recorded += repair_all(state.runs, config.getoption, state.config, env=env)
+    if config.getoption("vault_record"):
+        state.recorded += _each(state, _record, failed="not recorded")
+    output = getattr(config, "workeroutput", None)  # an xdist worker's, for the controller
+    if output is not None:
+        output["vaultttc"] = list(state.recorded)
+
+
+def _each(
+    state: _State, act: Callable[[Path, Path, ExamplesReport], str | None], *, failed: str
+) -> list[str]:
+    lines: list[str] = []
+    for run in state.runs:
         try:
-            if record_outcome(path, report, today=date.today(), vault_root=root):
-                state.recorded.append(f"recorded {report.path}")
+            if line := act(run.path, run.root, run.report):
+                lines.append(line)
         except (VaultTTCError, OSError) as exc:
-            state.recorded.append(f"not recorded: {exc}")
+            lines.append(f"{failed}: {exc}")
+    return lines
+
+
+def _update(path: Path, _root: Path, report: ExamplesReport) -> str | None:
+    stale = update_outputs(path, report)
+    return f"updated {stale} output fence(s) in {report.path}" if stale else None
+
+
+def _record(path: Path, root: Path, report: ExamplesReport) -> str | None:
+    recorded = record_outcome(path, report, today=date.today(), vault_root=root)
+    return f"recorded {report.path}" if recorded else None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """An xdist worker ended: keep its record/update lines for the controller's summary."""
+    lines = getattr(node, "workeroutput", {}).get("vaultttc", [])
+    node.config.stash[_STATE].recorded.extend(lines)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     state = config.stash.get(_STATE, None)
     if state is not None and state.recorded:
         terminalreporter.section("vaultttc")
-        for line in state.recorded:
+        for line in sorted(state.recorded):  # workers end in any order
             terminalreporter.write_line(line)
 
 
@@ -342,8 +363,12 @@ def main(
     extra_args: Sequence[str] = (),
     unsandboxed: bool = False,
     update: bool = False,
+    workers: str | None = None,
 ) -> int:
     """`vaultttc test`: run pytest in-process on `paths` (vaults or notes) with this plugin.
+
+    `workers` ("auto" or a number) runs notes in parallel through pytest-xdist, one note to
+    a worker (`--dist loadfile`), its examples in document order.
 
     Returns 0 when every example passed or skipped (or there were none), 1 when one failed
     or a note could not be read, 2 on bad usage or an internal error.
@@ -362,5 +387,7 @@ def main(
         args.append("--vault-update")
     if unsandboxed:
         args.append("--allow-unsandboxed")
+    if workers is not None:
+        args += ["-p", "xdist", "-n", workers, "--dist", "loadfile"]
     code = int(pytest.main([*args, *extra_args]))
     return {0: 0, 1: 1, 5: 0}.get(code, 2)
