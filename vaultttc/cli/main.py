@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +27,13 @@ from vaultttc.cli.newnote import create_note
 from vaultttc.cli.spend import spend_command
 from vaultttc.config import load_config
 from vaultttc.engine.runner import RunOptions
-from vaultttc.errors import Redactor, VaultTTCError
+from vaultttc.errors import ConfigError, Redactor, VaultTTCError
 from vaultttc.providers.registry import describe_providers, render_providers
 from vaultttc.strategies import STRATEGY_NAMES
 from vaultttc.vault.files import find_vault_root
 from vaultttc.vault.scan import scan_paths
 from vaultttc.vault.session import RunContext, run_paths
+from vaultttc.vault.stale import parse_age
 from vaultttc.watch.command import watch_command
 
 __all__ = ["cli", "main"]
@@ -57,6 +59,13 @@ def scan(paths: tuple[Path, ...], as_json: bool) -> None:
         _print_scan(result.entries)
     if result.errors:
         sys.exit(2)
+
+
+def _age(value: str | None) -> timedelta | None:
+    try:
+        return parse_age(value, where="") if value else None
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _print_scan(entries: list[dict[str, object]]) -> None:
@@ -99,6 +108,10 @@ def _print_scan(entries: list[dict[str, object]]) -> None:
     "--check-authored", is_flag=True,
     help="Also answer the Q&A authors wrote, and say whether vaultttc agrees (never edits it).",
 )  # fmt: skip
+@click.option(
+    "--stale-after", metavar="AGE", callback=lambda _c, _p, v: _age(v),
+    help="Also re-verify answers older than AGE (90m, 12h, 30d, 2w) or by another model.",
+)  # fmt: skip
 @batch_options
 def run(paths: tuple[Path, ...], **opts: Any) -> None:
     """Answer, verify and score the questions in notes, and write the answers back."""
@@ -121,6 +134,7 @@ def run(paths: tuple[Path, ...], **opts: Any) -> None:
             no_cache=opts["no_cache"],
             max_cost_usd=opts["max_cost"],
             progress=progress.update if not quiet else None,
+            stale_after=opts["stale_after"],
         )
         if wants_batch(opts):  # half price, later: see cli/batch.py
             run_batch(paths, context, opts)
@@ -129,6 +143,8 @@ def run(paths: tuple[Path, ...], **opts: Any) -> None:
         click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:
         print_report(report, dry_run=opts["dry_run"])
+    for line in (line for note in report.notes for line in note.regressions):
+        click.secho(line, err=True, fg="red", bold=True)  # loud: a model regression
     sys.exit(report.exit_code)
 
 

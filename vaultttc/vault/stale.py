@@ -41,8 +41,9 @@ def parse_age(text: str, *, where: str = "--stale-after") -> timedelta:
     """`30d`, `12h`, `2w`, `90m` as a timedelta; anything else is a one-line ConfigError."""
     match = _AGE_RE.match(str(text))
     if match is None or float(match.group(1)) <= 0:
+        prefix = f"{where}: " if where else ""
         raise ConfigError(
-            f"{where}: {text!r} is not an age; write a positive number and a unit: "
+            f"{prefix}{text!r} is not an age; write a positive number and a unit: "
             "90m, 12h, 30d or 2w"
         )
     return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
