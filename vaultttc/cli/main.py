@@ -25,6 +25,7 @@ from vaultttc.cli.console import RunProgress, print_report
 from vaultttc.cli.doctor import ExecCommand, code_may_run, doctor, unsandboxed_option
 from vaultttc.cli.newnote import create_note
 from vaultttc.cli.spend import spend_command
+from vaultttc.cli.status import status_command
 from vaultttc.config import load_config
 from vaultttc.engine.runner import RunOptions
 from vaultttc.errors import ConfigError, Redactor, VaultTTCError
@@ -221,6 +222,7 @@ cli.add_command(batch_command)
 cli.add_command(doctor)
 cli.add_command(calibration_command)
 cli.add_command(spend_command)
+cli.add_command(status_command)
 
 
 def main() -> None:

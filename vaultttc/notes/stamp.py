@@ -1,4 +1,5 @@
-"""When, by which model, and what: the `at=`, `by=` and `ans=` words of an answer's begin marker.
+"""When, by which model, what and how: the `at=`, `by=`, `ans=` and `via=` (strategy/samples)
+words of an answer's begin marker.
 
 `stamp(outcome, at)` is what compose writes for a fresh answer; `read_stamp(region)` reads it
 back for re-verification (vault.stale: how old an answer is and which model gave it;
@@ -31,6 +32,8 @@ class Stamp:
     at: datetime | None
     by: str
     ans: str
+    strategy: str = ""
+    samples: int = 0
 
 
 def answer_digest(outcome: Outcome) -> str:
@@ -59,9 +62,16 @@ def stamp(outcome: Outcome, at: datetime) -> tuple[tuple[str, str], ...]:
         ("at", format_at(at)),
         ("by", quote(outcome.model, safe="")),
         ("ans", answer_digest(outcome)),
+        ("via", quote(f"{outcome.strategy}/{outcome.samples_used}", safe="")),
     )
 
 
 def read_stamp(region: AnswerRegion) -> Stamp:
-    return Stamp(parse_at(region.attr("at")), unquote(region.attr("by") or ""),
-                 region.attr("ans") or "")  # fmt: skip
+    strategy, _, samples = unquote(region.attr("via") or "").partition("/")
+    return Stamp(
+        at=parse_at(region.attr("at")),
+        by=unquote(region.attr("by") or ""),
+        ans=region.attr("ans") or "",
+        strategy=strategy,
+        samples=int(samples) if samples.isdigit() else 0,
+    )

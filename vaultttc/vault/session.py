@@ -63,6 +63,7 @@ __all__ = [
     "VaultSession",
     "display_path",
     "run_paths",
+    "stalest_order",
     "vaults_for",
 ]
 
@@ -127,7 +128,7 @@ async def _run_vault(vault: Vault, context: RunContext) -> list[NoteReport]:
     gate = asyncio.Semaphore(NOTE_GATE)
     planned = [session.plan(p) for p in vault.notes]
     if context.stale_after is not None:  # stalest first; under a budget, one note at a time
-        planned.sort(key=lambda p: -_staleness(p))
+        planned = stalest_order(planned)
         if context.daily or session.pool.budget.cap_usd is not None:
             gate = asyncio.Semaphore(1)
 
@@ -318,10 +319,16 @@ class VaultSession:
 NOTE_GATE = 256
 
 
-def _staleness(plan: Planned | NoteReport) -> float:
-    if isinstance(plan, NoteReport):
-        return 0.0
-    return stalest_first(j.stale.age_s if isinstance(j.stale, Stale) else None for j in plan.jobs)
+def stalest_order(planned: list[Planned | NoteReport]) -> list[Planned | NoteReport]:
+    """Notes in re-verification order: changed ones first, then by their stalest answer."""
+
+    def age(plan: Planned | NoteReport) -> float:
+        if isinstance(plan, NoteReport):
+            return 0.0
+        jobs = plan.jobs
+        return stalest_first(j.stale.age_s if isinstance(j.stale, Stale) else None for j in jobs)
+
+    return sorted(planned, key=lambda p: -age(p))
 
 
 def _read_only(path: Path) -> bool:

@@ -30,6 +30,7 @@ __all__ = [
     "parse_age",
     "reasker",
     "stale_answer",
+    "stale_examples",
     "stalest_first",
 ]
 
@@ -113,6 +114,19 @@ def stale_answer(
 def _days(seconds: float) -> str:
     days = seconds / 86400
     return f"{days:.0f} days" if days >= 2 else f"{seconds / 3600:.0f} hours"
+
+
+def stale_examples(note: Note, policy: StalePolicy) -> Stale | None:
+    """A living-doc note (one with examples) is re-tested when its `last_reinforced` is older
+    than the age, or absent."""
+    if not note.examples:
+        return None
+    when = last_reinforced(note)
+    age_s = math.inf if when is None else (policy.now - when).total_seconds()
+    if age_s <= policy.after.total_seconds():
+        return None
+    reason = "never reinforced" if when is None else f"reinforced {_days(age_s)} ago"
+    return Stale(age_s, reason, "", None)
 
 
 def reasker(policy: StalePolicy) -> Callable[[Note, Question, Settings], Stale | None]:

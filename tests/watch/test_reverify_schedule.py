@@ -1,0 +1,88 @@
+"""The daemon's re-verification: when a pass is due, the config keys, and one pass through the
+real session (replay provider, real files) on a clock the test sets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from vaultttc.config import parse_config
+from vaultttc.engine.runner import RunOptions
+from vaultttc.errors import ConfigError
+from vaultttc.vault.session import RunContext, VaultSession, run_paths, vaults_for
+from vaultttc.watch.reverify import daily_pass, due, last_pass, pass_due
+
+AT = "03:00"
+
+
+@pytest.mark.parametrize(
+    ("now", "last", "expected"),
+    [
+        (datetime(2026, 12, 1, 2, 59), None, False),  # not yet
+        (datetime(2026, 12, 1, 3, 0), None, True),
+        (datetime(2026, 12, 1, 14, 0), date(2026, 11, 30), True),  # missed at 03:00: caught up
+        (datetime(2026, 12, 1, 14, 0), date(2026, 12, 1), False),  # once a day
+        (datetime(2026, 12, 2, 3, 1), date(2026, 12, 1), True),
+    ],
+)
+def test_a_pass_is_due_once_a_day_from_reverify_at(
+    now: datetime, last: date | None, expected: bool
+) -> None:
+    assert due(now, AT, last) is expected
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [('reverify_after = "monthly"', "`reverify_after`: 'monthly' is not an age"),
+     ('reverify_at = "3am"', "`reverify_at` must be a time of day"),
+     ('reverify_at = "25:00"', "`reverify_at` must be a time of day")],
+)  # fmt: skip
+def test_bad_schedule_settings_are_one_line_errors_naming_the_key(toml: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(toml, "v/.vaultttc/config.toml")
+
+
+def test_the_schedule_settings_are_read() -> None:
+    config = parse_config('reverify_after = "30d"\nreverify_at = "4:30"\nreverify_batch = true\n')
+    assert (config.reverify_after, config.reverify_at, config.reverify_batch) == (
+        "30d", "04:30", True)  # fmt: skip
+    assert parse_config("").reverify_after is None
+
+
+def test_one_daily_pass_reverifies_what_is_stale_and_runs_once_that_day(tmp_path: Path) -> None:
+    (tmp_path / ".vaultttc").mkdir()
+    (tmp_path / ".vaultttc" / "config.toml").write_text(
+        'reverify_after = "30d"\nreverify_at = "03:00"\ndaily_budget_usd = 1.0\n'
+    )
+    replay = tmp_path / "r.jsonl"
+    replay.write_text(json.dumps({"question": "What is 6 times 7?",
+                                  "samples": ["The answer is 42."]}) + "\n")  # fmt: skip
+    note = tmp_path / "n.md"
+    note.write_text("> [!question] What is 6 times 7?\n> expect:: 42\n")
+    options = RunOptions(cli={"provider": f"replay:{replay}", "strategy": "direct"})
+    first = datetime(2026, 10, 1, 3, 0, tzinfo=UTC)
+    asyncio.run(run_paths([tmp_path], RunContext(options=options, env={}, now=lambda: first,
+                                                  today=first.date)))  # fmt: skip
+    [vault] = vaults_for([tmp_path])
+    now = first + timedelta(days=45)
+    context = RunContext(options=options, env={}, now=lambda: now, today=now.date)
+    said: list[str] = []
+
+    async def go() -> int:
+        session = VaultSession.open(vault, context)
+        try:
+            reports = await daily_pass(session, now=now, allow_exec=False, say=said.append)
+            return sum(len(r.questions) for r in reports)
+        finally:
+            await session.aclose()
+
+    assert pass_due(vault.config, tmp_path, now)
+    assert asyncio.run(go()) == 1
+    assert "at=2026-11-15T03:00Z" in note.read_text()
+    assert "re-verified 1 · 1 agrees" in note.read_text()
+    assert last_pass(tmp_path) == now.date() and not pass_due(vault.config, tmp_path, now)
+    assert said[-1] == "re-verification: 1 answer(s) re-asked in 1 note(s)"
