@@ -22,6 +22,7 @@ from rich.table import Table
 from vaultttc.cli.batch import batch_command, batch_options, run_batch, wants_batch
 from vaultttc.cli.calibration import calibration_command
 from vaultttc.cli.console import RunProgress, print_report
+from vaultttc.cli.dashboard import dashboard_command
 from vaultttc.cli.doctor import ExecCommand, code_may_run, doctor, unsandboxed_option
 from vaultttc.cli.newnote import create_note
 from vaultttc.cli.spend import spend_command
@@ -223,6 +224,7 @@ cli.add_command(doctor)
 cli.add_command(calibration_command)
 cli.add_command(spend_command)
 cli.add_command(status_command)
+cli.add_command(dashboard_command)
 
 
 def main() -> None:

@@ -27,7 +27,9 @@ from vaultttc.vault.reverify import load as load_regressions
 from vaultttc.vault.session import Vault, display_path
 from vaultttc.vault.stale import answer_date, last_reinforced, parse_age
 
-__all__ = ["AnswerRow", "NoteRow", "VaultStatus", "collect", "to_json"]
+__all__ = ["REPORT_NOTE", "AnswerRow", "NoteRow", "VaultStatus", "collect", "to_json"]
+
+REPORT_NOTE = "vaultttc/Report.md"  # written by `vaultttc dashboard`
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,8 @@ def collect(vault: Vault, now: datetime, *, stale_after: str | None = None) -> V
     pending = unreadable = 0
     for path in iter_notes(root, exclude=vault.config.exclude):
         display = display_path(path, root)
+        if display == REPORT_NOTE:  # the dashboard's own note is no knowledge to count
+            continue
         try:
             note = read_note(path, display=display).note
         except (OSError, VaultTTCError):
