@@ -14,7 +14,8 @@ from vaultttc.config import parse_config
 from vaultttc.engine.runner import RunOptions
 from vaultttc.errors import ConfigError
 from vaultttc.vault.session import RunContext, VaultSession, run_paths, vaults_for
-from vaultttc.watch.reverify import daily_pass, due, last_pass, pass_due
+from vaultttc.vault.stale import StalePolicy
+from vaultttc.watch.reverify import daily_pass, due, last_pass, pass_due, retest_examples
 
 AT = "03:00"
 
@@ -81,8 +82,38 @@ def test_one_daily_pass_reverifies_what_is_stale_and_runs_once_that_day(tmp_path
             await session.aclose()
 
     assert pass_due(vault.config, tmp_path, now)
+    (tmp_path / "vaultttc.base").write_text("views: []\n")  # `vaultttc dashboard` ran once
     assert asyncio.run(go()) == 1
+    assert "| verified | 1 |" in (tmp_path / "vaultttc" / "Report.md").read_text()
     assert "at=2026-11-15T03:00Z" in note.read_text()
     assert "re-verified 1 · 1 agrees" in note.read_text()
     assert last_pass(tmp_path) == now.date() and not pass_due(vault.config, tmp_path, now)
     assert said[-1] == "re-verification: 1 answer(s) re-asked in 1 note(s)"
+
+
+LIVING = """---
+verification_status: verified
+last_reinforced: {day}
+---
+# Sums
+
+```python
+print(sum([1, 2, 3]))
+```
+
+```output
+6
+```
+"""
+
+
+def test_living_doc_notes_older_than_the_age_are_retested_and_reinforced(tmp_path: Path) -> None:
+    (tmp_path / "old.md").write_text(LIVING.format(day="2026-09-01"))
+    (tmp_path / "fresh.md").write_text(LIVING.format(day="2026-11-20"))
+    now = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
+    [vault] = vaults_for([tmp_path])
+    done = retest_examples(vault, vault.notes, policy=StalePolicy(timedelta(days=30), now))
+    assert done == ["old.md"]
+    old = (tmp_path / "old.md").read_text()
+    assert "last_reinforced: 2026-12-01" in old and "examples: 1 passed" in old
+    assert (tmp_path / "fresh.md").read_text() == LIVING.format(day="2026-11-20")

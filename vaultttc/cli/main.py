@@ -37,6 +37,7 @@ from vaultttc.vault.scan import scan_paths
 from vaultttc.vault.session import RunContext, run_paths
 from vaultttc.vault.stale import parse_age
 from vaultttc.watch.command import watch_command
+from vaultttc.watch.reverify import retest_stale
 
 __all__ = ["cli", "main"]
 
@@ -141,6 +142,8 @@ def run(paths: tuple[Path, ...], **opts: Any) -> None:
         if wants_batch(opts):  # half price, later: see cli/batch.py
             run_batch(paths, context, opts)
         report = asyncio.run(run_paths(paths, context))
+        if opts["stale_after"] is not None and opts["allow_exec"] and not opts["dry_run"]:
+            retest_stale(paths, opts["stale_after"])  # living docs are re-tested likewise
     if opts["as_json"]:
         click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:

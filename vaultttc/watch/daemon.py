@@ -37,7 +37,7 @@ from vaultttc.vault.files import digest
 from vaultttc.vault.session import Vault, VaultSession
 from vaultttc.watch.events import EventSource, Seen, append_state, load_state, save_state, survey
 from vaultttc.watch.note import note_bytes, print_status, run_and_record, status_line
-from vaultttc.watch.reverify import daily_pass, pass_due
+from vaultttc.watch.reverify import daily_pass, keep_dashboard, pass_due
 from vaultttc.watch.schedule import Change, Due, Finished, Scheduler
 
 __all__ = ["STATE_FILE", "Daemon", "StatusLine", "WatchSettings", "WatchStats"]
@@ -86,6 +86,7 @@ class Daemon:
         self._clock = clock
         self._wall = wall  # the time of day, for `reverify_at`
         self._reverifying: asyncio.Task[None] | None = None
+        self._drawn = 0  # `stats.written` when the dashboard was last redrawn
         self._state_path = self.root / CONFIG_DIR / STATE_FILE
         self._seen: dict[str, Seen] = {}
         self._unanswered: set[str] = set()  # notes whose failure to answer was logged
@@ -311,6 +312,12 @@ class Daemon:
             log.info("rescan: %d note(s) changed since they were last run", len(found.changed))
 
     async def _rescan(self) -> None:
+        if self.stats.written != self._drawn:  # notes changed: the dashboard follows
+            self._drawn = self.stats.written
+            try:
+                await asyncio.to_thread(keep_dashboard, self.session, self._wall())
+            except (OSError, VaultTTCError) as exc:
+                log.warning("dashboard not redrawn: %s", exc)
         await self._survey()
         now = self._clock()
         self.scheduler.retry_failed(now)

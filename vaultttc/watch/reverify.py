@@ -6,8 +6,10 @@ stalest first within the daemon's daily budget (through the batch API when `reve
 is set and every re-asked question can go in one; otherwise synchronously), then the
 living-doc notes whose `last_reinforced` is older than the age, re-tested when execution is
 allowed. The day of the last pass is kept in `.vaultttc/reverify.json`, so a restart does
-not repeat it. Must not: schedule single notes (the daemon does) or write notes except
-through the session's and `living`'s compare-and-swap saves.
+not repeat it. `keep_dashboard` redraws the dashboard of a vault that has one (after a pass,
+and on each rescan after the daemon wrote a note). Must not: schedule single notes (the
+daemon does) or write notes except through the session's and `living`'s compare-and-swap
+saves.
 """
 
 from __future__ import annotations
@@ -15,22 +17,40 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from vaultttc.config import CONFIG_DIR, VaultConfig
 from vaultttc.engine.report import NoteReport
 from vaultttc.errors import VaultTTCError
+from vaultttc.vault.bases import BASE_FILE
 from vaultttc.vault.batch_run import BatchOptions, run_batched
 from vaultttc.vault.batches import STATE_FILE as BATCHES_STATE
 from vaultttc.vault.files import iter_notes, read_note
-from vaultttc.vault.session import Planned, VaultSession, display_path, stalest_order
+from vaultttc.vault.session import (
+    Planned,
+    Vault,
+    VaultSession,
+    display_path,
+    stalest_order,
+    vaults_for,
+)
 from vaultttc.vault.stale import StalePolicy, parse_age, stale_examples
 from vaultttc.watch.note import run_and_record
 
-__all__ = ["REVERIFY_FILE", "daily_pass", "due", "last_pass", "pass_due", "reverify_vault"]
+__all__ = [
+    "REVERIFY_FILE",
+    "daily_pass",
+    "due",
+    "keep_dashboard",
+    "last_pass",
+    "pass_due",
+    "retest_examples",
+    "retest_stale",
+    "reverify_vault",
+]
 
 log = logging.getLogger("vaultttc.watch.command")
 REVERIFY_FILE = "reverify.json"
@@ -67,7 +87,19 @@ async def daily_pass(
     asked = sum(len(r.questions) for r in reports)
     notes = sum(bool(r.questions) for r in reports)
     say(f"re-verification: {asked} answer(s) re-asked in {notes} note(s)")
+    await asyncio.to_thread(keep_dashboard, session, now)
     return reports
+
+
+def keep_dashboard(session: VaultSession, now: datetime) -> bool:
+    """Redraw the dashboard of a vault that has one (`vaultttc dashboard` ran there once);
+    a blocking call, for a worker thread. False when there is none."""
+    if not (session.vault.root / BASE_FILE).is_file():
+        return False
+    from vaultttc.vault.dashboard import write_dashboard  # its pictures import matplotlib
+
+    write_dashboard(session.vault, now)
+    return True
 
 
 def last_pass(root: Path) -> date | None:
@@ -105,19 +137,32 @@ async def reverify_vault(
         for plan in stalest_order([staled.plan(p) for p in notes]):  # one at a time: budget
             reports.append(await staled.execute(plan) if isinstance(plan, Planned) else plan)
     if allow_exec and last_pass(vault.root) != now.date():
-        await _retest(session, notes, policy=StalePolicy(after, now))
+        await asyncio.to_thread(retest_examples, vault, notes, policy=StalePolicy(after, now))
     _mark(vault.root, now.date())
     return reports
 
 
-async def _retest(session: VaultSession, notes: list[Path], *, policy: StalePolicy) -> None:
-    root, config, day = session.vault.root, session.vault.config, policy.now.date()
+def retest_stale(paths: Iterable[Path], after: timedelta) -> list[str]:
+    """`run --stale-after AGE --allow-exec`: re-test the stale living-doc notes under
+    `paths`, now."""
+    policy = StalePolicy(after, datetime.now(UTC))
+    return [rel for vault in vaults_for(paths)
+            for rel in retest_examples(vault, vault.notes, policy=policy)]  # fmt: skip
+
+
+def retest_examples(vault: Vault, notes: Iterable[Path], *, policy: StalePolicy) -> list[str]:
+    """Re-test the living-doc notes among `notes` whose `last_reinforced` is older than the
+    policy's age (blocking: the examples run in the sandbox); the notes whose outcome was
+    recorded. Execution must already be allowed."""
+    root, done = vault.root, []
     for path in notes:
         rel = display_path(path, root)
         try:
             if stale_examples(read_note(path, display=rel).note, policy) is None:
                 continue
-            await asyncio.to_thread(run_and_record, path, rel, allow_exec=True, config=config,
-                                    today=day, root=root)  # fmt: skip
+            run_and_record(path, rel, allow_exec=True, config=vault.config,
+                           today=policy.now.date(), root=root)  # fmt: skip
+            done.append(rel)
         except (OSError, VaultTTCError) as exc:
             log.warning("%s: examples not re-tested: %s", rel, exc)
+    return done
