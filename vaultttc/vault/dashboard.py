@@ -48,7 +48,8 @@ def accuracy_points(answers: Sequence[AnswerRow]) -> dict[str, list[tuple[int, f
 
 def _days(status: VaultStatus) -> list[tuple[str, float]]:
     first = (status.now.date() - timedelta(days=29)).isoformat()
-    return [(d, round(usd, 6)) for d, usd in status.spend_by_day.items() if d >= first]
+    days = [(d, round(usd, 6)) for d, usd in status.spend_by_day.items() if d >= first]
+    return days if any(usd > 0 for _, usd in days) else []  # cached or free runs: nothing
 
 
 def _link(note: str) -> str:
