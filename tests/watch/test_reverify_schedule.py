@@ -9,10 +9,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from stub_server import StubServer, stub_fixture  # noqa: F401
 
 from vaultttc.config import parse_config
 from vaultttc.engine.runner import RunOptions
 from vaultttc.errors import ConfigError
+from vaultttc.vault.batches import load_batches
 from vaultttc.vault.session import RunContext, VaultSession, run_paths, vaults_for
 from vaultttc.vault.stale import StalePolicy
 from vaultttc.watch.reverify import daily_pass, due, last_pass, pass_due, retest_examples
@@ -117,3 +119,39 @@ def test_living_doc_notes_older_than_the_age_are_retested_and_reinforced(tmp_pat
     old = (tmp_path / "old.md").read_text()
     assert "last_reinforced: 2026-12-01" in old and "examples: 1 passed" in old
     assert (tmp_path / "fresh.md").read_text() == LIVING.format(day="2026-11-20")
+
+
+def test_with_reverify_batch_a_pass_submits_and_the_next_collects(
+    tmp_path: Path, stub: StubServer
+) -> None:
+    stub.reply_text = lambda route, body: "Reasoning.\n\nThe answer is: 42"
+    (tmp_path / ".vaultttc").mkdir()
+    (tmp_path / ".vaultttc" / "config.toml").write_text(
+        'reverify_after = "30d"\nreverify_batch = true\nstrategy = "direct"\n'
+    )
+    note = tmp_path / "n.md"
+    note.write_text("> [!question] What is 6 times 7?\n> expect:: 42\n")
+    env = {"ANTHROPIC_API_KEY": "sk-ant-test-key", "ANTHROPIC_BASE_URL": stub.url}
+    options = RunOptions(cli={"provider": "anthropic", "model": "claude-sonnet-5-5"})
+    first = datetime(2026, 10, 1, 3, 0, tzinfo=UTC)
+    asyncio.run(run_paths([tmp_path], RunContext(options=options, env=env, now=lambda: first,
+                                                  today=first.date)))  # fmt: skip
+    answered = note.read_text()
+    [vault] = vaults_for([tmp_path])
+    now = first + timedelta(days=45)
+
+    async def one_pass() -> None:
+        context = RunContext(options=options, env=env, now=lambda: now, today=now.date)
+        session = VaultSession.open(vault, context)
+        try:
+            await daily_pass(session, now=now, allow_exec=False, say=lambda line: None)
+        finally:
+            await session.aclose()
+
+    asyncio.run(one_pass())
+    assert len(load_batches(tmp_path)) == 1 and note.read_text() == answered  # submitted
+    assert pass_due(vault.config, tmp_path, now)  # the next rescan collects
+    asyncio.run(one_pass())
+    assert load_batches(tmp_path) == [] and not pass_due(vault.config, tmp_path, now)
+    text = note.read_text()
+    assert "at=2026-11-15T03:00Z" in text and "re-verified 1 · 1 agrees" in text

@@ -22,7 +22,7 @@ from vaultttc.engine.tasks import Outcome, Settings
 from vaultttc.notes.edits import AnswerUpdate, ChangelogEntry, ChangelogStyle, WriteBack
 from vaultttc.notes.model import AnswerRegion, Note, Question
 from vaultttc.notes.render import Templates
-from vaultttc.notes.stamp import stamp
+from vaultttc.notes.stamp import format_at, stamp
 
 __all__ = [
     "Answered",
@@ -154,6 +154,7 @@ def compose(
                 or question.answer.hash != done.hash
                 or (question.answer.verdict, question.answer.confidence) != (kind, confidence)
                 or _differs(question, callout)
+                or (reverified is not None and question.answer.attr("at") != format_at(at))
             ):
                 assert done.outcome is not None
                 marks = stamp(done.outcome, at)

@@ -68,8 +68,10 @@ def pass_due(config: VaultConfig, root: Path, now: datetime) -> bool:
     earlier pass's batches are out and a rescan should collect what has ended."""
     if config.reverify_after is None:
         return False
-    waiting = config.reverify_batch and (root / CONFIG_DIR / BATCHES_STATE).is_file()
-    return waiting or due(now, config.reverify_at, last_pass(root))
+    last = last_pass(root)  # batches out before any pass are the user's `run --batch`'s
+    waiting = config.reverify_batch and last is not None
+    waiting = waiting and (root / CONFIG_DIR / BATCHES_STATE).is_file()
+    return waiting or due(now, config.reverify_at, last)
 
 
 async def daily_pass(
