@@ -74,6 +74,9 @@ class VaultConfig:
     check_authored: bool = False
     max_cost_usd_per_run: float | None = None
     daily_budget_usd: float | None = None
+    reverify_after: str | None = None  # the daemon re-verifies answers older than this age
+    reverify_at: str = "03:00"  # local time of day the daemon's re-verification starts
+    reverify_batch: bool = False  # through the provider's batch API, where it has one
 
     def provider_config(self, name: str) -> ProviderConfig:
         """The `[providers.NAME]` table (`replay:PATH` reads `[providers.replay]`)."""
@@ -119,12 +122,33 @@ def config_from_mapping(data: Mapping[str, Any], *, source: str = "config.toml")
             concurrency=_number(data.get("concurrency"), int, "concurrency"),
             debounce_s=_number(data.get("debounce", 2.5), float, "debounce") or 2.5,
             rescan_s=_number(data.get("rescan", 300.0), float, "rescan") or 300.0,
+            **_reverify(data),
         )
     except ConfigError as exc:
         message = str(exc)
         raise ConfigError(
             message if message.startswith(source) else f"{source}: {message}"
         ) from None
+
+
+def _reverify(data: Mapping[str, Any]) -> dict[str, Any]:
+    """`reverify_after = "30d"`, `reverify_at = "03:00"`, `reverify_batch = true`, checked."""
+    from vaultttc.vault.stale import parse_age  # the one age syntax, `--stale-after`'s too
+
+    after = _text(data.get("reverify_after"))
+    if after is not None:
+        parse_age(after, where="`reverify_after`")
+    at = str(data.get("reverify_at", "03:00")).strip()
+    hour, _, minute = at.partition(":")
+    if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+        raise ConfigError(f'`reverify_at` must be a time of day like "03:00", not {at!r}')
+    batch = data.get("reverify_batch", False)
+    batch = batch if isinstance(batch, bool) else str(batch).lower() in _TRUE
+    return {
+        "reverify_after": after,
+        "reverify_at": f"{int(hour):02d}:{minute}",
+        "reverify_batch": batch,
+    }
 
 
 def _providers(data: Mapping[str, Any]) -> dict[str, ProviderConfig]:

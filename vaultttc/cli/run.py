@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,11 @@ from vaultttc.cli.batch import batch_options, run_batch, wants_batch
 from vaultttc.cli.console import RunProgress, print_report
 from vaultttc.cli.doctor import ExecCommand, code_may_run, unsandboxed_option
 from vaultttc.engine.runner import RunOptions
-from vaultttc.errors import Redactor
+from vaultttc.errors import ConfigError, Redactor
 from vaultttc.strategies import STRATEGY_NAMES
 from vaultttc.vault.session import RunContext, run_paths
+from vaultttc.vault.stale import parse_age
+from vaultttc.watch.reverify import retest_stale
 
 __all__ = ["run"]
 
@@ -47,6 +50,10 @@ __all__ = ["run"]
     "--check-authored", is_flag=True,
     help="Also answer the Q&A authors wrote, and say whether vaultttc agrees (never edits it).",
 )  # fmt: skip
+@click.option(
+    "--stale-after", metavar="AGE", callback=lambda _c, _p, v: _age(v),
+    help="Also re-verify answers older than AGE (90m, 12h, 30d, 2w) or by another model.",
+)  # fmt: skip
 @batch_options
 def run(paths: tuple[Path, ...], **opts: Any) -> None:
     """Answer, verify and score the questions in notes, and write the answers back."""
@@ -69,12 +76,24 @@ def run(paths: tuple[Path, ...], **opts: Any) -> None:
             no_cache=opts["no_cache"],
             max_cost_usd=opts["max_cost"],
             progress=progress.update if not quiet else None,
+            stale_after=opts["stale_after"],
         )
         if wants_batch(opts):  # half price, later: see cli/batch.py
             run_batch(paths, context, opts)
         report = asyncio.run(run_paths(paths, context))
+        if opts["stale_after"] is not None and opts["allow_exec"] and not opts["dry_run"]:
+            retest_stale(paths, opts["stale_after"])  # living docs are re-tested likewise
     if opts["as_json"]:
         click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:
         print_report(report, dry_run=opts["dry_run"])
+    for line in (line for note in report.notes for line in note.regressions):
+        click.secho(line, err=True, fg="red", bold=True)  # loud: a model regression
     sys.exit(report.exit_code)
+
+
+def _age(value: str | None) -> timedelta | None:
+    try:
+        return parse_age(value, where="") if value else None
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from None

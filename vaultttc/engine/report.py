@@ -41,6 +41,7 @@ class QuestionReport:
     cause: str | None = None  # why it could not be answered: config, budget, provider, internal
     fix: str | None = None
     quote: Mapping[str, Any] | None = None  # a dry run's estimate (engine.quote.Quote)
+    reverified: str | None = None  # re-verification: agrees, disagrees or regression
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,7 @@ class NoteReport:
     diff: str | None = None
     written_hash: str | None = None
     skipped: str | None = None  # left alone on purpose (read-only), with the reason
+    regressions: tuple[str, ...] = ()  # re-verification: verified answers that now fail
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +96,14 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        """2: a note could not be read or configured; 3: some questions could not be answered
-        (provider, network or budget) and were left untouched; 1: a verification failed."""
+        """2: a note could not be read or configured; 4: a re-verification found a regression
+        (an answer verified by its reference now fails it); 3: some questions could not be
+        answered (provider, network or budget) and were left untouched; 1: a verification
+        failed."""
         if any(n.error is not None for n in self.notes):
             return 2
+        if any(n.regressions for n in self.notes):
+            return 4
         totals = self.totals()
         if totals["unanswered"] or totals["deferred"]:
             return 3
@@ -110,6 +116,7 @@ class RunReport:
                 "changed": n.changed,
                 "error": n.error,
                 "questions": [asdict(q) for q in n.questions],
+                **({"regressions": list(n.regressions)} if n.regressions else {}),
             }
             for n in self.notes
         ]

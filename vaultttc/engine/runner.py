@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 ProviderFactory = Callable[[str, str | None], Provider]
 ProviderChoice = Callable[[Note, Question, Settings], str]
+# Re-verification's seam (vault.stale): why a stored, unchanged answer is asked again, or None.
+Reask = Callable[[Note, Question, Settings], object | None]
 VerifierChoice = Callable[..., Verifier | None]
 KEY_SHAPES = Redactor({})  # without the environment, still removes anything shaped like a key
 
@@ -43,21 +45,27 @@ KEY_SHAPES = Redactor({})  # without the environment, still removes anything sha
 class RunOptions:
     """`cli`: settings from flags; `force`: re-ask answered questions; `verifiers`: the seam
     that picks a task's verifier (`choose_verifier`'s signature), e.g. to wrap it in a cache;
-    `check_authored`: also ask questions the author answered, to compare with their answer."""
+    `check_authored`: also ask questions the author answered, to compare with their answer;
+    `reask`: re-verification (`--stale-after`), which re-asks stored answers it calls stale."""
 
     cli: Mapping[str, Any] = field(default_factory=dict)
     force: bool = False
     verifiers: VerifierChoice = choose_verifier
     redact: Callable[[str], str] = field(default=KEY_SHAPES)
     check_authored: bool = False
+    reask: Reask | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Job:
+    """`stale`: why a stored answer is re-verified (what `RunOptions.reask` said); such a job
+    draws fresh samples, never the cached ones that gave the stored answer."""
+
     question: Question
     task: Task
     settings: Settings
     hash: str
+    stale: object | None = None
 
 
 @dataclass
@@ -143,8 +151,12 @@ def plan_jobs(
         # run after `run --strategy X` asks nothing; re-asking is `--force`.
         said = resolve_settings(cli={}, fields_=question.fields, ttc=note.ttc, config=config)
         digest = answer_hash(question, said)
-        if options.force or question.answer is None or question.answer.hash != digest:
-            job = Job(question, task_for(question, note.language), settings, digest)
+        changed = options.force or question.answer is None or question.answer.hash != digest
+        stale = (
+            None if changed or options.reask is None else options.reask(note, question, settings)
+        )
+        if changed or stale is not None:
+            job = Job(question, task_for(question, note.language), settings, digest, stale)
             _preflight(job, lane, where=f"{note.path}:{question.span.first_line}")
             jobs.append(job)
     return jobs
@@ -202,8 +214,9 @@ async def answer(
 ) -> Answered:
     settings = job.settings
     lane = pool.lane(settings.provider, settings.model)
-    sampler = Sampler(lane, max_samples=settings.samples, meter=meter)
-    judge = Sampler(lane, max_samples=settings.samples, meter=meter)
+    fresh = job.stale is not None
+    sampler = Sampler(lane, max_samples=settings.samples, meter=meter, fresh=fresh)
+    judge = Sampler(lane, max_samples=settings.samples, meter=meter, fresh=fresh)
     base = Answered(job.question.hash, job.hash, None, language=job.task.language)
     try:
         verifier = verifiers(job.task, settings, sampler=judge, allow_exec=settings.execute)

@@ -96,6 +96,7 @@ class Sampler:
     cost_usd: float = 0.0
     exhausted: str | None = None
     deferred: bool = False  # the run's budget, not the question's, stopped it: ask it later
+    fresh: bool = False  # re-verification: this question's samples are drawn anew
     _pending: set[asyncio.Task[Completion | None]] = field(default_factory=set, repr=False)
 
     @property
@@ -152,7 +153,8 @@ class Sampler:
 
     async def _draw(self, request: Request) -> Completion | None:
         provider, cache = self.lane.provider, self.lane.cache
-        cached = cache.get(provider, request) if cache is not None and not self.lane.fresh else None
+        fresh = self.lane.fresh or self.fresh
+        cached = cache.get(provider, request) if cache is not None and not fresh else None
         if cached is not None:
             hit = dataclasses.replace(cached, cached=True, sample_index=request.sample_index)
             self._account(hit, cost=0.0)

@@ -14,14 +14,15 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
-from datetime import date
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, date, datetime, time
 from typing import Literal
 
 from vaultttc.engine.tasks import Outcome, Settings
 from vaultttc.notes.edits import AnswerUpdate, ChangelogEntry, ChangelogStyle, WriteBack
 from vaultttc.notes.model import AnswerRegion, Note, Question
 from vaultttc.notes.render import Templates
+from vaultttc.notes.stamp import format_at, stamp
 
 __all__ = [
     "Answered",
@@ -126,13 +127,19 @@ def compose(
     templates: Templates,
     today: date,
     style: ChangelogStyle | None = None,
+    now: datetime | None = None,
+    reverified: str | None = None,
 ) -> WriteBack:
     """The write-back for a note given this run's answers (keyed by question id).
 
     Answers whose question changed since it was asked are dropped (the author's text wins);
     the question is then `stale` until the next run. A question that could not be answered
-    (an error, not a verdict) changes nothing: its note stays as it was.
+    (an error, not a verdict) changes nothing: its note stays as it was. Each new answer's
+    marker records `now` (default: `today` at midnight UTC), its model and its digest.
+    `reverified`: this run re-verified stored answers (vault.reverify says how it went, in
+    the changelog row's words); an agreeing re-verification reinforces a consensus note too.
     """
+    at = now or datetime.combine(today, time(), UTC)
     answered = {k: v for k, v in answered.items() if v.outcome is not None}
     updates: list[AnswerUpdate] = []
     kinds: list[tuple[Kind, float | None]] = []
@@ -147,8 +154,13 @@ def compose(
                 or question.answer.hash != done.hash
                 or (question.answer.verdict, question.answer.confidence) != (kind, confidence)
                 or _differs(question, callout)
+                or (reverified is not None and question.answer.attr("at") != format_at(at))
             ):
-                updates.append(AnswerUpdate(question.id, done.hash, callout, kind, confidence))
+                assert done.outcome is not None
+                marks = stamp(done.outcome, at)
+                updates.append(
+                    AnswerUpdate(question.id, done.hash, callout, kind, confidence, marks)
+                )
             kinds.append((kind, confidence))
         elif question.answer is not None:
             kinds.append(region_verdict(question.answer, question.prefix))
@@ -159,10 +171,16 @@ def compose(
     if not updates:
         return WriteBack()
     verdict = note_verdict(kinds, stale=stale)
+    row = _row(answered, verdict, today)
+    if reverified:
+        row = replace(row, change=f"{reverified} · {verdict.status}")
+    reinforce = verdict.status == "verified" or (
+        reverified is not None and verdict.status == "consensus" and "agrees" in reverified
+    )
     return WriteBack(
-        frontmatter=_frontmatter(verdict, today),
+        frontmatter=_frontmatter(verdict, today, reinforce=reinforce),
         answers=tuple(updates),
-        changelog=_row(answered, verdict, today),
+        changelog=row,
         style=style or ChangelogStyle(),
     )
 
@@ -190,12 +208,14 @@ def _kind_of(done: Answered) -> tuple[Kind, float | None]:
     return done.outcome.status, confidence
 
 
-def _frontmatter(verdict: NoteVerdict, today: date) -> tuple[tuple[str, str], ...]:
+def _frontmatter(
+    verdict: NoteVerdict, today: date, *, reinforce: bool
+) -> tuple[tuple[str, str], ...]:
     values: list[tuple[str, str]] = []
     if verdict.confidence is not None:
         values.append(("confidence_score", f"{verdict.confidence:.2f}"))
     values.append(("verification_status", verdict.status))
-    if verdict.status == "verified":
+    if reinforce:
         values.append(("last_reinforced", today.isoformat()))
     return tuple(values)
 

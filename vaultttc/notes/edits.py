@@ -51,6 +51,7 @@ class AnswerUpdate:
     callout: str
     verdict: str = ""
     confidence: float | None = None
+    stamp: tuple[tuple[str, str], ...] = ()  # `at=`, `by=`, `ans=`: when, which model, what
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,11 +158,12 @@ def _set_value(line: str, value: str) -> str:
 
 
 def begin_marker(update: AnswerUpdate, keep: Provenance = ()) -> str:
-    """`%% vaultttc:begin id=… hash=… verdict=… confidence=… [was=… log=… gap=…] %%`."""
+    """`%% vaultttc:begin id=… hash=… verdict=… confidence=… [at=… by=… ans=…]
+    [was=… log=… gap=…] %%`."""
     attrs = f" verdict={update.verdict}" if update.verdict else ""
     if update.confidence is not None:
         attrs += f" confidence={update.confidence:.2f}"
-    attrs += "".join(f" {k}={v}" for k, v in keep if v)
+    attrs += "".join(f" {k}={v}" for k, v in (*update.stamp, *keep) if v)
     return f"%% vaultttc:begin id={update.question_id} hash={update.hash}{attrs} %%"
 
 

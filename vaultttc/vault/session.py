@@ -14,8 +14,8 @@ import asyncio
 import difflib
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from vaultttc.config import CONFIG_DIR, VaultConfig, load_config
@@ -48,8 +48,16 @@ from vaultttc.vault.index import RunIndex, fingerprint, load_index, stamp, trust
 from vaultttc.vault.ledger import LEDGER_FILE, Spend
 from vaultttc.vault.ledger import append as append_ledger
 from vaultttc.vault.ledger import load as load_ledger
+from vaultttc.vault.reverify import (
+    REGRESSIONS_FILE,
+    Reverified,
+    regression_line,
+    reverified,
+    row_text,
+)
 from vaultttc.vault.scan import describe
 from vaultttc.vault.spend import DailyBudget, planned_report, quoted, run_budget, spends
+from vaultttc.vault.stale import Stale, StalePolicy, reasker, stalest_first
 
 __all__ = [
     "Planned",
@@ -58,6 +66,7 @@ __all__ = [
     "VaultSession",
     "display_path",
     "run_paths",
+    "stalest_order",
     "vaults_for",
 ]
 
@@ -102,6 +111,8 @@ class RunContext:
     no_cache: bool = False  # `--no-cache`: read and write no completion cache
     max_cost_usd: float | None = None  # `--max-cost`: the whole run's cap
     daily: bool = False  # the daemon: honour the vault's `daily_budget_usd`
+    stale_after: timedelta | None = None  # `--stale-after`: re-verify answers older than this
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)  # dates the answers' markers
 
 
 async def run_paths(paths: Iterable[Path], context: RunContext) -> RunReport:
@@ -119,6 +130,10 @@ async def _run_vault(vault: Vault, context: RunContext) -> list[NoteReport]:
     # keeps a huge vault from holding every note's text and tasks in memory at once.
     gate = asyncio.Semaphore(NOTE_GATE)
     planned = [session.plan(p) for p in vault.notes]
+    if context.stale_after is not None:  # stalest first; under a budget, one note at a time
+        planned = stalest_order(planned)
+        if context.daily or session.pool.budget.cap_usd is not None:
+            gate = asyncio.Semaphore(1)
 
     async def one(plan: Planned | NoteReport) -> NoteReport:
         if isinstance(plan, NoteReport):
@@ -221,6 +236,8 @@ class VaultSession:
                 return NoteReport(display, skipped="read-only: left alone")
             known = self._index.notes.get(display)
             idle = known if known is not None and known.get("idle") == self._index.idle else None
+            if self.context.stale_after is not None:  # an idle note may hold a stale answer
+                idle = None
             if idle is not None and trusted(idle, st):
                 return NoteReport(display)
             data = path.read_bytes()
@@ -231,7 +248,7 @@ class VaultSession:
             loaded = Loaded(path, parse_note(decode(data, display), display), content_hash)
             _check_owned_keys(loaded.note)
             jobs = plan_jobs(
-                loaded.note, config=self.vault.config, options=self.context.options,
+                loaded.note, config=self.vault.config, options=self._options(),
                 pool=self.pool, choose=self._choose,
             )  # fmt: skip
         except (OSError, VaultTTCError) as exc:
@@ -241,6 +258,12 @@ class VaultSession:
                  **stamp(st, seen_ns=seen_ns)}  # fmt: skip
         self._index.remember(display, entry if jobs else {**entry, "idle": self._index.idle})
         return Planned(loaded, jobs, display)
+
+    def _options(self) -> RunOptions:
+        options, after = self.context.options, self.context.stale_after
+        if after is None or options.reask is not None:
+            return options
+        return replace(options, reask=reasker(StalePolicy(after, self.context.now())))
 
     async def execute(self, planned: Planned) -> NoteReport:
         """Ask a planned note's questions, then save with compare-and-swap. A dry run asks
@@ -268,8 +291,16 @@ class VaultSession:
         if self.calibration is not None:  # labelled outcomes teach it; unchecked ones use it
             answered = self.calibration.settle(jobs, answered, record=not self.context.dry_run)
         append_ledger(ledger_path, spends(jobs, answered, self.context.today()))
+        found = reverified(jobs, answered, note=display, day=self.context.today(),
+                           regressions=self.vault.root / CONFIG_DIR / REGRESSIONS_FILE)  # fmt: skip
         questions = tuple(question_report(j, answered[j.question.id]) for j in jobs)
-        return self._save(loaded, answered, questions=questions, display=display)
+        if found:
+            how = {f.question: f.found for f in found}
+            questions = tuple(replace(q, reverified=how.get(q.id)) for q in questions)
+        report = self._save(loaded, answered, questions=questions, display=display,
+                            found=found)  # fmt: skip
+        lines = tuple(regression_line(f) for f in found if f.found == "regression")
+        return replace(report, regressions=lines) if lines else report
 
     def _choose(self, note: Note, question: Question, settings: Settings) -> str:
         stack = note.frontmatter.data.get("tech_stack") if note.frontmatter else None
@@ -292,14 +323,17 @@ class VaultSession:
         *,
         questions: tuple[QuestionReport, ...],
         display: str,
+        found: list[Reverified] | None = None,
     ) -> NoteReport:
-        today = self.context.today()
+        today, now = self.context.today(), self.context.now()
+        row = row_text(found or [])
 
         def plan(fresh: Loaded) -> str | None:
             style = self.changelog_style() if fresh.note.changelog is None else None
             writeback = compose(
-                fresh.note, answered, templates=self.templates, today=today, style=style
-            )
+                fresh.note, answered, templates=self.templates, today=today, style=style,
+                now=now, reverified=row,
+            )  # fmt: skip
             return rewrite(fresh.note, writeback, templates=self.templates)
 
         if self.context.dry_run:
@@ -317,6 +351,18 @@ class VaultSession:
 
 
 NOTE_GATE = 256
+
+
+def stalest_order(planned: list[Planned | NoteReport]) -> list[Planned | NoteReport]:
+    """Notes in re-verification order: changed ones first, then by their stalest answer."""
+
+    def age(plan: Planned | NoteReport) -> float:
+        if isinstance(plan, NoteReport):
+            return 0.0
+        jobs = plan.jobs
+        return stalest_first(j.stale.age_s if isinstance(j.stale, Stale) else None for j in jobs)
+
+    return sorted(planned, key=lambda p: -age(p))
 
 
 def _check_owned_keys(note: Note) -> None:

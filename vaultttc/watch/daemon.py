@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from vaultttc.vault.files import digest
 from vaultttc.vault.session import Vault, VaultSession
 from vaultttc.watch.events import EventSource, Seen, append_state, load_state, save_state, survey
 from vaultttc.watch.note import note_bytes, print_status, run_and_record, status_line
+from vaultttc.watch.reverify import daily_pass, keep_dashboard, pass_due
 from vaultttc.watch.schedule import Change, Due, Finished, Scheduler
 
 __all__ = ["STATE_FILE", "Daemon", "StatusLine", "WatchSettings", "WatchStats"]
@@ -69,7 +71,8 @@ class Daemon:
     """One vault's watch. `run()` until `stop()`; `settle()` waits for all seen work."""
 
     def __init__(self, session: VaultSession, source: EventSource, settings: WatchSettings,
-                 *, status: StatusLine = print_status, clock: Callable[[], float] = time.monotonic
+                 *, status: StatusLine = print_status, clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], datetime] = lambda: datetime.now().astimezone(),
                  ) -> None:  # fmt: skip
         self.session = session
         self.vault: Vault = session.vault
@@ -81,6 +84,9 @@ class Daemon:
         self._source = source
         self._status = status
         self._clock = clock
+        self._wall = wall  # the time of day, for `reverify_at`
+        self._reverifying: asyncio.Task[None] | None = None
+        self._drawn = 0  # `stats.written` when the dashboard was last redrawn
         self._state_path = self.root / CONFIG_DIR / STATE_FILE
         self._seen: dict[str, Seen] = {}
         self._unanswered: set[str] = set()  # notes whose failure to answer was logged
@@ -105,6 +111,7 @@ class Daemon:
             await self._snapshot()
             next_rescan = self._clock() + self.settings.rescan_s
             self.ready.set()
+            self._reverify()  # a pass missed while the daemon was not running starts now
             self._say(f"watching {self.root} (debounce {self.settings.debounce_s:g}s); "
                       "Ctrl-C stops")  # fmt: skip
             while not self._stopping:
@@ -114,6 +121,7 @@ class Daemon:
                 if now >= next_rescan:
                     await self._rescan()
                     next_rescan = self._clock() + self.settings.rescan_s
+                    self._reverify()
                 self._record_state()
                 await self._sleep(next_rescan)
         finally:
@@ -147,7 +155,7 @@ class Daemon:
         self._status(line)
 
     def _is_idle(self) -> bool:
-        return self.scheduler.idle and not self._tasks
+        return self.scheduler.idle and not self._tasks and self._reverifying is None
 
     def _threadsafe(self, fn: Callable[[Any], None]) -> Callable[[Any], None]:
         loop = asyncio.get_running_loop()
@@ -192,7 +200,7 @@ class Daemon:
     async def _shutdown(self) -> None:
         self._stopping = True
         await asyncio.to_thread(self._source.stop)
-        tasks = list(self._tasks.values())
+        tasks = list(self._tasks.values()) + ([self._reverifying] if self._reverifying else [])
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -262,6 +270,27 @@ class Daemon:
             log.warning("%s: examples ran but the outcome was not recorded: %s", rel, exc)
             return None, None
 
+    def _reverify(self) -> None:
+        """Start today's re-verification pass (`reverify_after`) once it is due; while a
+        batch of an earlier pass is out, every rescan collects what has ended."""
+        if self._reverifying is not None or self._stopping:
+            return
+        now = self._wall()
+        if not pass_due(self.vault.config, self.root, now):
+            return
+
+        async def go() -> None:
+            try:
+                await daily_pass(self.session, now=now, allow_exec=self.settings.allow_exec,
+                                 say=self._say)  # fmt: skip
+            except Exception:  # the daemon never dies on a pass
+                log.exception("re-verification failed")
+            finally:
+                self._reverifying = None
+                self._wake.set()
+
+        self._reverifying = asyncio.create_task(go())
+
     # -- rescans and state ------------------------------------------------------------------
 
     async def _survey(self) -> None:
@@ -283,6 +312,12 @@ class Daemon:
             log.info("rescan: %d note(s) changed since they were last run", len(found.changed))
 
     async def _rescan(self) -> None:
+        if self.stats.written != self._drawn:  # notes changed: the dashboard follows
+            self._drawn = self.stats.written
+            try:
+                await asyncio.to_thread(keep_dashboard, self.session, self._wall())
+            except (OSError, VaultTTCError) as exc:
+                log.warning("dashboard not redrawn: %s", exc)
         await self._survey()
         now = self._clock()
         self.scheduler.retry_failed(now)

@@ -1,0 +1,39 @@
+"""Files vaultttc owns outright (the dashboard, its pictures, `.obsidian/types.json` after a
+merge): written atomically, and only when their bytes change, so a daemon that keeps them
+current causes no churn in a synced vault. Notes are never written here (see vault.files).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from vaultttc.vault.rule import TEMP_SUFFIX
+
+__all__ = ["write_if_changed"]
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Replace `path` with `data` (temp file, fsync, rename; the mode kept); False when the
+    file already held exactly these bytes."""
+    with contextlib.suppress(OSError):
+        if path.read_bytes() == data:
+            return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = None
+    with contextlib.suppress(OSError):
+        mode = path.stat().st_mode & 0o7777
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode if mode is not None else 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
