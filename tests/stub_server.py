@@ -68,6 +68,7 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: Json | None
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
     @property
     def route(self) -> str:
