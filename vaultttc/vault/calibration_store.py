@@ -82,8 +82,8 @@ class CalibrationStore:
     def record(self, outcomes: Sequence[Labelled]) -> None:
         """Append outcomes to the file (one write), then read back what is new in it (ours,
         and whatever another writer appended meanwhile). Not fsynced: a crash can lose only
-        the last lines of a log the fit reads, and a sync per note cost a run more than its
-        answering did."""
+        the last lines of a log the fit reads, and a sync here was one more disk wait per
+        saved note."""
         if not outcomes:
             return
         text = "".join(json.dumps(asdict(o), ensure_ascii=False) + "\n" for o in outcomes)
