@@ -15,7 +15,7 @@ with `strategy = "direct"` in its config and a replay file holding samples for e
   run: nothing to ask), one changed (a new question in one note): the CLI, process start
   included;
 - peak RSS (`ru_maxrss` of each command's process, from `os.wait4`) and its growth per note;
-- at `--daemon-size` notes (default 10,000; else the largest size): a real `vaultttc watch`
+- at `--daemon-size` notes (default 10,000): a real `vaultttc watch`
   process on a vault it had processed (its state file written as that daemon would have left
   it, as `bench/watch.py` does), timed from spawn to "watching" (and its CPU seconds); then
   `--saves` saves, one at a time, each adding a question to a different note, timed from the
@@ -28,7 +28,7 @@ Figures are wall seconds of one run each (CPU seconds beside them: other load on
 inflates wall time, not CPU). The vaults are deleted afterwards unless `--keep`.
 
     python bench/scale.py [--sizes 1000,10000,50000] [--daemon-size 10000] [--saves 10]
-                          [--latency 0.3] [--keep]
+                          [--latency 0.3] [--parts wave,sizes,daemon] [--keep]
 """
 
 from __future__ import annotations
@@ -207,9 +207,10 @@ def report_growth(results: dict[int, dict[str, Cost]]) -> None:
         for name, cost in results[large].items():
             before = results[small][name]
             wall = (cost.wall - before.wall) / (large - small) * 1e3
+            cpu = (cost.cpu - before.cpu) / (large - small) * 1e3
             rss = (cost.rss_mb - before.rss_mb) * 1024 / (large - small)
             mem = f", peak RSS {rss:6.2f} KB/note" if cost.rss_mb else ""
-            print(f"  {name:34s} {wall:7.4f} ms/note wall{mem}")
+            print(f"  {name:34s} {wall:8.3f} ms/note wall, {cpu:6.3f} ms/note CPU{mem}")
 
 
 # -- the daemon ------------------------------------------------------------------------------
@@ -356,18 +357,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.3)
     parser.add_argument("--debounce", type=float, default=0.3)
     parser.add_argument("--keep", action="store_true", help="keep the generated vaults")
+    parser.add_argument("--parts", default="wave,sizes,daemon", help="which to run")
     args = parser.parse_args(argv)
-    sizes = sorted(int(s) for s in args.sizes.split(","))
+    sizes, parts = sorted(int(s) for s in args.sizes.split(",")), args.parts.split(",")
     top = Path(tempfile.mkdtemp(prefix="vaultttc-scale-"))
     try:
-        measure_wave(top, latency=args.latency)
-        results: dict[int, dict[str, Cost]] = {}
-        for count in sizes:
-            results[count], questions = measure_size(top / f"v{count}", count, extra=1)
-            report_size(count, results[count], questions)
-        report_growth(results)
-        daemon = args.daemon_size if args.daemon_size in sizes else sizes[-1]
-        measure_daemon(top / f"d{daemon}", daemon, saves=args.saves, debounce=args.debounce)
+        if "wave" in parts:
+            measure_wave(top, latency=args.latency)
+        if "sizes" in parts:
+            results: dict[int, dict[str, Cost]] = {}
+            for count in sizes:
+                results[count], questions = measure_size(top / f"v{count}", count, extra=1)
+                report_size(count, results[count], questions)
+            report_growth(results)
+        if "daemon" in parts:
+            measure_daemon(top / "daemon", args.daemon_size, saves=args.saves,
+                           debounce=args.debounce)  # fmt: skip
     finally:
         if args.keep:
             print(f"vaults kept at {top}")
