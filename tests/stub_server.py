@@ -14,8 +14,8 @@ answer; one that asks for token log-probabilities
 
 Use the `stub` fixture (`from stub_server import stub_fixture` in a test module or conftest) or
 `StubServer` directly; `python tests/stub_server.py LATENCY [--stable]` serves one in its own
-process (`GET /_stub/count` answers how many requests it has recorded; `--stable` answers with
-`stable_text`).
+process (`GET /_stub/count` answers how many requests it has recorded and the peak in flight;
+`--stable` answers with `stable_text`).
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: Json | None
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
     @property
     def route(self) -> str:
@@ -452,7 +453,9 @@ def _block_events(i: int, block: Json) -> Iterator[tuple[str, Json]]:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    request_queue_size = 128  # the default backlog of 5 stalls 16 concurrent connects
+    # the default backlog of 5 stalls 16 concurrent connects; a client at a 256-request limit
+    # connects hundreds at once (a full backlog costs a 1 s SYN retry)
+    request_queue_size = 1024
     stub: StubServer
 
 
@@ -465,7 +468,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path == "/_stub/count":  # for a stub in another process (bench/)
-            payload = json.dumps({"count": self.server.stub.count()}).encode()
+            stub = self.server.stub
+            payload = json.dumps(
+                {"count": stub.count(), "peak_in_flight": stub.peak_in_flight}
+            ).encode()
             self._send(Reply(), payload, "application/json")
             return
         if _route(self.command, self.path) == "batches":

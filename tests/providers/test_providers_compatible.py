@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -112,6 +113,36 @@ def test_errors_and_empty_replies_become_provider_errors(stub: StubServer) -> No
     stub.enqueue("chat", *[Reply(body=empty)] * 2)
     with pytest.raises(ProviderError, match="no choices"):
         sample(stub, Request(prompt="q"), 1)
+
+
+def test_a_rate_limited_request_waits_its_retry_after_then_succeeds(stub: StubServer) -> None:
+    stub.enqueue("chat", Reply(status=429, headers={"retry-after": "1"}))
+    (done,) = sample(stub, Request(prompt="q"), 1)
+    first, second = (r.at for r in stub.requests if r.route == "chat")
+    assert done.text.startswith("stub choice")
+    assert second - first >= 1.0  # the server said when; a slower machine only waits longer
+
+
+def test_rate_limits_past_the_retries_are_an_error_saying_so(stub: StubServer) -> None:
+    stub.enqueue("chat", *[Reply(status=429, headers={"retry-after-ms": "1"})] * 2)
+    with pytest.raises(ProviderError, match="openai-compatible qwen3-8b: HTTP 429"):
+        sample(stub, Request(prompt="q"), 1)
+    assert stub.count("chat") == 2  # max_retries = 1: one retry, then the error
+
+
+@pytest.mark.parametrize("limit", [1, 4])
+def test_the_servers_concurrency_limit_is_honoured(stub: StubServer, limit: int) -> None:
+    def hold(_body: dict[str, Any]) -> Reply:
+        """Answer only once `limit` requests are in flight (or after 10 s): one more than the
+        limit would be seen by the stub if the client sent it."""
+        deadline = time.monotonic() + 10
+        while stub.in_flight < limit and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return Reply()
+
+    stub.enqueue("chat", *[hold] * 12)
+    got = sample(stub, Request(prompt="q"), 12, max_concurrency=limit)
+    assert len(got) == 12 and stub.peak_in_flight == limit
 
 
 def test_an_unreachable_server_names_its_url() -> None:

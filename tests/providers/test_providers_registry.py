@@ -129,6 +129,18 @@ def test_describe_lists_every_provider_and_what_to_set() -> None:
     assert "sk-" not in render_providers(list(configured.values()))
 
 
+@pytest.mark.parametrize(("section", "shown"), [({}, 256), ({"max_concurrency": 64}, 64)])
+def test_providers_shows_the_servers_concurrency_limit(section: dict[str, Any], shown: int) -> None:
+    config = {"providers": {"openai-compatible": {"model": "qwen3-8b", **section}}}
+    statuses = describe_providers({"OPENAI_BASE_URL": "http://gpu:8000/v1"}, config)
+    compat = next(s for s in statuses if s.name == "openai-compatible")
+    assert compat.detail == f"server http://gpu:8000/v1, up to {shown} requests in flight"
+    provider = build_provider(
+        "openai-compatible", config=config, env={"OPENAI_BASE_URL": "http://gpu:8000/v1"}
+    )
+    assert provider.capabilities.max_concurrency == shown  # what the lanes are bounded by
+
+
 def test_build_gives_each_provider_with_its_model_and_no_key_in_its_identity(
     tmp_path: Path,
 ) -> None:

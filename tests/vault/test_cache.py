@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
+import json
 import sqlite3
 import subprocess
 import sys
@@ -18,7 +20,7 @@ from vaultttc.engine.sampling import Lane, Sampler
 from vaultttc.providers.base import Completion, Message, Request, Usage
 from vaultttc.providers.registry import build_provider
 from vaultttc.providers.replay import ReplayProvider
-from vaultttc.vault.cache import CacheWarning, SqliteCache
+from vaultttc.vault.cache import CacheWarning, SqliteCache, cache_key
 
 REQUEST = Request(prompt="Q?", system="s", max_tokens=100, sample_index=2)
 ANSWER = Completion(
@@ -49,27 +51,56 @@ def test_a_stored_completion_comes_back_whole(tmp_path: Path) -> None:
         assert len(cache) == 1
 
 
-@pytest.mark.parametrize(
-    "change",
-    [
-        {"sample_index": 3},
-        {"prompt": "Q? "},
-        {"system": None},
-        {"max_tokens": 101},
-        {"thinking_budget": 1024},
-        {"effort": "high"},
-        {"temperature": 0.5},
-        {"seed": 1},
-        {"stop": ("\n",)},
-        {"prefix": "Step"},
-        {"messages": (Message("user", "hi"),)},
-    ],
-)
+CHANGES = [
+    {"sample_index": 3},
+    {"prompt": "Q? "},
+    {"system": None},
+    {"max_tokens": 101},
+    {"thinking_budget": 1024},
+    {"effort": "high"},
+    {"temperature": 0.5},
+    {"seed": 1},
+    {"stop": ("\n",)},
+    {"prefix": "Step"},
+    {"messages": (Message("user", "hi"),)},
+]
+
+
+@pytest.mark.parametrize("change", CHANGES)
 def test_every_request_field_is_part_of_the_key(tmp_path: Path, change: dict[str, Any]) -> None:
     provider = replay(tmp_path)
     with SqliteCache(tmp_path / "cache.sqlite") as cache:
         cache.put(provider, REQUEST, ANSWER)
         assert cache.get(provider, dataclasses.replace(REQUEST, **change)) is None
+
+
+class Named:
+    """Just what a key reads from a provider."""
+
+    name, model = "openai-compatible", "Qwen/Qwen3-8B"
+
+    def cache_identity(self) -> str:
+        return "chat-completions base_url=http://gpu:8000/v1 logprobs=20"
+
+
+def version_1_key(request: Request) -> str:
+    """The key as the first caches were written: the request through `dataclasses.asdict`."""
+    payload = {"v": 1, "provider": Named.name, "identity": Named().cache_identity(),
+               "model": Named.model, "request": dataclasses.asdict(request)}  # fmt: skip
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@pytest.mark.parametrize("change", [{}, *CHANGES, {"prompt": "Wie viele Teiler hat 360? 약수"}])
+def test_existing_caches_keep_their_keys(change: dict[str, Any]) -> None:
+    request = dataclasses.replace(REQUEST, **change)
+    assert cache_key(Named(), request) == version_1_key(request)  # type: ignore[arg-type]
+
+
+def test_a_key_is_pinned() -> None:
+    """A change to both formulas above would still move every stored completion's key."""
+    expected = "ea020de25ea67a46d7bd5e74692031960d7bc67618c0dffb934472b7ff6c6e64"
+    assert cache_key(Named(), REQUEST) == expected  # type: ignore[arg-type]
 
 
 def test_the_provider_identity_is_part_of_the_key(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ This module knows nothing about strategies or notes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -41,20 +42,39 @@ class CacheWarning(UserWarning):
 
 def cache_key(provider: Provider, request: Request) -> str:
     """The key of one request to one provider (pure apart from `cache_identity()`)."""
+    return _key((provider.name, provider.cache_identity(), provider.model), request)
+
+
+@functools.lru_cache(maxsize=1024)
+def _key(who: tuple[str, str, str], request: Request) -> str:
+    # Memoised: a miss computes the key for `get` and again for `put`, and the JSON below is the
+    # one `dataclasses.asdict(request)` gives (existing caches keep their keys) at a fraction of
+    # its cost, which deep-copies every field.
     payload = {
         "v": _VERSION,
-        "provider": provider.name,
-        "identity": provider.cache_identity(),
-        "model": provider.model,
-        "request": dataclasses.asdict(request),
+        "provider": who[0],
+        "identity": who[1],
+        "model": who[2],
+        "request": _request_fields(request),
     }
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _request_fields(request: Request) -> dict[str, object]:
+    fields = {name: getattr(request, name) for name in _REQUEST_FIELDS}
+    fields["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
+    return fields
+
+
+_REQUEST_FIELDS = tuple(f.name for f in dataclasses.fields(Request))
+_COMPLETION_FIELDS = tuple(f.name for f in dataclasses.fields(Completion) if f.name != "cached")
+_USAGE_FIELDS = tuple(f.name for f in dataclasses.fields(Usage))
+
+
 def _encode(completion: Completion) -> str:
-    data = dataclasses.asdict(completion)
-    data.pop("cached")
+    data = {name: getattr(completion, name) for name in _COMPLETION_FIELDS}
+    data["usage"] = {name: getattr(completion.usage, name) for name in _USAGE_FIELDS}
     return json.dumps(data, ensure_ascii=False)
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -82,15 +81,15 @@ class CalibrationStore:
 
     def record(self, outcomes: Sequence[Labelled]) -> None:
         """Append outcomes to the file (one write), then read back what is new in it (ours,
-        and whatever another writer appended meanwhile)."""
+        and whatever another writer appended meanwhile). Not fsynced: a crash can lose only
+        the last lines of a log the fit reads, and a sync here was one more disk wait per
+        saved note."""
         if not outcomes:
             return
         text = "".join(json.dumps(asdict(o), ensure_ascii=False) + "\n" for o in outcomes)
         self._path.parent.mkdir(parents=True, exist_ok=True)
         with self._path.open("a", encoding="utf-8") as handle:
             handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
         self._refresh()
 
     def settle(

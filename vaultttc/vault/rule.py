@@ -9,6 +9,7 @@ relative to the vault root and `/`-separated; walking the disk is `vault.files.w
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 __all__ = ["TEMP_SUFFIX", "NoteRule"]
@@ -27,17 +28,21 @@ class NoteRule:
 
     def enters(self, folder: str) -> bool:
         """Whether a walk descends into the vault-relative `folder` ("" is the root)."""
-        if not folder:
-            return True
-        parts = folder.split("/")
-        return not any(p.startswith(".") for p in parts) and not self._excluded(folder)
+        return _enters(self.exclude, folder)
 
     def is_note(self, rel: str) -> bool:
         """Whether the vault-relative path `rel` names a note."""
         if not rel.endswith(".md") or rel.startswith(("../", "/")) or rel == "..":
             return False
         folder, _, name = rel.rpartition("/")
-        return not name.startswith(".") and self.enters(folder)
+        return not name.startswith(".") and _enters(self.exclude, folder)
 
-    def _excluded(self, folder: str) -> bool:
-        return any(folder == e or folder.startswith(e + "/") for e in self.exclude)
+
+@functools.lru_cache(maxsize=4096)
+def _enters(exclude: tuple[str, ...], folder: str) -> bool:
+    # memoised: a walk asks once per note about the note's folder, and a vault has few folders
+    if not folder:
+        return True
+    if any(p.startswith(".") for p in folder.split("/")):
+        return False
+    return not any(folder == e or folder.startswith(e + "/") for e in exclude)

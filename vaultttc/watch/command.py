@@ -25,11 +25,12 @@ from typing import Any
 
 import click
 
-from vaultttc.config import CONFIG_DIR
+from vaultttc.config import CONFIG_DIR, load_config
 from vaultttc.engine.runner import RunOptions
 from vaultttc.errors import ConfigError, Redactor
 from vaultttc.providers.registry import choose_provider_name
-from vaultttc.vault.session import RunContext, Vault, VaultSession, vaults_for
+from vaultttc.vault.files import find_vault_root
+from vaultttc.vault.session import RunContext, Vault, VaultSession
 from vaultttc.watch.daemon import Daemon, StatusLine, WatchSettings, WatchStats
 from vaultttc.watch.events import WatchdogSource
 from vaultttc.watch.lock import VaultLock, pid_alive
@@ -86,9 +87,10 @@ def _early_signals() -> Iterator[threading.Event]:
 
 
 def _vault(path: Path) -> Vault:
-    [vault] = vaults_for([path])
-    vault.notes.clear()  # the daemon walks the vault itself
-    return vault
+    """The vault holding `path`, without its notes: the daemon walks the vault itself (listing
+    them here cost two `resolve()` per note, most of a large vault's start-up)."""
+    root = find_vault_root(path)
+    return Vault(root, load_config(root))
 
 
 async def _serve(vault: Vault, context: RunContext, settings: WatchSettings, *,

@@ -108,12 +108,12 @@ class Daemon:
         self._source.start(self._threadsafe(self._apply), self._threadsafe(self._reached))
         try:
             await self._survey()
-            await self._snapshot()
             next_rescan = self._clock() + self.settings.rescan_s
             self.ready.set()
             self._reverify()  # a pass missed while the daemon was not running starts now
             self._say(f"watching {self.root} (debounce {self.settings.debounce_s:g}s); "
                       "Ctrl-C stops")  # fmt: skip
+            await self._snapshot()  # compacts the journal; events are queued meanwhile
             while not self._stopping:
                 self._wake.clear()
                 self._dispatch()
@@ -295,7 +295,7 @@ class Daemon:
 
     async def _survey(self) -> None:
         """Queue the notes whose bytes are not the processed ones; refresh the stat cache."""
-        known = {rel: seen for rel in self.scheduler.snapshot() if (seen := self._seen_of(rel))}
+        known = self._processed()
         found = await asyncio.to_thread(
             survey, self.root, known, exclude=self.vault.config.exclude)  # fmt: skip
         now = self._clock()
@@ -325,6 +325,15 @@ class Daemon:
         if self._journal > max(1000, 2 * len(self._seen)):
             await self._snapshot()
 
+    def _processed(self) -> dict[str, Seen]:
+        """`_seen_of` for every processed note, in one pass (10k notes at start-up)."""
+        stats = self._seen
+        out: dict[str, Seen] = {}
+        for rel, trusted in self.scheduler.snapshot().items():
+            seen = stats.get(rel)
+            out[rel] = seen if seen is not None and seen.hash == trusted else Seen(trusted)
+        return out
+
     def _seen_of(self, rel: str) -> Seen | None:
         content_hash = self.scheduler.trusted(rel)
         if content_hash is None:
@@ -343,6 +352,5 @@ class Daemon:
     async def _snapshot(self) -> None:
         self.scheduler.take_touched()
         self._stat_touched = set()
-        rows = {rel: seen for rel in self.scheduler.snapshot() if (seen := self._seen_of(rel))}
-        await asyncio.to_thread(save_state, self._state_path, rows)
+        await asyncio.to_thread(save_state, self._state_path, self._processed())
         self._journal = 0
