@@ -243,7 +243,8 @@ def _seed_state(root: Path, paths: list[Path]) -> None:
     for path in paths:
         st = path.stat()
         rel = path.relative_to(root).as_posix()
-        seen[rel] = Seen(digest(path.read_bytes()), st.st_size, st.st_mtime_ns)
+        # as if processed an hour after the notes were written (out of the racy window)
+        seen[rel] = Seen.of(digest(path.read_bytes()), st, seen_ns=time.time_ns() + 3600 * 10**9)
     save_state(root / ".vaultttc" / STATE_FILE, seen)
 
 

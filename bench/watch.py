@@ -88,9 +88,9 @@ def _seed_state(root: Path, paths: list[Path]) -> None:
     seen = {}
     for path in paths:
         st = path.stat()
-        seen[path.relative_to(root).as_posix()] = Seen(
-            digest(path.read_bytes()), st.st_size, st.st_mtime_ns
-        )
+        seen[path.relative_to(root).as_posix()] = Seen.of(
+            digest(path.read_bytes()), st, seen_ns=time.time_ns() + 3600 * 10**9
+        )  # as if processed an hour after the notes were written
     save_state(root / ".vaultttc" / STATE_FILE, seen)
 
 

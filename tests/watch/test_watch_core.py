@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -261,8 +262,9 @@ def test_the_survey_hashes_only_notes_whose_stat_moved(tmp_path: Path) -> None:
     (tmp_path / ".obsidian").mkdir()
     (tmp_path / ".obsidian" / "x.md").write_text("not a note")
     same = (tmp_path / "same.md").stat()
+    an_hour_later = max(same.st_mtime_ns, same.st_ctime_ns) + 3600 * 10**9
     known = {
-        "same.md": Seen("not even the real hash", same.st_size, same.st_mtime_ns),
+        "same.md": Seen.of("not even the real hash", same, seen_ns=an_hour_later),
         "touched.md": Seen(digest(b"touched"), 0, 0),
         "edited.md": Seen(digest(b"old text"), 0, 0),
         "gone.md": Seen("h"),
@@ -271,6 +273,19 @@ def test_the_survey_hashes_only_notes_whose_stat_moved(tmp_path: Path) -> None:
     assert sorted(found.changed) == ["edited.md", "new.md"]
     assert found.seen["touched.md"].size == len("touched") and "same.md" in found.seen
     assert found.present == {"same.md", "touched.md", "edited.md", "new.md"}
+
+
+def test_the_survey_sees_an_edit_that_kept_the_size_and_put_the_mtime_back(
+    tmp_path: Path,
+) -> None:
+    note = tmp_path / "n.md"
+    note.write_text("6 times 7")
+    st = note.stat()
+    known = {"n.md": Seen.of(digest(b"6 times 7"), st, seen_ns=st.st_ctime_ns + 3600 * 10**9)}
+    assert survey(tmp_path, known).changed == ()
+    note.write_text("7 times 6")
+    os.utime(note, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert survey(tmp_path, known).changed == ("n.md",)
 
 
 def test_status_lines_point_at_the_note_and_say_what_happened() -> None:

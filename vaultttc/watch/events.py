@@ -19,6 +19,7 @@ import itertools
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ from watchdog.observers import Observer
 from vaultttc.config import CONFIG_DIR
 from vaultttc.errors import VaultTTCError
 from vaultttc.vault.files import digest, note_stats
+from vaultttc.vault.index import stamp, trusted
 from vaultttc.watch.schedule import Change, EventKind, classify
 
 __all__ = [
@@ -57,7 +59,8 @@ __all__ = [
 Deliver = Callable[[Sequence[Change]], None]
 Reached = Callable[[str], None]
 _BARRIER = "watch-barrier-"
-_STATE_VERSION = 2
+_STATE_VERSION = 3  # 3: ctime, inode and the stat's time
+_STAMPED = ("size", "mtime_ns", "ctime_ns", "ino", "seen_ns")
 _EVENTS: list[type[FileSystemEvent]] = [
     FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileDeletedEvent, FileMovedEvent,
     DirDeletedEvent, DirMovedEvent,
@@ -193,11 +196,28 @@ def _kind(event: FileSystemEvent) -> EventKind | None:
 
 @dataclass(frozen=True, slots=True)
 class Seen:
-    """The processed bytes of a note: their hash, and the stat they had (-1: not known)."""
+    """The processed bytes of a note: their hash, and the stat stamp they had (-1: not known),
+    trusted as the vault index trusts one (`vault.index.trusted`: ctime and inode too, never
+    within the timestamp window of the last change)."""
 
     hash: str
     size: int = -1
     mtime_ns: int = -1
+    ctime_ns: int = -1
+    ino: int = -1
+    seen_ns: int = -1
+
+    @classmethod
+    def of(cls, content_hash: str, st: os.stat_result, *, seen_ns: int) -> Seen:
+        return cls(content_hash, **stamp(st, seen_ns=seen_ns))
+
+    def still(self, st: os.stat_result) -> bool:
+        """The file still holds these bytes, by its stat alone."""
+        return trusted(self._stamp(), st)
+
+    def _stamp(self) -> dict[str, int]:
+        return {"size": self.size, "mtime_ns": self.mtime_ns, "ctime_ns": self.ctime_ns,
+                "ino": self.ino, "seen_ns": self.seen_ns}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,24 +228,25 @@ class Survey:
 
 
 def survey(root: Path, known: Mapping[str, Seen], *, exclude: tuple[str, ...] = ()) -> Survey:
-    """Walk the vault; hash only the notes whose size or mtime differ from the known ones."""
+    """Walk the vault; hash only the notes whose stat stamp is not trusted (`Seen.still`)."""
     changed: list[str] = []
     seen: dict[str, Seen] = {}
     present: set[str] = set()
     base = root.resolve()
     cut = len(str(base)) + 1
+    seen_ns = time.time_ns()  # before any stat: a stamp never looks older than it is
     # one scandir pass gives each note's stat; relative paths are sliced off as strings (a
     # `Path.relative_to` and a second `stat` per note were most of a large vault's start-up)
     for path, st in note_stats(base, exclude=exclude):
         rel = path[cut:].replace(os.sep, "/")
         present.add(rel)
         old = known.get(rel)
-        if old is not None and (old.size, old.mtime_ns) == (st.st_size, st.st_mtime_ns):
+        if old is not None and old.still(st):
             seen[rel] = old
             continue
         try:
             if old is not None and digest(Path(path).read_bytes()) == old.hash:
-                seen[rel] = Seen(old.hash, st.st_size, st.st_mtime_ns)
+                seen[rel] = Seen.of(old.hash, st, seen_ns=seen_ns)
             else:
                 changed.append(rel)
         except OSError:
@@ -247,7 +268,8 @@ def load_state(path: Path) -> dict[str, Seen]:
         if not isinstance(rel, str):
             continue  # a line cut short by a crash
         if isinstance(content_hash, str):
-            notes[rel] = Seen(content_hash, int(row.get("size", -1)), int(row.get("mtime_ns", -1)))
+            stamped = {k: int(row.get(k, -1)) for k in _STAMPED}
+            notes[rel] = Seen(content_hash, **stamped)
         else:
             notes.pop(rel, None)
     return notes
@@ -278,7 +300,7 @@ def _row(line: str) -> dict[str, Any]:
 def _lines(rows: Mapping[str, Seen | None]) -> str:
     return "".join(
         json.dumps({"path": rel, "hash": None} if seen is None else
-                   {"path": rel, "hash": seen.hash, "size": seen.size, "mtime_ns": seen.mtime_ns},
+                   {"path": rel, "hash": seen.hash, **seen._stamp()},
                    ensure_ascii=False) + "\n"
         for rel, seen in rows.items()
     )  # fmt: skip
