@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from vaultttc.engine.confidence import VOTE_MAP, Knots, calibrate
+from vaultttc.engine.confidence import IDENTITY, VOTE_MAP, Knots, calibrate
 from vaultttc.engine.tasks import Signal
 
 __all__ = [
@@ -77,6 +77,8 @@ def prior_map(kind: str, task: str) -> Knots:
     if kind in ("single", "trace"):
         value = SINGLE_PRIOR.get(task, 0.5)
         return ((0.0, value), (1.0, value))
+    if kind == "examples":  # its raw value is already the shipped maps' confidence
+        return IDENTITY
     if task == "code":
         return CODE_SELECTION_MAP if kind == "selection" else CODE_VOTE_MAP
     return VOTE_MAP
