@@ -33,7 +33,9 @@ raws = st.lists(st.floats(min_value=0, max_value=1), min_size=2, max_size=20)
 def test_every_fitted_map_is_monotone_and_a_probability(
     data: list[tuple[float, bool]], points: list[float]
 ) -> None:
-    for task, kind in (("question", "vote"), ("code", "selection"), ("question", "single")):
+    kinds = (("question", "vote"), ("code", "selection"), ("question", "single"),
+             ("code", "examples"))  # fmt: skip
+    for task, kind in kinds:
         knots = fit_shrunk(data, prior_map(kind, task))
         values = [calibrate(p, knots) for p in sorted(points)]
         assert all(0.0 <= v <= 1.0 for v in values)

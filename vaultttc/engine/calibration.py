@@ -26,8 +26,10 @@ stays near the prior; with many it is their isotonic fit. Why these numbers:
 
 Kinds without a map of their own fall back (`FALLBACK`): a weighted vote to the model's plain
 vote map, a trace-confidence sample to its single-sample map (a flat map: the model's
-single-sample accuracy), then to the prior. Pure; the outcomes are read and written by
-`vault.calibration_store`.
+single-sample accuracy), then to the prior. Code checked only by its stub's examples is
+`examples` evidence whose raw value is already the shipped maps' confidence, so its prior is
+the identity: until the vault has 30 such outcomes, the confidence stays what those maps say.
+Pure; the outcomes are read and written by `vault.calibration_store`.
 """
 
 from __future__ import annotations

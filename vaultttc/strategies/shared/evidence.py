@@ -64,8 +64,9 @@ def examples_signal(
 
 def twin_task(task: Task) -> Task | None:
     """A code task with a test fence as an unlabelled copy of it would be: the stub's examples
-    are all that check it (None for any other task)."""
-    if task.kind != "code" or not (task.tests or "").strip() or not task.stub:
+    are all that check it (None for any other task, and for a stub without `>>>` examples,
+    whose twin nothing would check: no run is spent on it)."""
+    if task.kind != "code" or not (task.tests or "").strip() or ">>>" not in (task.stub or ""):
         return None
     return replace(task, tests=None)
 
