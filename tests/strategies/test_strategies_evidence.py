@@ -136,3 +136,16 @@ def test_code_checked_by_its_examples_alone_learns_from_its_labelled_twin(
     taught, _ = ask(strategy, wrong, task=LABELLED_CODE, verifier=verifier, samples=samples)
     assert taught.status == "failed"
     assert taught.signal == dataclasses.replace(signal, label=False)
+
+
+def test_a_program_that_does_not_run_is_failed_and_teaches_the_vault_nothing() -> None:
+    broken = ["    return x +\n"]  # a syntax error: it never runs
+    verifier = PythonVerifier(allow_exec=True, timeout_s=5)
+    bare = dataclasses.replace(LABELLED_CODE, stub='def add_one(x):\n    """Plus one."""\n')
+    alone, _ = ask("direct", broken, task=dataclasses.replace(bare, tests=None), verifier=verifier)
+    assert alone.status == "failed" and alone.confidence == 0.0
+    taught, _ = ask("direct", broken, task=bare, verifier=verifier)
+    assert taught.status == "failed" and taught.signal is None
+    # a program that runs but is wrong is an example of what one unchecked sample is worth
+    wrong, _ = ask("direct", ["    return x\n"], task=bare, verifier=verifier)
+    assert wrong.signal == Signal("single", 1.0, False, "code")

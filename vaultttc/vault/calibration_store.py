@@ -138,8 +138,8 @@ def _calibrated(done: Answered, book: Book) -> Answered:
     outcome = done.outcome
     if outcome is None or outcome.signal is None or outcome.signal.label is not None:
         return done
-    unchecked = outcome.evidence in ("vote", "none")
-    if not unchecked and outcome.signal.kind != "examples":  # checked, or a judge's grade
-        return done
+    examples = outcome.signal.kind == "examples"  # its map learned from passes and failures
+    if not examples and (outcome.evidence not in ("vote", "none") or outcome.status == "failed"):
+        return done  # checked, a judge's grade, or a program that does not run: not a map's
     value = book.confidence(outcome.provider, outcome.model, outcome.signal)
     return replace(done, outcome=replace(outcome, confidence=round(value, 4)))

@@ -30,11 +30,13 @@ from vaultttc.strategies.shared.common import Candidate, Tally
 __all__ = [
     "LABELLING",
     "VoteEvidence",
+    "crashed",
     "examples_signal",
     "label_of",
     "single_signal",
     "twin_signal",
     "twin_task",
+    "twin_verdict",
     "vote_evidence",
 ]
 
@@ -62,13 +64,27 @@ def examples_signal(
     return Signal("examples", round(raw, 6), label, task.kind)
 
 
-def twin_task(task: Task) -> Task | None:
+def twin_task(task: Task, *, runs: bool = False) -> Task | None:
     """A code task with a test fence as an unlabelled copy of it would be: the stub's examples
-    are all that check it (None for any other task, and for a stub without `>>>` examples,
-    whose twin nothing would check: no run is spent on it)."""
-    if task.kind != "code" or not (task.tests or "").strip() or ">>>" not in (task.stub or ""):
+    are all that check it. None for any other task, and for a stub without `>>>` examples
+    unless `runs` (that twin only checks the program runs: no run is spent on it otherwise)."""
+    if task.kind != "code" or not (task.tests or "").strip():
         return None
-    return replace(task, tests=None)
+    return replace(task, tests=None) if runs or ">>>" in (task.stub or "") else None
+
+
+async def twin_verdict(
+    verifier: Verifier | None, check: str, task: Task, *, runs: bool = False
+) -> Verdict | None:
+    """The verdict `check` gets on the task's twin (`twin_task`), None without a twin."""
+    twin = twin_task(task, runs=runs)
+    return await verifier.verify(check, twin) if twin is not None and verifier else None
+
+
+def crashed(verdict: Verdict | None) -> bool:
+    """A twin's verdict on a program that does not even run: the twin writes it as failed, with
+    the verifier's confidence, so it is no example of unchecked evidence."""
+    return verdict is not None and verdict.passed is False and verdict.evidence == "none"
 
 
 async def twin_signal(
@@ -76,11 +92,10 @@ async def twin_signal(
 ) -> Signal | None:
     """The `examples` evidence `check` would have had on the task's twin, labelled by the
     task's own verdict; None when there is no twin or its stub has no examples."""
-    twin = twin_task(task)
-    if twin is None or verifier is None or label is None:
+    if label is None:
         return None
-    found = examples_signal(await verifier.verify(check, twin), task, agreement=agreement)
-    return replace(found, label=label) if found is not None else None
+    twin = await twin_verdict(verifier, check, task)
+    return examples_signal(twin, task, agreement=agreement, label=label)
 
 
 def single_signal(chosen: Candidate, task: Task, *, label: bool | None = None) -> Signal:
