@@ -24,7 +24,8 @@ Beside each figure it prints what the figure itself can tell at this size:
   bias at this size: with one confidence for every answer and 80 answers, about 0.04);
 * `raw AUROC`: the AUROC of the raw evidence itself (vote posterior, single sample, agreement),
   captured before any map. A monotone map never ranks better than its input, so this is the
-  most any calibration of that evidence can reach.
+  most any calibration of that evidence can reach (answers a verifier failed, such as programs
+  that do not run, keep the verifier's confidence instead, which can rank them lower still).
 
 ECE uses 10 equal-width bins (Guo et al., 2017; the reliability tables `vaultttc calibration`
 prints use the same bins). It is the binning the field reports, it was fixed before any map was
