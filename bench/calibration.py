@@ -15,6 +15,23 @@ prints accuracy, mean samples, and ECE and AUROC before and after, per strategy:
 self-consistency and adaptive-consistency on every pool, best-of-n on CodeT. Targets: ECE <=
 0.05 for every strategy and AUROC >= 0.85 for votes, after.
 
+Beside each figure it prints what the figure itself can tell at this size:
+
+* `± sd`: the bootstrap standard deviation (1,000 resamples of the unlabelled half's answers)
+  of the ECE and AUROC: the sampling error of the measurement, whatever the method;
+* `floor`: the ECE a perfectly calibrated confidence would still show here, the mean ECE when
+  each answer is right with exactly the probability its confidence says (the estimator's own
+  bias at this size: with one confidence for every answer and 80 answers, about 0.04);
+* `raw AUROC`: the AUROC of the raw evidence itself (vote posterior, single sample, agreement),
+  captured before any map. A monotone map never ranks better than its input, so this is the
+  most any calibration of that evidence can reach (answers a verifier failed, such as programs
+  that do not run, keep the verifier's confidence instead, which can rank them lower still).
+
+ECE uses 10 equal-width bins (Guo et al., 2017; the reliability tables `vaultttc calibration`
+prints use the same bins). It is the binning the field reports, it was fixed before any map was
+fitted, and where the maps are flat (a single sample, a vote that is nearly always unanimous)
+every answer falls in one bin and any binning gives the same number.
+
     python bench/calibration.py              # everything (minutes on 2 cores)
     python bench/calibration.py --quick      # 60 problems per pool
 """
@@ -23,16 +40,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
+import random
 import shutil
+import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import stopping
 import strategies as bench
@@ -41,6 +63,7 @@ from vaultttc.engine.calibration import Labelled, fit_shrunk
 from vaultttc.engine.confidence import IDENTITY, expected_calibration_error
 from vaultttc.engine.reliability import auroc, reliability
 from vaultttc.engine.runner import RunOptions
+from vaultttc.notes.compose import Answered
 from vaultttc.vault.calibration_store import STORE_FILE, CalibrationStore
 from vaultttc.vault.session import RunContext, run_paths
 
@@ -106,6 +129,42 @@ async def run(root: Path, folder: str, pool: str, *, strategy: str, samples: int
     return sum(q.samples_used for q in questions) / max(1, len(questions))
 
 
+@contextmanager
+def raw_evidence(into: dict[str, float]) -> Iterator[None]:
+    """Record each answer's raw evidence (`Signal.raw`) as the run settles it, before any map."""
+    settle = CalibrationStore.settle
+
+    def recording(
+        store: CalibrationStore, jobs: Any, answered: Mapping[str, Answered], **kwargs: Any
+    ) -> dict[str, Answered]:
+        for qid, done in answered.items():
+            if done.outcome is not None and done.outcome.signal is not None:
+                into[qid] = done.outcome.signal.raw
+        return settle(store, jobs, answered, **kwargs)
+
+    with mock.patch.object(CalibrationStore, "settle", recording):
+        yield
+
+
+def spread(pairs: Pairs, metric: Callable[[Pairs], float | None], *, draws: int = 1000) -> float:
+    """The bootstrap standard deviation of `metric` over resamples of `pairs` (seeded)."""
+    rng = random.Random(0)
+    values = [metric(rng.choices(pairs, k=len(pairs))) for _ in range(draws)]
+    found = [v for v in values if v is not None]
+    return statistics.stdev(found) if len(found) > 1 else 0.0
+
+
+def ece_floor(pairs: Pairs, *, draws: int = 1000) -> float:
+    """The mean ECE of these confidences when each answer is right with exactly the probability
+    its confidence says: what a perfectly calibrated confidence still measures at this size."""
+    rng = random.Random(0)
+    confidences = [p for p, _ in pairs]
+    return statistics.fmean(
+        expected_calibration_error([(p, rng.random() < p) for p in confidences])
+        for _ in range(draws)
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
     pool: str
@@ -116,9 +175,14 @@ class Row:
     after: Pairs
     outcomes: int
     labelled: tuple[Labelled, ...] = ()
+    raw: Pairs = dataclasses.field(default_factory=list)
 
 
-async def score(root: Path, pool: str, problems: Sequence[bench.Problem]) -> tuple[Pairs, float]:
+async def score(
+    root: Path, pool: str, problems: Sequence[bench.Problem], *, raw: Mapping[str, float]
+) -> tuple[Pairs, Pairs, float]:
+    """The unlabelled half's (written confidence, correct) and (raw evidence, correct) pairs, and
+    its accuracy."""
     written = bench.read_written(root / "unlabelled")
     if pool == bench.CODET:
         correct = await bench.score_code(problems, written, {})
@@ -126,7 +190,8 @@ async def score(root: Path, pool: str, problems: Sequence[bench.Problem]) -> tup
         correct = bench.score_dates(problems, written)
     pairs = [(written[p.id].confidence if p.id in written else 0.0, ok)
              for p, ok in zip(problems, correct, strict=True)]  # fmt: skip
-    return pairs, sum(correct) / max(1, len(correct))
+    raws = [(raw.get(p.id, 0.0), ok) for p, ok in zip(problems, correct, strict=True)]
+    return pairs, raws, sum(correct) / max(1, len(correct))
 
 
 async def bench_pool(name: str, pool: str, runs: Sequence[tuple[str, int]], *, work: Path,
@@ -139,14 +204,16 @@ async def bench_pool(name: str, pool: str, runs: Sequence[tuple[str, int]], *, w
         root = work / f"{name}-{strategy}"
         problems, root = build(root, pool, limit)
         n = samples or every
-        drawn = await run(root, "unlabelled", pool, strategy=strategy, samples=n)
-        before, accuracy = await score(root, pool, problems)
+        raw: dict[str, float] = {}
+        with raw_evidence(raw):
+            drawn = await run(root, "unlabelled", pool, strategy=strategy, samples=n)
+        before, raws, accuracy = await score(root, pool, problems, raw=raw)
         await run(root, "labelled", pool, strategy=strategy, samples=n)
         labelled = tuple(CalibrationStore(root / ".vaultttc" / STORE_FILE).outcomes())
         outcomes = len(labelled)
         await run(root, "unlabelled", pool, strategy=strategy, samples=n)
-        after, _ = await score(root, pool, problems)
-        row = Row(name, strategy, 100 * accuracy, drawn, before, after, outcomes, labelled)
+        after, _, _ = await score(root, pool, problems, raw=raw)
+        row = Row(name, strategy, 100 * accuracy, drawn, before, after, outcomes, labelled, raws)
         out.append(row)
         print(f"  {name:5} {strategy:22} done in {time.perf_counter() - started:.0f}s "
               f"({outcomes} labelled outcomes)", flush=True)  # fmt: skip
@@ -179,18 +246,29 @@ def detail(rows: Sequence[Row]) -> None:
         print(f"  {r.pool:6} {r.strategy:22} {cells}")
 
 
+def _ece(pairs: Pairs) -> str:
+    sd = spread(pairs, expected_calibration_error)
+    return f"{expected_calibration_error(pairs):.3f}±{sd:.3f}"
+
+
+def _area(pairs: Pairs) -> str:
+    value = auroc(pairs)
+    return "  -        " if value is None else f"{value:.3f}±{spread(pairs, auroc):.3f}"
+
+
 def table(rows: Sequence[Row]) -> None:
-    print("\npool   strategy               accuracy samples  ECE before  after   "
-          "AUROC before  after  outcomes")  # fmt: skip
+    print("\npool   strategy               accuracy samples  n    ECE before   ECE after    floor"
+          "   AUROC before AUROC after  raw AUROC    outcomes")  # fmt: skip
     for r in rows:
         print(
-            f"{r.pool:6} {r.strategy:22} {r.accuracy:6.1f}% {r.samples:7.2f}  "
-            f"{expected_calibration_error(r.before):9.3f} "
-            f"{expected_calibration_error(r.after):6.3f}"
-            f"   {_auroc(r.before):>11} {_auroc(r.after):>6}  {r.outcomes:8d}"
+            f"{r.pool:6} {r.strategy:22} {r.accuracy:6.1f}% {r.samples:7.2f} {len(r.after):4d}  "
+            f"{_ece(r.before)}  {_ece(r.after)}  {ece_floor(r.after):.3f}   "
+            f"{_area(r.before)}  {_area(r.after)}  {_area(r.raw)}  {r.outcomes:8d}"
         )
     print(
         "\ntargets after self-calibration: ECE <= 0.05 for every strategy, AUROC >= 0.85 for votes"
+        "\n(± is the bootstrap sd; floor, what a perfectly calibrated confidence measures here;"
+        "\nraw AUROC, the most a monotone map of the evidence can reach)"
     )
     for r in rows:
         ece = expected_calibration_error(r.after)
@@ -198,7 +276,8 @@ def table(rows: Sequence[Row]) -> None:
         vote = r.strategy != "direct"
         verdict = "met" if ece <= 0.05 and (not vote or (area or 0) >= 0.85) else "NOT met"
         print(f"  {r.pool:6} {r.strategy:22} ECE {ece:.3f}"
-              + (f"  AUROC {_auroc(r.after)}" if vote else "") + f"  {verdict}")  # fmt: skip
+              + (f"  AUROC {_auroc(r.after)} (raw {_auroc(r.raw)})" if vote else "")
+              + f"  {verdict}")  # fmt: skip
 
 
 async def main(argv: Sequence[str] | None = None) -> None:

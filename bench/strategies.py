@@ -19,6 +19,7 @@ program behaviour is memoised for the whole bench).
     python bench/strategies.py            # everything (a few minutes on 2 cores)
     python bench/strategies.py --quick    # 40 problems per pool
     python bench/strategies.py --fit      # refit the calibration maps of vaultttc.engine.confidence
+    python bench/strategies.py --pools codet --only adaptive-consistency   # early stopping alone
 
 Verdicts are cached by (candidate, tests, check) digest within one run.
 """
@@ -625,6 +626,7 @@ async def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--fit", action="store_true", help="refit the calibration maps")
     parser.add_argument("--pools", default="vcot,fcot,codet,codet-check")
     parser.add_argument("--save", type=Path, help="write every (confidence, correct) pair here")
+    parser.add_argument("--only", help="run only these strategies (comma-separated)")
     args = parser.parse_args(argv)
     limit = 40 if args.quick else None
     plan = {k: (v, DATE_RUNS) for k, v in DATE_POOLS.items()}
@@ -639,6 +641,8 @@ async def main(argv: Sequence[str] | None = None) -> None:
                 stack.enter_context(mock.patch.object(confidence, name, confidence.IDENTITY))
         for name in args.pools.split(","):
             pool, runs = plan[name]
+            if args.only:
+                runs = [r for r in runs if r[0] in args.only.split(",")]
             print(f"{name}: {pool}", flush=True)
             results[name] = await bench_pool(name, pool, runs, limit=limit, work=Path(tmp))
             if any(s == "adaptive-consistency" for s, _ in runs):

@@ -15,6 +15,7 @@ from vaultttc.engine.calibration import (
     SINGLE_PRIOR,
     Book,
     Labelled,
+    fit_map,
     fit_shrunk,
     prior_confidence,
     prior_map,
@@ -33,7 +34,9 @@ raws = st.lists(st.floats(min_value=0, max_value=1), min_size=2, max_size=20)
 def test_every_fitted_map_is_monotone_and_a_probability(
     data: list[tuple[float, bool]], points: list[float]
 ) -> None:
-    for task, kind in (("question", "vote"), ("code", "selection"), ("question", "single")):
+    kinds = (("question", "vote"), ("code", "selection"), ("question", "single"),
+             ("code", "examples"))  # fmt: skip
+    for task, kind in kinds:
         knots = fit_shrunk(data, prior_map(kind, task))
         values = [calibrate(p, knots) for p in sorted(points)]
         assert all(0.0 <= v <= 1.0 for v in values)
@@ -127,3 +130,15 @@ def test_held_out_scores_each_outcome_with_a_map_fitted_on_the_others() -> None:
         Labelled("p", "m", "question", "vote", r, y, f"k{i}") for i, (r, y) in enumerate(data)
     ]
     assert [a.key for a in assess_all(outcomes)] == [("p", "m", "question", "vote")]
+
+
+def test_evidence_that_does_not_rank_its_answers_gets_a_flat_map() -> None:
+    prior = prior_map("vote", "question")
+    # right one time in four, whatever the raw value says: any step would be noise
+    noise = [(0.5 + (i % 7) / 14, i % 4 == 0) for i in range(200)]
+    assert len(fit_map(noise, prior)) == 1
+    assert calibrate(0.99, fit_map(noise, prior)) == pytest.approx(0.25, abs=0.03)
+    # raw values that do rank the answers keep their steps
+    ranked = [(i / 199, i % 10 < i // 20) for i in range(200)]
+    knots = fit_map(ranked, prior)
+    assert len(knots) > 2 and calibrate(0.05, knots) < 0.2 < 0.8 < calibrate(0.95, knots)

@@ -4,6 +4,7 @@ confidences a replay file recorded."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from vaultttc.engine.tasks import Settings, Signal, Task
 from vaultttc.providers.base import Capabilities
 from vaultttc.providers.replay import ReplayProvider
 from vaultttc.strategies import get_strategy
+from vaultttc.verifiers.python import PythonVerifier
 
 QUESTION = "Which planet is the largest?"
 
@@ -109,3 +111,41 @@ def test_more_agreement_never_lowers_an_unchecked_vote_and_a_tie_is_not_zero() -
         assert outcome.answer == "42"
         confidences.append(outcome.confidence)
     assert confidences == sorted(confidences) and confidences[0] > 0.0
+
+
+EXAMPLES_STUB = 'def add_one(x):\n    """Return x plus one.\n\n    >>> add_one(1)\n    2\n    """\n'
+LABELLED_CODE = Task(
+    id="c2", question="Implement `add_one`.", kind="code", stub=EXAMPLES_STUB,
+    tests="assert add_one(0) == 1\nassert add_one(5) == 6\n", entry_point="add_one",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(("strategy", "samples"), [("direct", 1), ("self-consistency", 3),
+                                                   ("best-of-n", 3)])  # fmt: skip
+def test_code_checked_by_its_examples_alone_learns_from_its_labelled_twin(
+    strategy: str, samples: int
+) -> None:
+    wrong = ["    return x + 1 if x < 3 else 0\n"] * 3  # passes the example, fails the tests
+    verifier = PythonVerifier(allow_exec=True, timeout_s=5)
+    unlabelled = dataclasses.replace(LABELLED_CODE, tests=None)
+    alone, _ = ask(strategy, wrong, task=unlabelled, verifier=verifier, samples=samples)
+    signal = alone.signal
+    assert alone.status == "verified" and signal is not None and signal.kind == "examples"
+    assert signal.label is None and alone.confidence == pytest.approx(signal.raw, abs=1e-4)
+    # the same answer where tests decide: failed, and a labelled example of the twin's evidence
+    taught, _ = ask(strategy, wrong, task=LABELLED_CODE, verifier=verifier, samples=samples)
+    assert taught.status == "failed"
+    assert taught.signal == dataclasses.replace(signal, label=False)
+
+
+def test_a_program_that_does_not_run_is_failed_and_teaches_the_vault_nothing() -> None:
+    broken = ["    return x +\n"]  # a syntax error: it never runs
+    verifier = PythonVerifier(allow_exec=True, timeout_s=5)
+    bare = dataclasses.replace(LABELLED_CODE, stub='def add_one(x):\n    """Plus one."""\n')
+    alone, _ = ask("direct", broken, task=dataclasses.replace(bare, tests=None), verifier=verifier)
+    assert alone.status == "failed" and alone.confidence == 0.0
+    taught, _ = ask("direct", broken, task=bare, verifier=verifier)
+    assert taught.status == "failed" and taught.signal is None
+    # a program that runs but is wrong is an example of what one unchecked sample is worth
+    wrong, _ = ask("direct", ["    return x\n"], task=bare, verifier=verifier)
+    assert wrong.signal == Signal("single", 1.0, False, "code")

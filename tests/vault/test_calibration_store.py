@@ -3,6 +3,7 @@ lines and other writers, and `settle` records labelled outcomes and calibrates u
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -103,3 +104,31 @@ def test_a_dry_run_teaches_nothing(tmp_path: Path) -> None:
     }
     store.settle([_job("q")], answered, record=False)
     assert store.outcomes() == [] and not store.path.exists()
+
+
+def test_code_checked_by_its_examples_takes_the_vaults_examples_map(tmp_path: Path) -> None:
+    store = CalibrationStore(tmp_path / "calibration.jsonl")
+    taught = Signal("examples", 0.8, label=False, task="code")
+    jobs = [_job(f"l{i}") for i in range(MIN_OUTCOMES)]
+    store.settle(jobs, {j.question.id: Answered("x", "y", _outcome("failed", "tests", taught))
+                        for j in jobs})  # fmt: skip
+    open_ = Signal("examples", 0.8, task="code")
+    checked = {"u": Answered("x", "y", _outcome("verified", "examples", open_))}
+    got = store.settle([_job("u")], checked, record=False)["u"].outcome
+    # every twin that passed its examples like this failed its tests: the prior's 0.8 shrinks
+    learned = PRIOR_WEIGHT * 0.8 / (MIN_OUTCOMES + PRIOR_WEIGHT)
+    assert got is not None and got.status == "verified"
+    assert got.confidence == pytest.approx(learned, abs=1e-3)
+
+
+def test_a_failed_answer_keeps_its_verifiers_confidence(tmp_path: Path) -> None:
+    store = CalibrationStore(tmp_path / "calibration.jsonl")
+    taught = Signal("single", 1.0, label=True, task="code")
+    jobs = [_job(f"l{i}") for i in range(MIN_OUTCOMES)]
+    store.settle(jobs, {j.question.id: Answered("x", "y", _outcome("verified", "tests", taught))
+                        for j in jobs})  # fmt: skip
+    crashed = dataclasses.replace(
+        _outcome("failed", "none", Signal("single", 1.0, task="code")), confidence=0.0
+    )
+    got = store.settle([_job("c")], {"c": Answered("x", "y", crashed)}, record=False)
+    assert got["c"].outcome == crashed  # not the vault's 0.9 for programs that run

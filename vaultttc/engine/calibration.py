@@ -24,22 +24,29 @@ stays near the prior; with many it is their isotonic fit. Why these numbers:
 * `PRIOR_WEIGHT` = 5 pseudo-outcomes per block: a block of ten outcomes moves two thirds of the
   way from the prior to what they show, a block of forty nine tenths.
 
+`fit_map` chooses between that stepped map and a flat one (the kind's shrunk accuracy) by
+squared error on `FOLDS` held-out folds of the vault's own outcomes: steps the other folds do
+not confirm are noise (evidence that does not rank its answers), and the flat map is kept.
+
 Kinds without a map of their own fall back (`FALLBACK`): a weighted vote to the model's plain
 vote map, a trace-confidence sample to its single-sample map (a flat map: the model's
-single-sample accuracy), then to the prior. Pure; the outcomes are read and written by
-`vault.calibration_store`.
+single-sample accuracy), then to the prior. Code checked only by its stub's examples is
+`examples` evidence whose raw value is already the shipped maps' confidence, so its prior is
+the identity: until the vault has 30 such outcomes, the confidence stays what those maps say.
+Pure; the outcomes are read and written by `vault.calibration_store`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from vaultttc.engine.confidence import VOTE_MAP, Knots, calibrate
+from vaultttc.engine.confidence import IDENTITY, VOTE_MAP, Knots, calibrate
 from vaultttc.engine.tasks import Signal
 
 __all__ = [
     "FALLBACK",
+    "FOLDS",
     "MIN_BLOCK",
     "MIN_OUTCOMES",
     "PRIOR_WEIGHT",
@@ -47,7 +54,9 @@ __all__ = [
     "Book",
     "Labelled",
     "MapKey",
+    "fit_map",
     "fit_shrunk",
+    "folds",
     "group_outcomes",
     "prior_confidence",
     "prior_map",
@@ -56,6 +65,9 @@ __all__ = [
 MIN_OUTCOMES = 30
 PRIOR_WEIGHT = 5.0
 MIN_BLOCK = 10
+FOLDS = 5
+
+Pair = tuple[float, bool]
 FALLBACK = {"weighted-vote": "vote", "trace": "single"}
 
 # The shipped priors, fitted like VOTE_MAP (`python bench/calibration.py --fit`: labelled
@@ -77,6 +89,8 @@ def prior_map(kind: str, task: str) -> Knots:
     if kind in ("single", "trace"):
         value = SINGLE_PRIOR.get(task, 0.5)
         return ((0.0, value), (1.0, value))
+    if kind == "examples":  # its raw value is already the shipped maps' confidence
+        return IDENTITY
     if task == "code":
         return CODE_SELECTION_MAP if kind == "selection" else CODE_VOTE_MAP
     return VOTE_MAP
@@ -156,6 +170,35 @@ def fit_shrunk(
     )
 
 
+def folds(pairs: Sequence[Pair]) -> Iterator[tuple[list[Pair], list[Pair]]]:
+    """(train, test) for each of `FOLDS` folds (fold = index mod FOLDS)."""
+    for fold in range(min(FOLDS, len(pairs))):
+        yield (
+            [p for i, p in enumerate(pairs) if i % FOLDS != fold],
+            [p for i, p in enumerate(pairs) if i % FOLDS == fold],
+        )
+
+
+def _squared_error(knots: Knots, pairs: Sequence[Pair]) -> float:
+    return sum((calibrate(raw, knots) - (1.0 if y else 0.0)) ** 2 for raw, y in pairs)
+
+
+def fit_map(pairs: Sequence[Pair], prior: Knots) -> Knots:
+    """The vault's map for one kind: the shrunk isotonic fit, or the flat one (the kind's
+    shrunk accuracy, one block) when that predicts held-out outcomes at least as well.
+
+    Isotonic regression makes a step of every lucky run even when the evidence does not rank
+    its answers (a model whose votes are unanimous whether right or wrong); a step the other
+    folds do not confirm is noise, and the flat map is then the better-calibrated one."""
+    if len(pairs) < 2 * MIN_BLOCK:
+        return fit_shrunk(pairs, prior)
+    stepped = flat = 0.0
+    for train, test in folds(pairs):
+        stepped += _squared_error(fit_shrunk(train, prior), test)
+        flat += _squared_error(fit_shrunk(train, prior, block=len(train)), test)
+    return fit_shrunk(pairs, prior, block=len(pairs) if flat <= stepped else MIN_BLOCK)
+
+
 def group_outcomes(outcomes: Iterable[Labelled]) -> dict[MapKey, list[tuple[float, bool]]]:
     """(raw, label) pairs per map key; a later outcome of the same `key` replaces an earlier."""
     latest: dict[tuple[MapKey, str], Labelled] = {}
@@ -177,7 +220,7 @@ class Book:
     @classmethod
     def fit(cls, outcomes: Iterable[Labelled]) -> Book:
         groups = group_outcomes(outcomes)
-        maps = {k: fit_shrunk(pairs, prior_map(k[3], k[2])) for k, pairs in groups.items()}
+        maps = {k: fit_map(pairs, prior_map(k[3], k[2])) for k, pairs in groups.items()}
         return cls(maps, {k: len(pairs) for k, pairs in groups.items()})
 
     def map_for(self, provider: str, model: str, signal: Signal) -> tuple[Knots, str]:

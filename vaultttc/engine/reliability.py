@@ -1,7 +1,7 @@
 """How well confidence is calibrated: held-out folds, ECE, AUROC and a reliability table.
 
 `assess` measures a kind's map the honest way: each outcome's confidence comes from a map fitted
-(`calibration.fit_shrunk`) on the *other* folds, so the numbers say how the vault's map does on
+(`calibration.fit_map`) on the *other* folds, so the numbers say how the vault's map does on
 answers it was not fitted on; the prior's numbers on the same outcomes stand beside them.
 `vaultttc calibration` prints these, and `bench/calibration.py` uses `auroc` and `reliability`.
 Pure.
@@ -14,10 +14,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from vaultttc.engine.calibration import (
+    FOLDS,
     MIN_OUTCOMES,
     Labelled,
     MapKey,
-    fit_shrunk,
+    fit_map,
+    folds,
     group_outcomes,
     prior_map,
 )
@@ -25,7 +27,6 @@ from vaultttc.engine.confidence import calibrate, expected_calibration_error
 
 __all__ = ["FOLDS", "Assessment", "Bin", "assess", "assess_all", "auroc", "reliability"]
 
-FOLDS = 5
 Pairs = Sequence[tuple[float, bool]]
 
 
@@ -72,12 +73,12 @@ def reliability(pairs: Pairs, *, bins: int = 10) -> list[Bin]:
 
 
 def held_out(pairs: Pairs, prior: tuple[tuple[float, float], ...]) -> list[tuple[float, bool]]:
-    """Each pair's confidence from the map fitted on the other folds (fold = index mod FOLDS)."""
+    """Each pair's confidence from the map fitted (`calibration.fit_map`, as the vault fits
+    its own) on the other folds (fold = index mod FOLDS)."""
     out = []
-    for fold in range(min(FOLDS, len(pairs))):
-        train = [p for i, p in enumerate(pairs) if i % FOLDS != fold]
-        knots = fit_shrunk(train, prior)
-        out += [(calibrate(raw, knots), y) for i, (raw, y) in enumerate(pairs) if i % FOLDS == fold]
+    for train, test in folds(pairs):
+        knots = fit_map(train, prior)
+        out += [(calibrate(raw, knots), y) for raw, y in test]
     return out
 
 

@@ -33,8 +33,9 @@ Evidence = Literal["reference", "tests", "examples", "check", "judge", "vote", "
 Status = Literal["verified", "consensus", "failed", "unverified"]
 # What calibration maps from: one unchecked sample (`single`, or `trace` with its token
 # confidence), a majority vote (`vote`, or `weighted-vote` by trace confidence), and best-of-n's
-# pick among candidates nothing could check (`selection`: agreement of their behaviour).
-SignalKind = Literal["single", "trace", "vote", "weighted-vote", "selection"]
+# pick among candidates nothing could check (`selection`: agreement of their behaviour); code
+# checked only by its stub's examples (`examples`: the confidence the shipped maps give it).
+SignalKind = Literal["single", "trace", "vote", "weighted-vote", "selection", "examples"]
 
 
 @dataclass(frozen=True, slots=True)

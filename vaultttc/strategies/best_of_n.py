@@ -14,9 +14,12 @@ Without a verifier it refuses (the seed's anti-pattern "No verifier in best-of-N
    member was sampled first; the group's first member is the answer.
 
 An unverified pick's confidence comes from its group's agreement (`selection` evidence,
-calibrated per model). A checked pick also carries a labelled example for the vault's
-calibration: what the selection would have picked with nothing to check it (the largest group
-of the candidates that run) and whether the check accepted that (`unchecked_signal`).
+calibrated per model); a code pick checked by its stub's examples alone is `examples` evidence,
+calibrated per model too. A checked pick also carries a labelled example for the vault's
+calibration: for a code task with a test fence and examples in its stub, what the selection
+picks on the task's twin, checked by the examples alone (`twin_selection`); otherwise what
+it would have picked with nothing to check it (the largest group of the candidates that run,
+`unchecked_signal`); each labelled by whether the check accepted that pick.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from vaultttc.strategies.shared.common import (
     tally,
     verify_unique,
 )
-from vaultttc.strategies.shared.evidence import label_of
+from vaultttc.strategies.shared.evidence import examples_signal, label_of, twin_task
 from vaultttc.strategies.shared.prompts import answer_request
 
 __all__ = [
@@ -48,6 +51,7 @@ __all__ = [
     "executed",
     "select",
     "selection_outcome",
+    "twin_selection",
     "unchecked_signal",
 ]
 
@@ -164,6 +168,8 @@ def selection_outcome(
     verdict = pick.verdict
     if pick.status == "unverified" and pick.chosen is not None:
         signal = Signal("selection", round(mode_posterior(pick.groups), 6), None, task.kind)
+    elif pick.chosen is not None and signal is None:
+        signal = examples_signal(verdict, task, agreement=mode_posterior(pick.counts))
     if pick.chosen is None or verdict is None:
         return no_answer(task, sampler, strategy=strategy, chosen=None, notes=notes)
     said = list(notes)
@@ -218,10 +224,44 @@ class BestOfN:
         pick = await select(candidates, verdicts, task, executed=ran, timeout_s=settings.timeout_s)
         signal = None
         if pick.status != "unverified" and pick.chosen is not None:
-            signal = await unchecked_signal(
+            signal = await twin_selection(
+                candidates,
+                verdicts,
+                task,
+                verifier=verifier,
+                executed=ran,
+                timeout_s=settings.timeout_s,
+            ) or await unchecked_signal(
                 candidates, verdicts, task, executed=ran, timeout_s=settings.timeout_s
             )
         return selection_outcome(task, sampler, pick, strategy=self.name, signal=signal)
+
+
+async def twin_selection(
+    candidates: Sequence[Candidate],
+    verdicts: Mapping[str, Verdict],
+    task: Task,
+    *,
+    verifier: Verifier,
+    executed: bool,
+    timeout_s: float,
+) -> Signal | None:
+    """What best-of-n picks on the task's twin (the stub's examples only, `shared.evidence`),
+    as `examples` evidence labelled by the verdict that pick got from the task's own tests."""
+    twin = twin_task(task)
+    if twin is None:
+        return None
+    checked = await verify_unique(verifier, candidates, twin)
+    pick = await select(candidates, checked, twin, executed=executed, timeout_s=timeout_s)
+    if pick.chosen is None or pick.status == "unverified":
+        return None
+    label = label_of(verdicts[pick.chosen.check])
+    agreement = mode_posterior(pick.counts)
+    return (
+        examples_signal(pick.verdict, task, agreement=agreement, label=label)
+        if label is not None
+        else None
+    )
 
 
 async def unchecked_signal(

@@ -7,9 +7,10 @@ one write each, so a daemon and a command-line run can share the file; a store r
 others appended before it settles a run. A line it cannot read is skipped, never fatal.
 
 `settle` is the one place a run's outcomes meet the vault's calibration: labelled ones are
-recorded, unchecked ones get their confidence from the vault's map (`Book`), which is the
-shipped prior until there are enough outcomes. Must not: decide what counts as enough, or fit
-anything itself (both are `engine.calibration`'s).
+recorded, unchecked ones (and code checked only by its stub's examples) get their confidence
+from the vault's map (`Book`), which is the shipped prior until there are enough outcomes.
+Must not: decide what counts as enough, or fit anything itself (both are
+`engine.calibration`'s).
 """
 
 from __future__ import annotations
@@ -136,7 +137,8 @@ def _calibrated(done: Answered, book: Book) -> Answered:
     outcome = done.outcome
     if outcome is None or outcome.signal is None or outcome.signal.label is not None:
         return done
-    if outcome.evidence not in ("vote", "none"):  # checked, or a judge's grade: not a map's
-        return done
+    examples = outcome.signal.kind == "examples"  # its map learned from passes and failures
+    if not examples and (outcome.evidence not in ("vote", "none") or outcome.status == "failed"):
+        return done  # checked, a judge's grade, or a program that does not run: not a map's
     value = book.confidence(outcome.provider, outcome.model, outcome.signal)
     return replace(done, outcome=replace(outcome, confidence=round(value, 4)))

@@ -9,20 +9,36 @@ confidence comes from it, so stopping and confidence use one piece of evidence.
 
 `label_of` says what a verdict teaches calibration: a reference answer's, the note's tests' or
 a check's pass or fail; a stub's few docstring examples and a judge's grade are too weak to
-label anything. Pure.
+label anything. A code answer checked by its stub's examples alone is `examples` evidence:
+its raw value is the confidence the shipped maps give that verdict (`examples_signal`), which
+the vault's map then recalibrates per model. A code task with a test fence teaches that map
+through its *twin* (`twin_task`): the same task with the stub's examples only, the evidence an
+unlabelled copy of the question would have had. Pure, but for `twin_signal`, which asks the
+verifier.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from vaultttc.engine.confidence import mode_posterior
-from vaultttc.engine.tasks import Signal, SignalKind, Task, Verdict
+from vaultttc.engine.confidence import mode_posterior, verified_confidence
+from vaultttc.engine.tasks import Signal, SignalKind, Task, Verdict, Verifier
 from vaultttc.engine.trace import weigh
 from vaultttc.strategies.shared.common import Candidate, Tally
 
-__all__ = ["LABELLING", "VoteEvidence", "label_of", "single_signal", "vote_evidence"]
+__all__ = [
+    "LABELLING",
+    "VoteEvidence",
+    "crashed",
+    "examples_signal",
+    "label_of",
+    "single_signal",
+    "twin_signal",
+    "twin_task",
+    "twin_verdict",
+    "vote_evidence",
+]
 
 
 LABELLING = ("reference", "tests", "check")  # verdicts a vault may learn from
@@ -33,6 +49,53 @@ def label_of(verdict: Verdict | None) -> bool | None:
     if verdict is None or verdict.passed is None or verdict.evidence not in LABELLING:
         return None
     return verdict.passed
+
+
+def examples_signal(
+    verdict: Verdict | None, task: Task, *, agreement: float, label: bool | None = None
+) -> Signal | None:
+    """A verdict of the stub's examples as evidence to calibrate (None for any other verdict)."""
+    if verdict is None or verdict.evidence != "examples" or verdict.passed is None:
+        return None
+    raw = verified_confidence(
+        evidence=verdict.evidence, strength=verdict.strength, passed=verdict.passed,
+        score=verdict.score, agreement=agreement,
+    )  # fmt: skip
+    return Signal("examples", round(raw, 6), label, task.kind)
+
+
+def twin_task(task: Task, *, runs: bool = False) -> Task | None:
+    """A code task with a test fence as an unlabelled copy of it would be: the stub's examples
+    are all that check it. None for any other task, and for a stub without `>>>` examples
+    unless `runs` (that twin only checks the program runs: no run is spent on it otherwise)."""
+    if task.kind != "code" or not (task.tests or "").strip():
+        return None
+    return replace(task, tests=None) if runs or ">>>" in (task.stub or "") else None
+
+
+async def twin_verdict(
+    verifier: Verifier | None, check: str, task: Task, *, runs: bool = False
+) -> Verdict | None:
+    """The verdict `check` gets on the task's twin (`twin_task`), None without a twin."""
+    twin = twin_task(task, runs=runs)
+    return await verifier.verify(check, twin) if twin is not None and verifier else None
+
+
+def crashed(verdict: Verdict | None) -> bool:
+    """A twin's verdict on a program that does not even run: the twin writes it as failed, with
+    the verifier's confidence, so it is no example of unchecked evidence."""
+    return verdict is not None and verdict.passed is False and verdict.evidence == "none"
+
+
+async def twin_signal(
+    verifier: Verifier | None, check: str, task: Task, *, agreement: float, label: bool | None
+) -> Signal | None:
+    """The `examples` evidence `check` would have had on the task's twin, labelled by the
+    task's own verdict; None when there is no twin or its stub has no examples."""
+    if label is None:
+        return None
+    twin = await twin_verdict(verifier, check, task)
+    return examples_signal(twin, task, agreement=agreement, label=label)
 
 
 def single_signal(chosen: Candidate, task: Task, *, label: bool | None = None) -> Signal:

@@ -3,8 +3,10 @@
 The strategies differ only in the request they send; this module draws that one sample, reads
 the answer out of its text (never its thinking), verifies it when a verifier exists, and
 returns the outcome with its evidence (`single`, or `trace` with a trace confidence): an
-unchecked sample is worth its model's calibrated single-sample accuracy. No prompt building
-and no retries here.
+unchecked sample is worth its model's calibrated single-sample accuracy; code checked by its
+stub's examples alone is `examples` evidence (`shared.evidence`). A labelled code sample whose
+program would not even run on the task's twin teaches nothing: the twin writes it as failed.
+No prompt building and no retries here.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from vaultttc.engine.sampling import Sampler
 from vaultttc.engine.tasks import Outcome, Status, Task, Verifier
 from vaultttc.providers.base import Request
 from vaultttc.strategies.shared.common import candidate, finish, no_answer
-from vaultttc.strategies.shared.evidence import label_of, single_signal
+from vaultttc.strategies.shared.evidence import (
+    crashed,
+    examples_signal,
+    label_of,
+    single_signal,
+    twin_verdict,
+)
 
 __all__ = ["answer_once"]
 
@@ -39,7 +47,14 @@ async def answer_once(
     if chosen.key is None and task.kind != "code":
         return no_answer(task, sampler, strategy=strategy, chosen=chosen, notes=notes)
     verdict = await verifier.verify(chosen.check, task) if verifier is not None else None
-    signal = single_signal(chosen, task, label=label_of(verdict))
+    label, agreement = label_of(verdict), mode_posterior([1])
+    twin = None if label is None else await twin_verdict(verifier, chosen.check, task, runs=True)
+    evidence = (
+        examples_signal(verdict, task, agreement=agreement)
+        or examples_signal(twin, task, agreement=agreement, label=label)
+        or single_signal(chosen, task, label=label)
+    )
+    signal = None if crashed(twin) else evidence
     if verifier is None or verdict is None or verdict.passed is None:
         said = list(notes)
         if verifier is not None and verdict is not None:
@@ -50,7 +65,7 @@ async def answer_once(
             strategy=strategy,
             chosen=chosen,
             status="unverified",
-            confidence=prior_confidence(signal),
+            confidence=prior_confidence(evidence),
             evidence="none",
             agreed=1,
             notes=said,
@@ -64,7 +79,7 @@ async def answer_once(
         strength=verdict.strength,
         passed=verdict.passed,
         score=verdict.score,
-        agreement=mode_posterior([1]),
+        agreement=agreement,
     )
     return finish(
         task,

@@ -6,7 +6,9 @@ is allowed, otherwise for its program text. `decide` turns a tally into an outco
 (of the vote weighted by trace confidence when every sample has one, `shared.evidence`) is
 checked by the verifier when there is one (a pass makes it `verified`, a failure `failed`),
 and is `consensus` otherwise; the outcome carries the vote's evidence as its `Signal`, labelled
-by the verdict. Draws no samples itself.
+by the verdict (code checked by its stub's examples alone: `examples` evidence, and a code task
+with a test fence labels that evidence of its twin, `shared.evidence`). Draws no samples
+itself.
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ from vaultttc.engine.sampling import Sampler
 from vaultttc.engine.tasks import Outcome, Status, Task, Verifier
 from vaultttc.strategies.shared.behaviour import vote_keys
 from vaultttc.strategies.shared.common import Candidate, Tally, finish, no_answer
-from vaultttc.strategies.shared.evidence import label_of, single_signal, vote_evidence
+from vaultttc.strategies.shared.evidence import (
+    examples_signal,
+    label_of,
+    single_signal,
+    twin_signal,
+    vote_evidence,
+)
 
 __all__ = ["can_execute", "decide", "vote_keys"]
 
@@ -61,11 +69,15 @@ async def decide(
     votes = dict(vote.counts).get(evidence.winner, 0)
     said += [evidence.note, f"{votes} of {len(candidates)} samples agree"]
     verdict = await verifier.verify(chosen.check, task) if verifier is not None else None
-    label = label_of(verdict)
+    label, agreement = label_of(verdict), evidence.posterior
     signal = (
-        single_signal(chosen, task, label=label)
-        if len(candidates) == 1
-        else evidence.signal(task, label=label)
+        examples_signal(verdict, task, agreement=agreement)
+        or await twin_signal(verifier, chosen.check, task, agreement=agreement, label=label)
+        or (
+            single_signal(chosen, task, label=label)
+            if len(candidates) == 1
+            else evidence.signal(task, label=label)
+        )
     )
     if verdict is None or verdict.passed is None:
         if verifier is not None and verdict is not None:
@@ -92,7 +104,7 @@ async def decide(
         strength=verdict.strength,
         passed=verdict.passed,
         score=verdict.score,
-        agreement=evidence.posterior,
+        agreement=agreement,
     )
     return finish(
         task,
