@@ -52,6 +52,7 @@ class NoteReport:
     diff: str | None = None
     written_hash: str | None = None
     skipped: str | None = None  # left alone on purpose (read-only), with the reason
+    stale: bool = False  # answered, but not saved: the note kept changing under the save
 
 
 @dataclass(frozen=True, slots=True)
