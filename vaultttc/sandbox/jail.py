@@ -120,12 +120,21 @@ def execute(config: Config) -> NoReturn:
 
 
 def probe(config: Config) -> None:
-    """Check that a locked-down child can run here: print "ok" when it could."""
+    """Check that a locked-down child, and a run's cell where runs get one, can be made here:
+    print "ok" when they could."""
     from vaultttc.sandbox import runs, view
 
-    pid = runs.fork(lambda: view.restrict(config["uid"], config["limits"], nproc=1))
-    ok = runs.wait(pid, 10.0) and runs.status(pid) == 0
-    print("ok" if ok else "the locked-down child failed", flush=True)
+    size = config["limits"]["tmp_mb"]
+    checks = {"the locked-down child": lambda: view.restrict(config["uid"], config["limits"],
+                                                             nproc=1)}  # fmt: skip
+    if runs.cells(config):
+        checks["a run's own namespaces"] = lambda: view.cell(tmp_mb=size, shm_mb=size)
+    for what, body in checks.items():
+        pid = runs.fork(body)
+        if not (runs.wait(pid, 10.0) and runs.status(pid) == 0):
+            print(f"{what} failed", flush=True)
+            return
+    print("ok", flush=True)
 
 
 if __name__ == "__main__":
