@@ -1,10 +1,9 @@
 """Inside the jail: the runs of a batch, several at once, each in a cell of its own.
 
-Loaded by `jail.py` by path (stdlib only, like the jail). A run is one source: a forked child
-that `exec`s it as `__main__` and, with a judge job, a second child beside it, the judge
-(`judge.py`), which runs the job against it over a socket and writes its report on a pipe only
-it holds. `schedule` keeps up to `parallel` runs going and hands back each result in input
-order, so a batch of looping candidates costs one timeout, not one per candidate.
+Loaded by `jail.py` by path (stdlib only). A run is one source, `exec`ed as `__main__` in a
+forked child, and with a judge job the judge (`judge.py`) beside it, which runs the job over a
+socket and writes its report on a pipe only it holds. `schedule` keeps up to `parallel` runs
+going, results in input order: looping candidates cost one timeout, not one each.
 
 With namespaces ("user", "root") every run is a cell: a supervisor unshares new mount, PID and
 IPC namespaces inside the jail's and becomes their pid 1, with a fresh /proc, /tmp and
@@ -59,7 +58,7 @@ if TYPE_CHECKING:  # annotations only: importing typing would slow every jail's 
         parallel: NotRequired[int]  # batch mode: runs at once (with cells, or without ns)
 
 
-__all__ = ["cells", "fork", "schedule", "status", "sweep", "wait"]
+__all__ = ["cells", "fork", "schedule", "status", "sweep"]
 
 
 def cells(config: Config) -> bool:
@@ -104,19 +103,15 @@ def _keep_fds(*fds: int) -> None:
     os.closerange(len(fds), 65536)
 
 
-def _drop(uid: int | None, config: Config, *, nproc: int) -> None:
-    from vaultttc.sandbox import view
-
-    view.restrict(uid, config["limits"], nproc=nproc)
-
-
 def candidate(
     config: Config, source: str, *, uid: int | None, cwd: str, fds: tuple[int, ...]
 ) -> None:
     """In the candidate's child: run `source` as `__main__`, then serve the judge if any."""
+    from vaultttc.sandbox import view
+
     _keep_fds(os.open(os.devnull, os.O_RDONLY), *fds)
     os.chdir(cwd)
-    _drop(uid, config, nproc=config["limits"]["nproc"])
+    view.restrict(uid, config["limits"], nproc=config["limits"]["nproc"])
     os.environ.clear()
     os.environ.update(config["env"], HOME=cwd, TMPDIR=cwd)
     sys.argv = ["<candidate>"]
@@ -139,7 +134,7 @@ def judge_child(
     null = os.open(os.devnull, os.O_RDWR)
     _keep_fds(null, null, null, link, report)
     os.chdir(cwd)
-    _drop(uid, config, nproc=1)
+    view.restrict(uid, config["limits"], nproc=1)
     view.nondumpable()
     outcome = judge.judge(config["judge"], socket.socket(fileno=3), data=data)
     os.write(4, json.dumps(outcome).encode())
@@ -227,20 +222,6 @@ def status(pid: int) -> int | None:
     return None
 
 
-def wait(pid: int, timeout: float) -> bool:
-    """True when `pid` exits within `timeout` seconds (it is not reaped here)."""
-    fd = _pidfd(pid)
-    if fd is None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not _exited(pid):
-            time.sleep(0.002)
-        return time.monotonic() < deadline
-    try:
-        return bool(select.select([fd], [], [], max(0.0, timeout))[0])
-    finally:
-        os.close(fd)
-
-
 def _pidfd(pid: int) -> int | None:
     try:
         return os.pidfd_open(pid)
@@ -256,14 +237,19 @@ def schedule(
     config: Config, sources: list[str], data: list[Any], *, base: str,
     emit: Callable[[dict[str, object]], None],
 ) -> None:  # fmt: skip
-    """Run every source, up to `config["parallel"]` at once, and `emit` each result in order."""
+    """Run every source, up to `config["parallel"]` at once, and `emit` each result in order.
+
+    A run starts when none has started in the last `patience` seconds: quick runs go one after
+    another (the jails already keep every core busy, and a wall-clock timeout should measure the
+    code, not its neighbours), slow or looping ones do not hold up the rest."""
     parallel = max(1, int(config.get("parallel", 1))) if cells(config) or not config["ns"] else 1
     block, limit = config["uid"], config["limits"]["timeout_s"]
+    patience = min(0.25, limit / 8)
     waiting, shown = list(range(len(sources))), 0
     going: dict[int, tuple[_Run, int | None]] = {}
     done: dict[int, dict[str, object]] = {}
     while waiting or going:
-        while waiting and len(going) < parallel:
+        while waiting and len(going) < parallel and _quiet(going, patience):
             i = waiting.pop(0)
             uids: list[int | None] = (
                 [None, None] if block is None else [block + 2 * i, block + 2 * i + 1]
@@ -271,7 +257,7 @@ def schedule(
             run = _Run(i, uids, deadline=time.monotonic() + limit)
             _start(config, run, (sources[i], data[i]), base=base)
             going[i] = (run, _pidfd(run.pids[-1]))
-        _wait(going)
+        _wait(going, wake=patience if waiting and len(going) < parallel else None)
         for i, (run, pidfd) in list(going.items()):
             if run.ended or time.monotonic() >= run.deadline:
                 del going[i]
@@ -283,8 +269,15 @@ def schedule(
             shown += 1
 
 
-def _wait(going: dict[int, tuple[_Run, int | None]]) -> None:
-    """Until a run ends, a judge's report comes in, or the first deadline passes."""
+def _quiet(going: dict[int, tuple[_Run, int | None]], patience: float) -> bool:
+    """No run has started within the last `patience` seconds."""
+    now = time.monotonic()
+    return all(now - run.began >= patience for run, _ in going.values())
+
+
+def _wait(going: dict[int, tuple[_Run, int | None]], *, wake: float | None) -> None:
+    """Until a run ends, a judge's report comes in, the first deadline passes or, with `wake`,
+    the youngest run has gone on for that long."""
     watched: dict[int, tuple[_Run, bool]] = {}
     polled = False
     for run, pidfd in going.values():
@@ -295,7 +288,10 @@ def _wait(going: dict[int, tuple[_Run, int | None]]) -> None:
         else:
             polled = True
             run.ended = run.ended or _exited(run.pids[-1])
-    left = min(run.deadline for run, _ in going.values()) - time.monotonic()
+    ends = [run.deadline for run, _ in going.values()]
+    if wake is not None:
+        ends.append(max(run.began for run, _ in going.values()) + wake)
+    left = min(ends) - time.monotonic()
     if any(run.ended for run, _ in going.values()):
         left = 0.0
     ready = select.select(list(watched), [], [], max(0.0, min(left, 0.005) if polled else left))
