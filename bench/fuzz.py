@@ -36,7 +36,7 @@ def main(count: int) -> int:
     def first(kind: str, text: str) -> None:
         if kind not in examples:
             examples[kind] = text
-            print(f"found {kind}: {text[:400]}", flush=True)
+            print(f"found {kind}: {text}", flush=True)  # whole: a regression example
 
     @settings(max_examples=count, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))  # fmt: skip
