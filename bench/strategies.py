@@ -4,7 +4,7 @@ For each pool in ../shared/benchmarks/pools it builds a vault (question blocks f
 pools; for CodeT HumanEval, code tasks whose stub is the pool's `question` and whose test fence
 holds the usage examples of the original HumanEval docstring — `>>>` doctests or prose like
 "f(x) should return y" — turned into asserts; `codet-check` holds the same asserts as a
-`python check` fence instead, which `exec`s the candidate's program and calls it), runs it
+`python check` fence instead, which calls the candidate's entry point), runs it
 with `--provider replay:POOL` and each strategy through the same library call as `vaultttc
 run` (`session.run_paths`), reads the written answers back from the notes and scores them
 against `gold` (code: HumanEval's hidden `check()` in the sandbox). It prints accuracy, mean
@@ -224,13 +224,13 @@ def code_block(qid: str, entry: str, *, stub: str, asserts: Sequence[str]) -> st
 
 
 def check_block(qid: str, entry: str, *, stub: str, asserts: Sequence[str]) -> str:
-    """The code task with its examples as a `python check` fence: the check runs the candidate's
-    program and calls its entry point (no fence when there are no examples, as for tests)."""
+    """The code task with its examples as a `python check` fence: the check calls the candidate's
+    entry point, which runs in its own process beside the judge (no fence when there are no
+    examples, as for tests)."""
     block = code_block(qid, entry, stub=stub, asserts=())
     if not asserts:
         return block
-    check = ["ns = {}", "exec(answer, ns)", f"{entry} = ns[{entry!r}]", *asserts]
-    return block + "\n```python check\n" + "\n".join(check) + "\n```\n"
+    return block + "\n```python check\n" + "\n".join(asserts) + "\n```\n"
 
 
 def load_problems(pool: str, limit: int | None, *, checks: bool = False) -> list[Problem]:

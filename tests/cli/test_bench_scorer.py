@@ -129,11 +129,6 @@ def test_examples_become_a_check_fence_that_runs_the_candidate() -> None:
     block = bench.check_block("d", "double", stub=DOCTEST, asserts=asserts)
     [question] = parse_note(block, "n.md").questions
     assert question.kind == "code" and question.test is None and question.check is not None
-    assert question.check.code.splitlines() == [
-        "ns = {}",
-        "exec(answer, ns)",
-        "double = ns['double']",
-        *asserts,
-    ]
+    assert question.check.code.splitlines() == asserts  # they call the candidate's `double`
     bare = bench.check_block("d", "double", stub=DOCTEST, asserts=[])
     assert parse_note(bare, "n.md").questions[0].check is None

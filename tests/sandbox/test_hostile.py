@@ -58,7 +58,7 @@ def who(request: pytest.FixtureRequest, vault: Path) -> Iterator[dict[str, Any]]
         "files": {"targets": [str(t) for t in targets(vault)]},
         "network": {}, "kill": {}, "fork": {"marker": MARKER}, "memory": {},
         "ipc": {"key": 0x7A000000 + secrets.randbelow(1 << 20), "marker": MARKER},
-        "forged_verdicts": {}, "forged_examples": {},
+        "forged_verdicts": {}, "forged_checks": {}, "forged_examples": {},
     }  # fmt: skip
     bubblewrap = name == "bubblewrap"
     code = (f"import json, payloads; payloads.run(json.loads({json.dumps(specs)!r}),"
@@ -125,6 +125,12 @@ def test_ipc_objects_and_temp_files_do_not_outlive_their_candidate(who: dict[str
 
 def test_forged_passes_fail(who: dict[str, Any]) -> None:
     verdicts = dict(outcome(who, "forged_verdicts"))
+    assert verdicts.pop("good")[0] is True
+    assert {name: v[0] for name, v in verdicts.items()} == dict.fromkeys(verdicts, False)
+
+
+def test_forged_check_passes_fail(who: dict[str, Any]) -> None:
+    verdicts = dict(outcome(who, "forged_checks"))
     assert verdicts.pop("good")[0] is True
     assert {name: v[0] for name, v in verdicts.items()} == dict.fromkeys(verdicts, False)
 

@@ -24,6 +24,7 @@ from helpers import eventually
 from stub_server import Reply, StubServer, chat_body
 
 from vaultttc.engine.runner import RunOptions
+from vaultttc.notes.clean import clean_text
 from vaultttc.vault.files import read_note
 from vaultttc.vault.session import RunContext, VaultSession, vaults_for
 from vaultttc.watch.command import Daemon, WatchSettings
@@ -327,3 +328,58 @@ def test_with_execution_allowed_examples_run_and_their_outcome_is_recorded(
     assert after_the_one_write(w.lines, "howto.md") == [], "its own saves made a run"
     text = note.read_text(encoding="utf-8")
     assert "examples: 1 passed" in text and "print(40 + 2)" in text
+
+
+@pytest.mark.parametrize("undo", [False, True], ids=["keeps typing", "types, then undoes it all"])
+def test_an_author_who_keeps_typing_gets_the_answer_once_they_pause(
+    vault: Path, undo: bool
+) -> None:
+    """Saves collide with the author's edits for as long as they type; once they pause, the
+    answer lands, once, and the bytes they left are kept, even when those are the very bytes
+    the refused save had read."""
+    release, typing, typed = threading.Event(), threading.Event(), threading.Event()
+    head = question("How many divisors does 360 have?", "24")
+    start, keys = head + "Notes: ", "".join(f"{i % 10}" for i in range(1500))
+    tail = "Notes: " if undo else "Notes: " + keys + "\nThe author's last line.\n"
+
+    def slow(body: dict[str, Any]) -> Reply:
+        release.wait(30)
+        return Reply(body=chat_body("The answer is 24."))
+
+    def type_for_a_while(note: Path) -> None:
+        for i, key in enumerate(keys):  # ~3 s of keystrokes, each a save: never quiet for 0.2 s
+            with note.open("a", encoding="utf-8") as handle:
+                handle.write(key)
+            if i == 20:
+                typing.set()
+            threading.Event().wait(0.002)
+        note.write_text(head + tail, encoding="utf-8")  # the editor's last save
+        typed.set()
+
+    stub = StubServer().start()
+    try:
+        stub.enqueue("chat", slow)
+        (vault / ".vaultttc" / "config.toml").write_text(
+            f'[providers.openai-compatible]\nbase_url = "{stub.openai_url}"\n'
+            'model = "stub-model"\n', encoding="utf-8")  # fmt: skip
+        note = vault / "n.md"
+        with watching(vault, "openai-compatible") as w:
+            note.write_text(start, encoding="utf-8")
+            eventually(lambda: stub.count("chat") >= 1, "the question in flight")
+            typist = threading.Thread(target=type_for_a_while, args=(note,))
+            typist.start()
+            assert typing.wait(30)
+            release.set()  # the answer comes back while the author is still typing
+            typist.join(60)
+            assert typed.is_set()
+            eventually(lambda: answered(note), "the answer, once the author paused")
+            w.settle()
+            assert stub.count("chat") == 1, "the question was asked again"
+    finally:
+        release.set()
+        stub.stop()
+    loaded = read_note(note)
+    assert loaded.note.text.count(END) == 1
+    [asked] = loaded.note.questions
+    assert asked.answer is not None and "24" in asked.answer.body
+    assert clean_text(loaded.note) == head + tail  # every byte the author left, and no other

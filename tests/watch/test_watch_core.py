@@ -137,6 +137,18 @@ def test_a_run_that_wrote_nothing_marks_what_it_read() -> None:
     assert not s.processed("a.md", "read")
 
 
+def test_a_refused_save_runs_again_once_quiet_even_on_the_bytes_it_read() -> None:
+    """The author kept typing through every save attempt: the note runs again once quiet, and
+    the bytes it read count as unprocessed (the author may have typed back to them)."""
+    s = Scheduler(D)
+    s.apply(changed("a.md"), 0.0)
+    run_once(s, "a.md", now=D, result=Finished("read", again=True))
+    assert not s.processed("a.md", "read")
+    assert s.take_due(D + D / 2, 8) == []  # not before the note has been quiet for a while
+    run_once(s, "a.md", now=2 * D, result=Finished("read", "saved", 1))
+    assert s.take_due(10 * D, 8) == []  # saved: nothing more to do
+
+
 def test_a_deleted_notes_pending_work_is_dropped() -> None:
     s = Scheduler(D)
     s.apply(changed("a.md"), 0.0)

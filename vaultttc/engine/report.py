@@ -54,6 +54,7 @@ class NoteReport:
     written_hash: str | None = None
     skipped: str | None = None  # left alone on purpose (read-only), with the reason
     regressions: tuple[str, ...] = ()  # re-verification: verified answers that now fail
+    stale: bool = False  # answered, but not saved: the note kept changing under the save
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,6 +97,7 @@ class Verdict:
     strength: float
     evidence: Evidence
     detail: str = ""
+    timed_out: bool = False  # the candidate ran out of time: running it again would too
 
 
 class Verifier(Protocol):

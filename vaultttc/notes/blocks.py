@@ -349,7 +349,8 @@ def _section(tokens: Sequence[Token], i: int, *, offset: int, lines: Sequence[st
     level = int(tokens[i].tag[1:])
     end = heading.end  # after the section's last block: a new table never glues onto prose
     for token in tokens[i + 3 :]:
-        if token.type == "heading_open" and int(token.tag[1:]) <= level:
+        same = token.level == tokens[i].level  # a heading inside a callout ends nothing
+        if token.type == "heading_open" and same and int(token.tag[1:]) <= level:
             break
         if token.map is not None and token.level == tokens[i].level:
             end = max(end, _span(token, offset).end)

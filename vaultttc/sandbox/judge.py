@@ -8,7 +8,9 @@ plain values), then each test statement or docstring example on its own, and ret
 report the jail passes on. Every comparison, assertion and `repr` of a plain value happens
 here, with this process's own builtins; the candidate can answer calls, not change how they
 are judged, and it never holds the channel the report goes out on. In probe mode (behaviour
-voting) the judge records the `repr` of each probe call's result instead.
+voting) the judge records the `repr` of each probe call's result instead; in check mode it
+runs a question's `python check` fence once, on the run's `answer` and `completion` (strings
+the parent handed it, not the candidate), with the candidate's names at hand as for tests.
 
 Must not: import anything but the stdlib and its stdlib-only siblings (`wire`, `values`: the
 jail loads them by path), or run the candidate's code.
@@ -21,20 +23,22 @@ import builtins
 import contextlib
 import io
 import socket
+import traceback
 
 from vaultttc.sandbox import wire
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Literal, TypedDict
+    from typing import Any, Literal, NotRequired, TypedDict
 
     class Job(TypedDict):
-        mode: Literal["tests", "probe"]
+        mode: Literal["tests", "probe", "check"]
         tests: list[tuple[str, str, str, bool]]  # (kind "stmt"/"example", source, want, counts)
         prelude: list[str]  # the stub's import statements, run in the judge
         names: list[str]  # what the tests take from the candidate
         calls: list[str]  # probe mode: the calls to record
         budget: float  # probe mode: seconds per call
+        check: NotRequired[str]  # check mode: the `python check` fence, run on each run's data
 
 
 __all__ = ["judge", "serve"]
@@ -51,8 +55,11 @@ def serve(namespace: dict[str, Any], sock: socket.socket, *, alarm: float | None
     link.serve()
 
 
-def judge(job: Job, sock: socket.socket) -> dict[str, Any]:
-    """In the judge's process: run the job's tests (or probes) and return the report."""
+def judge(job: Job, sock: socket.socket, *, data: Any = None) -> dict[str, Any]:
+    """In the judge's process: run the job's tests, probes or check and return the report.
+
+    A check gets this run's `data`: the candidate's (answer, completion), as the parent gave
+    them (never as the candidate's process holds them)."""
     link = wire.Link(sock, names=None, serves=frozenset({"call"}))
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     for statement in job["prelude"]:
@@ -65,6 +72,11 @@ def judge(job: Job, sock: socket.socket) -> dict[str, Any]:
             namespace[name] = link.get(name)
     if job["mode"] == "probe":
         return {"probes": _probes(job["calls"], namespace, link, budget=job["budget"], ready=ready)}
+    if job["mode"] == "check":
+        answer, completion = data
+        namespace.update(answer=answer, completion=completion, score=None)
+        ended = ended and ended.replace("its tests", "its check")
+        return _check(job.get("check", ""), namespace, ended=ended)
     return _tests(job["tests"], namespace, link, ended=ended)
 
 
@@ -103,6 +115,38 @@ def _tests(
         passed += counts and ok
     return {"passed": passed, "counted": counted, "broken": broken, "failures": failures,
             "ended": ended}  # fmt: skip
+
+
+def _check(source: str, namespace: dict[str, Any], *, ended: str | None) -> dict[str, Any]:
+    """Run the check once: it passes when it raises nothing; `score`, when it sets a number
+    from 0 to 1, is its partial credit (anything else fails it)."""
+    if ended is not None:
+        return {"passed": False, "score": None, "error": ended}
+    passed, error = True, ""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            exec(compile(source, "<check>", "exec"), namespace)
+        except BaseException as exc:  # a check that raises or exits did not pass
+            passed, error = False, _raised(exc)
+    score = namespace.get("score")
+    if score is None:
+        return {"passed": passed, "score": None, "error": error}
+    if type(score) not in (int, float, bool) or not 0.0 <= score <= 1.0:
+        return {"passed": False, "score": None,
+                "error": error or "score must be a number from 0 to 1"}  # fmt: skip
+    return {"passed": passed, "score": float(score), "error": error}
+
+
+def _raised(exc: BaseException) -> str:
+    """`check line N: Type: message` for what a check raised."""
+    try:
+        text = str(exc)[:300]
+    except Exception:  # a message that cannot be shown is left out
+        text = ""
+    frames = traceback.extract_tb(exc.__traceback__)
+    lines = [f.lineno for f in frames if f.filename == "<check>"]
+    where = f"check line {lines[-1]}: " if lines else ""
+    return f"{where}{type(exc).__name__}: {text}".rstrip(": ")
 
 
 def _failure(source: str, exc: BaseException, *, compared: bool) -> str:

@@ -48,8 +48,8 @@ from vaultttc.sandbox import cgroup
 from vaultttc.sandbox.detect import NoIsolation, command, interpreter_paths, isolation, refusal
 
 if TYPE_CHECKING:
-    from vaultttc.sandbox.jail import Config, Limits
     from vaultttc.sandbox.judge import Job
+    from vaultttc.sandbox.runs import Config, Limits
 
 __all__ = [
     "DEFAULT_MAX_OUTPUT",
@@ -64,6 +64,7 @@ DEFAULT_MAX_OUTPUT = 256 * 1024
 PROCESSES = 4  # per candidate run: processes and threads of its tree
 _SECRET = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKIE|SESSION", re.I)
 _BATCH_MAX = 1000
+PARALLEL = 8  # runs of one batch going at once in one jail (each in its own cell)
 _THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 _uid_blocks = itertools.count()
 
@@ -188,9 +189,11 @@ async def _spawn(
     is kept.
     """
     _require()
-    pids = config["limits"]["nproc"] + 16  # the jail, the judge and the namespace's helpers
+    at_once = config.get("parallel", 1)  # runs going at once, each with the whole budget
+    pids = at_once * (config["limits"]["nproc"] + 4) + 16  # + judges, cells, the jail's own
+    memory = at_once * memory_mb + 64
     async with _slot():
-        with cgroup.run_group(isolation().cgroup, memory_mb=memory_mb + 64, pids=pids) as group:
+        with cgroup.run_group(isolation().cgroup, memory_mb=memory, pids=pids) as group:
             if group is not None:
                 config["cgroup"] = str(group)
             return await _communicate(command(config), stdin, timeout_s=timeout_s, cap=cap)
@@ -251,29 +254,34 @@ async def arun_python_batch(
     max_output: int = DEFAULT_MAX_OUTPUT,
     workers: int = 1,
     judge: Job | None = None,
+    judge_data: Sequence[Any] | None = None,
 ) -> list[SandboxResult]:
     """Run each source as its own `__main__` program, each with the full per-run limits.
 
     Sources share one jail per `workers` chunk (started once), each forked into a fresh
-    process group, temp directory (and uid, as root). With a `judge` job, each gets a judge
-    process beside it that runs the job's tests against it; its report is the result's
-    `report`. Results come back in input order.
+    process group, temp directory (and uid, as root), up to `PARALLEL` at once, each in
+    namespaces of its own where the OS allows. With a `judge` job, each gets a judge process
+    beside it that runs the job against it (with its item of `judge_data`, when given); its
+    report is the result's `report`. Results come back in input order.
     """
     size = min(_BATCH_MAX, max(1, -(-len(sources) // max(1, workers))))
-    chunks = [list(sources[i : i + size]) for i in range(0, len(sources), size)]
+    data = list(judge_data) if judge_data is not None else [None] * len(sources)
+    chunks = [(list(sources[i : i + size]), data[i : i + size])
+              for i in range(0, len(sources), size)]  # fmt: skip
     limits = _limits(timeout_s, memory_mb, max_output, processes=PROCESSES)
     parts = await asyncio.gather(
         *(
-            _batch(chunk, env=_env(env_allow), limits=limits, judge=judge, memory_mb=memory_mb)
-            for chunk in chunks
+            _batch(chunk, items, env=_env(env_allow), limits=limits, judge=judge, memory=memory_mb)
+            for chunk, items in chunks
         )
     )
     return [result for part in parts for result in part]
 
 
 async def _batch(
-    sources: list[str], *, env: dict[str, str], limits: Limits, judge: Job | None, memory_mb: int
-) -> list[SandboxResult]:
+    sources: list[str], data: list[Any], *, env: dict[str, str], limits: Limits,
+    judge: Job | None, memory: int,
+) -> list[SandboxResult]:  # fmt: skip
     config: Config = {
         "mode": "batch",
         "ns": isolation().ns,
@@ -281,14 +289,14 @@ async def _batch(
         "env": env,
         "limits": limits,
         "keep": interpreter_paths(),
+        "parallel": min(PARALLEL, len(sources)) if isolation().ns != "bwrap" else 1,
     }
     if judge is not None:
         config["judge"] = judge
     budget = len(sources) * (limits["timeout_s"] + 1.0) + 10.0
     cap = len(sources) * (2 * limits["max_output"] + 4096) + 65536
-    rc, out, err, _, _ = await _spawn(
-        config, json.dumps(sources).encode(), timeout_s=budget, cap=cap, memory_mb=memory_mb
-    )
+    given = json.dumps({"sources": sources, "data": data}).encode()
+    rc, out, err, _, _ = await _spawn(config, given, timeout_s=budget, cap=cap, memory_mb=memory)
     results = [_from_line(line) for line in out.decode("utf-8", "replace").splitlines()]
     missing = SandboxResult(
         None, "", f"sandbox worker died (exit {rc}): {_decode(err)[-500:]}", timed_out=rc is None

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 __all__ = [
-    "ETC", "SYSTEM", "build", "enter", "limit_ipc", "lock", "nondumpable", "restrict",
+    "ETC", "SYSTEM", "build", "cell", "enter", "limit_ipc", "lock", "nondumpable", "restrict",
     "sweep_ipc", "visible", "wipe",
 ]  # fmt: skip
 
@@ -71,6 +71,24 @@ def enter(*, user: bool) -> None:
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"0 {uid} 1")
         _write("/proc/self/gid_map", f"0 {gid} 1")
+    _pid1()
+
+
+def cell(*, tmp_mb: int, shm_mb: int) -> None:
+    """Inside the jail's namespaces: new mount, PID and IPC ones for one run, returning in their
+    pid 1 (a forked child, waited for as in `enter`) with its own /proc, /tmp and /dev/shm."""
+    _check(_LIBC.unshare(_NEWNS | _NEWPID | _NEWIPC), "unshare")
+    _pid1()
+    _mount(None, "/", None, flags=_REC | _PRIVATE)
+    for path, size in (("/tmp", tmp_mb), ("/dev/shm", shm_mb)):
+        data = f"mode=1777,size={max(1, size)}m"
+        _mount("tmpfs", path, "tmpfs", flags=_NOSUID | _NODEV, data=data)
+    _mount("proc", "/proc", "proc", flags=_NOSUID | _NODEV | _NOEXEC)
+    limit_ipc(shm_mb=shm_mb)
+
+
+def _pid1() -> None:
+    """Fork the new PID namespace's pid 1 and return in it; the caller waits and exits."""
     pid = os.fork()
     if pid == 0:
         _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)

@@ -32,7 +32,7 @@ from vaultttc.engine.confidence import mode_posterior, verified_confidence, vote
 from vaultttc.engine.sampling import Sampler
 from vaultttc.engine.tasks import Outcome, Settings, Signal, Status, Task, Verdict, Verifier
 from vaultttc.errors import ConfigError
-from vaultttc.strategies.shared.behaviour import vote_keys
+from vaultttc.strategies.shared.behaviour import Behaviours, vote_keys
 from vaultttc.strategies.shared.common import (
     Candidate,
     candidate,
@@ -92,12 +92,21 @@ def _pool(
 
 
 async def _groups(
-    pool: Sequence[Candidate], task: Task, *, executed: bool, timeout_s: float
+    pool: Sequence[Candidate],
+    verdicts: Mapping[str, Verdict],
+    task: Task,
+    *,
+    executed: bool,
+    timeout_s: float,
+    memo: Behaviours | None,
 ) -> list[str | None]:
-    """A group key per pool member: behaviour signature for executed code, else its key."""
+    """A group key per pool member: behaviour signature for executed code, else its key.
+
+    A program that ran out of time when verified is not run again: it agrees with nothing."""
     if len({c.check for c in pool}) < 2:  # one program: nothing to tell apart
         return [c.key for c in pool]
-    return await vote_keys(pool, task, execute=executed, timeout_s=timeout_s)
+    slow = {text for text, verdict in verdicts.items() if verdict.timed_out}
+    return await vote_keys(pool, task, execute=executed, timeout_s=timeout_s, skip=slow, memo=memo)
 
 
 async def select(
@@ -107,13 +116,15 @@ async def select(
     *,
     executed: bool,
     timeout_s: float,
+    memo: Behaviours | None = None,
 ) -> Selection:
-    """Pick the best candidate: passing first, then the largest agreeing group."""
+    """Pick the best candidate: passing first, then the largest agreeing group (`memo` keeps
+    the programs' behaviours for a later `unchecked_signal`)."""
     pool, status = _pool(candidates, verdicts)
     if not pool:
         return Selection(None, None, "failed", 0, 0)
     passed = len(pool) if status == "verified" else 0
-    keys = await _groups(pool, task, executed=executed, timeout_s=timeout_s)
+    keys = await _groups(pool, verdicts, task, executed=executed, timeout_s=timeout_s, memo=memo)
     vote = tally(keys)
     winner = next((c for c, k in zip(pool, keys, strict=True) if k == vote.winner), pool[0])
     note = (
@@ -221,7 +232,10 @@ class BestOfN:
         candidates = [candidate(c, task) for c in drawn]
         verdicts = await verify_unique(verifier, candidates, task)
         ran = executed(verifier, verdicts)
-        pick = await select(candidates, verdicts, task, executed=ran, timeout_s=settings.timeout_s)
+        memo: Behaviours = {}  # each program is probed once, for both selections
+        pick = await select(
+            candidates, verdicts, task, executed=ran, timeout_s=settings.timeout_s, memo=memo
+        )
         signal = None
         if pick.status != "unverified" and pick.chosen is not None:
             signal = await twin_selection(
@@ -232,7 +246,7 @@ class BestOfN:
                 executed=ran,
                 timeout_s=settings.timeout_s,
             ) or await unchecked_signal(
-                candidates, verdicts, task, executed=ran, timeout_s=settings.timeout_s
+                candidates, verdicts, task, executed=ran, timeout_s=settings.timeout_s, memo=memo
             )
         return selection_outcome(task, sampler, pick, strategy=self.name, signal=signal)
 
@@ -271,12 +285,15 @@ async def unchecked_signal(
     *,
     executed: bool,
     timeout_s: float,
+    memo: Behaviours | None = None,
 ) -> Signal | None:
     """What the candidates say without the check, labelled by the check (a labelled example).
 
     Without a verifier's decision best-of-n picks the largest behaviour group among the programs
     that run (the answers that parse); this is that pick, judged by the verdict it got."""
-    keys = await _groups(candidates, task, executed=executed, timeout_s=timeout_s)
+    keys = await _groups(
+        candidates, verdicts, task, executed=executed, timeout_s=timeout_s, memo=memo
+    )
     usable = [(c, k) for c, k in zip(candidates, keys, strict=True) if k is not None]
     vote = tally(k for _, k in usable)
     if vote.winner is None:

@@ -22,7 +22,7 @@ from vaultttc.config import CONFIG_DIR, VaultConfig, load_config
 from vaultttc.engine.report import NoteReport, QuestionReport, RunReport, question_report
 from vaultttc.engine.runner import Job, LanePool, RunOptions, plan_jobs, run_note
 from vaultttc.engine.tasks import Settings
-from vaultttc.errors import NoteError, VaultTTCError
+from vaultttc.errors import NoteError, StaleNoteError, VaultTTCError
 from vaultttc.notes.compose import Answered, compose
 from vaultttc.notes.edits import ChangelogStyle, rewrite
 from vaultttc.notes.model import Note, Question
@@ -342,6 +342,9 @@ class VaultSession:
             return NoteReport(display, questions=questions, changed=bool(diff), diff=diff)
         try:
             written = update_note(loaded.path, plan, display=display, first=loaded)
+        except StaleNoteError as exc:  # the author is still editing: the watch retries
+            return NoteReport(display, questions=questions, error=_one_line(exc, display),
+                              stale=True)  # fmt: skip
         except (OSError, VaultTTCError) as exc:
             return NoteReport(display, questions=questions, error=_one_line(exc, display))
         if written is None:

@@ -2,13 +2,13 @@
 
 The candidates of one task that are verified together (concurrent `verify` calls, coalesced by
 `verifiers.batching`, or one `verify_many`) run as one sandbox batch (`arun_python_batch`: a
-jail per 8+ candidates, up to one per core, forking a child per candidate): each candidate is a
-program holding its `answer` and `completion` as data, then the check harness
-(`verifiers.check_harness`), which runs the author's check on them and reports under a nonce
-drawn fresh for the batch. For a
-question, `answer` is the final answer as vaultttc would write it (the empty string when the
-reply states none) and `completion` the reply without its thinking; for a code task the
-candidate is its program, and both are that program (a check that calls it must `exec` it).
+jail per 8+ candidates, up to one per core, several candidates at once in each): each
+candidate's check runs in the sandbox's judge (`verifiers.check_harness`), handed the
+candidate's `answer` and `completion` as data; for a code task the candidate's program runs
+beside it, in a process of its own, and the check calls what it defines. For a question,
+`answer` is the final answer as vaultttc would write it (the empty string when the reply
+states none) and `completion` the reply without its thinking; for a code task both are the
+program.
 
 Only with consent: `choose_verifier` refuses to build one without it (the question could not be
 answered, before any sample is drawn), and `verify` refuses too. Must not run anything in this
@@ -18,7 +18,6 @@ process, nor decide what a pass proves beyond `STRENGTH["check"]`.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Sequence
 
 from vaultttc.engine.extract import final_answer, without_thinking
@@ -80,19 +79,17 @@ class CheckVerifier:
             raise ConfigError(NO_CHECK)
         if not candidates:
             return []
-        nonce = "vaultttc-" + secrets.token_hex(8)
-        programs = [
-            check_harness.program(*check_inputs(c, task), source=source, nonce=nonce)
-            for c in candidates
-        ]
+        # a code task's candidate is its program (as the strategies extract it): it runs, and
+        # the check is handed its text too; a question's candidate only ever is data
+        programs = list(candidates) if task.kind == "code" else ["" for _ in candidates]
         runs = await arun_python_batch(
-            programs, timeout_s=self._timeout_s, memory_mb=self._memory_mb,
-            workers=workers_for(len(programs), self._workers),
+            programs, timeout_s=self._timeout_s,
+            memory_mb=self._memory_mb, workers=workers_for(len(candidates), self._workers),
+            judge=check_harness.job(task, source),
+            judge_data=[check_inputs(c, task) for c in candidates],
         )  # fmt: skip
         strength = STRENGTH["check"]
         return [
-            check_harness.read_verdict(
-                run, nonce=nonce, strength=strength, timeout_s=self._timeout_s
-            )
+            check_harness.read_verdict(run, strength=strength, timeout_s=self._timeout_s)
             for run in runs
         ]

@@ -1,19 +1,19 @@
-"""The check harness: the program that runs a question's `python check` fence on one candidate,
-and the verdict read back from it.
+"""The check harness: the judge's job for a question's `python check` fence, and the verdict
+read back from the judge's report.
 
-Each candidate becomes one program (`program`): its `answer` and `completion` as string
-literals, which are data and never code, then the harness, which runs the check's source in a
-fresh namespace where `answer`, `completion` and `score` (None) are defined, with stdout and
-stderr captured, and writes the verdict (the repr of builtin values) to file descriptor 1 after
-the batch's nonce, once the check has finished. The check passes when it raises nothing
-(`SystemExit` included: a check that exits did not finish); `score`, when it sets one, is its
-partial credit in [0, 1].
-`read_verdict` turns the sandbox's result into a `Verdict`: no verdict line (a timeout, a
-crash, `os._exit`) is a failure. So what a candidate's text says, prints or defines cannot
-pass a check: the text is never run unless the check itself runs it (`exec(answer, ns)` for a
-code task), and then the candidate runs with the check's powers, inside the sandbox.
+A check runs in the sandbox's judge (`sandbox/judge.py`), a process of its own beside the
+candidate's, once per candidate, with `answer` and `completion` defined: strings handed to the
+judge by the parent, which are data and never code. For a code task the candidate's program
+runs in its own process first, and the names the check uses that the candidate defines (its
+entry point and the check's other free names) come across as plain values or proxies, as for
+a test fence; the check calls them, it does not `exec` the program (a check that `exec`s
+`answer` runs the candidate in the judge's process, with the power to forge its verdict). So
+nothing a candidate prints, defines, patches or writes reaches the verdict: only the judge,
+which the candidate cannot write to or patch, says whether the check raised and what `score`
+it set. `read_verdict` turns the judge's report into a `Verdict`: no report (a timeout, a
+killed judge) is a failure.
 
-Must not: run anything (`verifiers.check` hands programs to the sandbox), decide consent,
+Must not: run anything (`verifiers.check` hands the job to the sandbox), decide consent,
 or evaluate the check in this process (`parse_check` only compiles it to find syntax errors).
 """
 
@@ -21,48 +21,19 @@ from __future__ import annotations
 
 import ast
 import math
+from typing import TYPE_CHECKING
 
-from vaultttc.engine.tasks import Verdict
+from vaultttc.engine.tasks import Task, Verdict
 from vaultttc.errors import ConfigError
 from vaultttc.sandbox.parent import SandboxResult
+from vaultttc.verifiers.harness import candidate_names
 
-__all__ = ["grades_partially", "parse_check", "program", "read_verdict"]
+if TYPE_CHECKING:
+    from vaultttc.sandbox.judge import Job
 
-_HARNESS = """
+__all__ = ["DEFINED", "grades_partially", "job", "parse_check", "read_verdict"]
 
-def __vt_check(source, nonce):
-    import contextlib, io, os, traceback
-    # Everything the verdict needs is bound here, before the check runs: code the check
-    # executes (a candidate's program) can patch modules and builtins, not these names; the
-    # verdict is the repr of builtin values (no module's code writes it).
-    write, frames, text, kind, number = os.write, traceback.extract_tb, repr, type, float
-    catch, string = BaseException, str
-    answer, completion = __vt_candidate
-    space = {{"__name__": "__check__", "answer": answer, "completion": completion, "score": None}}
-    passed, error = True, ""
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        try:
-            exec(compile(source, "<check>", "exec"), space)
-        except catch as exc:
-            passed = False
-            try:
-                lines = [f.lineno for f in frames(exc.__traceback__) if f.filename == "<check>"]
-                where = f"check line {{lines[-1]}}: " if lines else ""
-                error = f"{{where}}{{kind(exc).__name__}}: {{string(exc)[:300]}}".rstrip(": ")
-            except catch:
-                pass
-    score = space.get("score")
-    if score is not None:
-        try:
-            score = number(score)
-        except catch:
-            score = -1.0
-        if not 0.0 <= score <= 1.0:
-            passed, error, score = False, error or "score must be a number from 0 to 1", None
-    write(1, ("\\n" + nonce + text([passed is True, score, error]) + "\\n").encode())
-
-__vt_check({source!r}, {nonce!r})
-"""
+DEFINED = frozenset({"answer", "completion", "score"})  # what the judge defines for a check
 
 
 def parse_check(source: str) -> None:
@@ -90,26 +61,25 @@ def grades_partially(source: str) -> bool:
     return False
 
 
-def program(answer: str, completion: str, *, source: str, nonce: str) -> str:
-    """One candidate's program: its answer and completion as literals, then the harness that
-    runs the check `source` on them and reports under `nonce`."""
-    head = f"__vt_candidate = ({answer!r}, {completion!r})\n"
-    return head + _HARNESS.format(source=source, nonce=nonce)
+def job(task: Task, source: str) -> Job:
+    """The judge's job for the check `source`: for a code task, with the stub's imports and the
+    names the check takes from the candidate; for a question, nothing from any candidate."""
+    code = task.kind == "code"
+    prelude, names = candidate_names(task, [source], defined=DEFINED) if code else ([], [])
+    return {"mode": "check", "tests": [], "prelude": prelude, "names": names, "calls": [],
+            "budget": 0.0, "check": source}  # fmt: skip
 
 
-def read_verdict(
-    result: SandboxResult, *, nonce: str, strength: float, timeout_s: float
-) -> Verdict:
-    """A verdict from the harness's last nonce line; without one, the check did not finish."""
-    marks = [line for line in result.stdout.splitlines() if line.startswith(nonce)]
-    found = _decoded(marks[-1][len(nonce) :]) if marks else None
+def read_verdict(result: SandboxResult, *, strength: float, timeout_s: float) -> Verdict:
+    """A verdict from the judge's report; without one, the check did not finish."""
+    found = _decoded(result.report)
     if found is None:
         if result.timed_out:
             why = f"the check timed out after {timeout_s:g} s"
         else:
             tail = result.stderr.strip()[-300:]
             why = "the check ended without a verdict" + (f": {tail}" if tail else "")
-        return Verdict(False, 0.0, strength, "check", why)
+        return Verdict(False, 0.0, strength, "check", why, timed_out=result.timed_out)
     passed, score, error = found
     if score is None:
         score = 1.0 if passed else 0.0
@@ -117,11 +87,10 @@ def read_verdict(
     return Verdict(passed, score, strength, "check", detail)
 
 
-def _decoded(payload: str) -> tuple[bool, float | None, str] | None:
-    try:
-        passed, score, error = ast.literal_eval(payload.strip())
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+def _decoded(report: object) -> tuple[bool, float | None, str] | None:
+    if not isinstance(report, dict):
         return None
+    passed, score, error = report.get("passed"), report.get("score"), report.get("error")
     if not isinstance(passed, bool) or not isinstance(error, str):
         return None
     if score is not None and (not isinstance(score, int | float) or not math.isfinite(score)):

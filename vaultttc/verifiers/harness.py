@@ -19,7 +19,7 @@ import ast
 import builtins
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING
 
 from vaultttc.engine.tasks import Evidence, Task, Verdict
@@ -28,7 +28,9 @@ from vaultttc.sandbox.parent import SandboxResult
 if TYPE_CHECKING:
     from vaultttc.sandbox.judge import Job
 
-__all__ = ["Test", "judge_job", "read_run", "runs_only", "stub_imports", "task_tests"]
+__all__ = [
+    "Test", "candidate_names", "judge_job", "read_run", "runs_only", "stub_imports", "task_tests",
+]  # fmt: skip
 
 _BUILTINS = frozenset(dir(builtins))
 
@@ -147,15 +149,25 @@ def judge_job(task: Task, tests: list[Test]) -> Job:
     A free name of the tests that is a stdlib module is imported by the judge, not taken
     from the candidate, and so are the builtins (except an entry point named like one).
     """
+    prelude, names = candidate_names(task, [source for _, source, _, _ in tests])
+    return {"mode": "tests", "tests": tests, "prelude": prelude, "names": names, "calls": [],
+            "budget": 0.0}  # fmt: skip
+
+
+def candidate_names(
+    task: Task, sources: Iterable[str], *, defined: Collection[str] = ()
+) -> tuple[list[str], list[str]]:
+    """What the judge runs before `sources` (the stub's imports, and the stdlib modules they
+    use unimported) and the names they take from the candidate (the entry point and their
+    other free names, but for builtins and the names the judge `defined` itself)."""
     prelude = stub_imports(task.stub)
-    free = _free_names([source for _, source, _, _ in tests])
+    free = _free_names(sources) - set(defined)
     free -= {name for statement in prelude for name in _bound_by(statement)}
     modules = sorted(n for n in free if n in sys.stdlib_module_names)
     names = sorted(free - _BUILTINS - set(modules))
     if task.entry_point and task.entry_point not in names:
         names.append(task.entry_point)
-    return {"mode": "tests", "tests": tests, "prelude": prelude + [f"import {m}" for m in modules],
-            "names": names, "calls": [], "budget": 0.0}  # fmt: skip
+    return prelude + [f"import {m}" for m in modules], names
 
 
 def _bound_by(statement: str) -> set[str]:
@@ -169,7 +181,7 @@ def read_run(result: SandboxResult, *, evidence: Evidence, strength: float) -> V
     tail = result.stderr.strip()[-600:]
     if report is None:
         why = "timed out" if result.timed_out else tail or "the tests' process ended early"
-        return Verdict(False, 0.0, strength, evidence, why)
+        return Verdict(False, 0.0, strength, evidence, why, timed_out=result.timed_out)
     passed, counted, broken = (int(report[k]) for k in ("passed", "counted", "broken"))
     ok = broken == 0 and not report.get("ended")
     score = passed / counted if counted else float(ok)
@@ -184,4 +196,5 @@ def runs_only(result: SandboxResult) -> Verdict:
     """A program with nothing to check it against: running cleanly proves nothing more."""
     if result.ok:
         return Verdict(None, 0.5, 0.0, "none", "runs; no tests or examples to check it against")
-    return Verdict(False, 0.0, 0.0, "none", result.stderr.strip()[-600:] or "crashed")
+    why = result.stderr.strip()[-600:] or ("timed out" if result.timed_out else "crashed")
+    return Verdict(False, 0.0, 0.0, "none", why, timed_out=result.timed_out)

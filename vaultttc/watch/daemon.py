@@ -251,7 +251,7 @@ class Daemon:
             log.warning("%s: %s; retrying with backoff", due.path, why)
         elif not retry:
             self._unanswered.discard(due.path)
-        return Finished(read_hash, written, writes, retry)
+        return Finished(read_hash, written, writes, retry, again=report.stale)
 
     def _account(self, rel: str, report: NoteReport, writes: int) -> None:
         self.stats.runs += 1

@@ -56,12 +56,15 @@ class Due:
 class Finished:
     """What a run of one note did. `read_hash` is the hash of the bytes read before it ran
     (None: unreadable or gone); `written` the hash of the last bytes it wrote and `writes` how
-    many saves it made; `retry` asks for another try at the next rescan (a question errored)."""
+    many saves it made; `retry` asks for another try at the next rescan (a question errored);
+    `again` for another run once the note is quiet (its save was refused: the author kept
+    editing), whether or not their edits' events come."""
 
     read_hash: str | None
     written: str | None = None
     writes: int = 0
     retry: bool = False
+    again: bool = False
 
 
 RETRY_BASE_S = 60.0
@@ -228,8 +231,10 @@ class Scheduler:
             note.own_done += result.writes
             note.waiting.append(_Expect(note.own_done, result.written, note.run_seq, note.run, now))
             self._resolve(path, note)
-        else:
-            self._trust(path, note, result.read_hash)
+        else:  # bytes whose save was refused were not processed: they must run again
+            self._trust(path, note, None if result.again else result.read_hash)
+        if result.again and note.deadline is None:
+            note.deadline = now + self.debounce_s
         if note.deadline is not None:  # changed while it ran: due once quiet
             self._schedule(path, note, note.deadline, delay=False)
 

@@ -20,7 +20,7 @@ import ast
 import doctest
 import itertools
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from vaultttc.engine.tasks import Task
@@ -31,7 +31,7 @@ from vaultttc.verifiers.harness import stub_imports
 if TYPE_CHECKING:
     from vaultttc.sandbox.judge import Job
 
-__all__ = ["behaviours", "probe_calls", "vote_keys"]
+__all__ = ["Behaviours", "behaviours", "probe_calls", "vote_keys"]
 
 _TYPED: dict[str, list[Any]] = {
     "int": [0, 1, 2, 3, 5, 10, 13, 100, -4],
@@ -202,16 +202,31 @@ async def behaviours(
     return [tuple(map(str, probes)) if isinstance(probes, list) else None for probes in found]
 
 
+Behaviours = dict[str, tuple[str, ...] | None]  # program → its behaviour, once probed
+
+
 async def vote_keys(
-    candidates: Sequence[Candidate], task: Task, *, execute: bool, timeout_s: float
+    candidates: Sequence[Candidate],
+    task: Task,
+    *,
+    execute: bool,
+    timeout_s: float,
+    skip: Collection[str] = (),
+    memo: Behaviours | None = None,
 ) -> list[str | None]:
-    """What each candidate votes for (None: unparsable, or a program that did not finish)."""
+    """What each candidate votes for (None: unparsable, or a program that did not finish).
+
+    Programs in `skip` (those that ran out of time when verified) vote for nothing without
+    being run again; programs already in `memo` are not probed again, and new ones are added.
+    """
     if task.kind != "code" or not execute:
         return [c.key for c in candidates]
-    programs = list(dict.fromkeys(c.check for c in candidates))
+    seen: Behaviours = {} if memo is None else memo
+    programs = [p for p in dict.fromkeys(c.check for c in candidates)
+                if p not in skip and p not in seen]  # fmt: skip
     found = await behaviours(programs, probe_calls(task), task=task, timeout_s=timeout_s)
-    seen = dict(zip(programs, found, strict=True))
-    return [_key(seen[c.check]) for c in candidates]
+    seen.update(zip(programs, found, strict=True))
+    return [None if c.check in skip else _key(seen[c.check]) for c in candidates]
 
 
 def _key(signature: tuple[str, ...] | None) -> str | None:
