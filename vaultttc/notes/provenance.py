@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, unquote
 
+from vaultttc.errors import NoteError
 from vaultttc.notes.model import Note
 
-__all__ = ["OWNED_KEYS", "Provenance", "blank_needed", "decode", "provenance"]
+__all__ = ["OWNED_KEYS", "Provenance", "blank_needed", "check_owned_keys", "decode", "provenance"]
 
 OWNED_KEYS = ("confidence_score", "verification_status", "last_reinforced")
 Provenance = tuple[tuple[str, str], ...]
@@ -62,3 +63,15 @@ def decode(value: str | None) -> Any:
         return json.loads(unquote(value))
     except ValueError:
         return None
+
+
+def check_owned_keys(note: Note) -> None:
+    """A key vaultttc writes that stands on two lines is ambiguous: leave the note alone."""
+    keys = note.frontmatter.keys if note.frontmatter else ()
+    for name in OWNED_KEYS:
+        lines = [k.span.first_line for k in keys if k.name == name]
+        if len(lines) > 1:
+            raise NoteError(
+                note.path, lines[1], f"`{name}` is set on lines {lines[0]} and {lines[1]}; "
+                "keep one, then run again (the note was left alone)",
+            )  # fmt: skip

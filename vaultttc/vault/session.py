@@ -27,7 +27,7 @@ from vaultttc.notes.compose import Answered, compose
 from vaultttc.notes.edits import ChangelogStyle, rewrite
 from vaultttc.notes.model import Note, Question
 from vaultttc.notes.parse import parse_note
-from vaultttc.notes.provenance import OWNED_KEYS
+from vaultttc.notes.provenance import check_owned_keys
 from vaultttc.notes.render import Templates
 from vaultttc.providers.base import Provider
 from vaultttc.providers.registry import build_provider, choose_provider_name
@@ -81,19 +81,24 @@ class Vault:
     config: VaultConfig
     notes: list[Path] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self.root = self.root.resolve()  # once: each note is placed against it
+
 
 def vaults_for(paths: Iterable[Path]) -> list[Vault]:
     """Group the notes named by `paths` (files or folders) by the vault they live in."""
     vaults: dict[Path, Vault] = {}
+    known: dict[Path, set[Path]] = {}
     for path in paths:
         root = find_vault_root(path if path.is_dir() else path.parent)
         vault = vaults.get(root)
         if vault is None:
             vault = vaults[root] = Vault(root, load_config(root))
-        known = {p.resolve() for p in vault.notes}
+            known[root] = set()
         for note in iter_notes(root, path, exclude=vault.config.exclude):
-            if note.resolve() not in known:  # `run d d/x.md` asks x.md once
-                known.add(note.resolve())
+            real = note.resolve()
+            if real not in known[root]:  # `run d d/x.md` asks x.md once
+                known[root].add(real)
                 vault.notes.append(note)
     return list(vaults.values())
 
@@ -225,11 +230,12 @@ class VaultSession:
 
         A note the index knows to have nothing to ask under this run's settings is not parsed
         (not even read, when its stat stamp is trusted)."""
-        display = display_path(path, self.vault.root)
+        real = path.resolve()
+        inside = real.is_relative_to(self.vault.root)
+        display = real.relative_to(self.vault.root).as_posix() if inside else str(path)
         try:
-            if not path.resolve().is_relative_to(self.vault.root.resolve()):
-                target = path.resolve()
-                raise NoteError(display, 0, f"points outside the vault (to {target}); not run")
+            if not inside:
+                raise NoteError(display, 0, f"points outside the vault (to {real}); not run")
             seen_ns = time.time_ns()
             st = path.stat()
             if not st.st_mode & 0o222:  # root may still write it: the author's intent counts
@@ -246,7 +252,7 @@ class VaultSession:
                 self._index.remember(display, {**idle, **stamp(st, seen_ns=seen_ns)})
                 return NoteReport(display)
             loaded = Loaded(path, parse_note(decode(data, display), display), content_hash)
-            _check_owned_keys(loaded.note)
+            check_owned_keys(loaded.note)
             jobs = plan_jobs(
                 loaded.note, config=self.vault.config, options=self._options(),
                 pool=self.pool, choose=self._choose,
@@ -366,18 +372,6 @@ def stalest_order(planned: list[Planned | NoteReport]) -> list[Planned | NoteRep
         return stalest_first(j.stale.age_s if isinstance(j.stale, Stale) else None for j in jobs)
 
     return sorted(planned, key=lambda p: -age(p))
-
-
-def _check_owned_keys(note: Note) -> None:
-    """A key vaultttc writes that stands on two lines is ambiguous: leave the note alone."""
-    keys = note.frontmatter.keys if note.frontmatter else ()
-    for name in OWNED_KEYS:
-        lines = [k.span.first_line for k in keys if k.name == name]
-        if len(lines) > 1:
-            raise NoteError(
-                note.path, lines[1], f"`{name}` is set on lines {lines[0]} and {lines[1]}; "
-                "keep one, then run again (the note was left alone)",
-            )  # fmt: skip
 
 
 def _diff(old: str, new: str, display: str) -> str:
