@@ -40,6 +40,27 @@ def shared(*parts: str) -> Path:
     return SHARED.joinpath(*parts)
 
 
+# ---------------------------------------------------------------- an author's edit
+
+
+def edit_after_first_read(monkeypatch: pytest.MonkeyPatch, path: Path, text: str) -> list[Any]:
+    """The author saves `text` into `path` right after vaultttc's first read of a note (through
+    `vault.files.read_note`), before its save; returns every read, for the test to count."""
+    from vaultttc.vault import files
+
+    real, reads = files.read_note, []
+
+    def read_then_edit(*args: Any, **kwargs: Any) -> files.Loaded:
+        loaded = real(*args, **kwargs)
+        if not reads:
+            path.write_text(text, encoding="utf-8")
+        reads.append(loaded)
+        return loaded
+
+    monkeypatch.setattr(files, "read_note", read_then_edit)
+    return reads
+
+
 # ---------------------------------------------------------------- waiting
 
 

@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from helpers import DATA
+from helpers import DATA, edit_after_first_read
 
 from vaultttc.living.examples import ExampleOptions, run_examples
 from vaultttc.living.proposals import keeps_expectations
@@ -26,7 +26,6 @@ from vaultttc.living.repair import RepairSettings, repair_note
 from vaultttc.notes.clean import clean_text
 from vaultttc.notes.parse import parse_note
 from vaultttc.providers.replay import ReplayProvider
-from vaultttc.vault import files
 from vaultttc.vault.cache import SqliteCache
 
 pytest_plugins = ["pytester"]
@@ -109,16 +108,7 @@ def test_a_concurrent_edit_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     path = tmp_path / "mean.md"
     path.write_text(NOTE, encoding="utf-8")
     report = run_examples(parse_note(NOTE, "mean.md"), allowed=True)
-    real, reads = files.read_note, []
-
-    def read_then_edit(*args: object, **kwargs: object) -> files.Loaded:
-        loaded = real(*args, **kwargs)  # type: ignore[arg-type]
-        if not reads:  # the author saves between vaultttc's read and its save
-            path.write_text(NOTE + "\nA line the author added.\n", encoding="utf-8")
-        reads.append(loaded)
-        return loaded
-
-    monkeypatch.setattr(files, "read_note", read_then_edit)
+    reads = edit_after_first_read(monkeypatch, path, NOTE + "\nA line the author added.\n")
     settings = RepairSettings(date.today().isoformat())
     lines = repair_note(path, report, provider=ReplayProvider(REPAIR / "fixes.jsonl"),
                         settings=settings)  # fmt: skip

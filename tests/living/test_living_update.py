@@ -6,12 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import DATA
+from helpers import DATA, edit_after_first_read
 
 from vaultttc.living.examples import ExampleResult, ExamplesReport
 from vaultttc.living.update import plan_update, update_outputs
 from vaultttc.notes.parse import parse_note
-from vaultttc.vault import files
 
 NOTE = (DATA / "living" / "update.md").read_text(encoding="utf-8")
 FIXED = NOTE.replace("count: 4\ndone", "count: 3\ndone")
@@ -44,16 +43,7 @@ def test_a_passing_run_plans_nothing() -> None:
 def test_a_concurrent_edit_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "n.md"
     path.write_text(NOTE, encoding="utf-8")
-    real, reads = files.read_note, []
-
-    def read_then_edit(*args: object, **kwargs: object) -> files.Loaded:
-        loaded = real(*args, **kwargs)  # type: ignore[arg-type]
-        if not reads:  # the author saves between vaultttc's read and its save
-            path.write_text(NOTE + "\nA line the author added.\n", encoding="utf-8")
-        reads.append(loaded)
-        return loaded
-
-    monkeypatch.setattr(files, "read_note", read_then_edit)
+    reads = edit_after_first_read(monkeypatch, path, NOTE + "\nA line the author added.\n")
     assert update_outputs(path, stale_report(NOTE)) == 1
     assert len(reads) == 2
     assert path.read_text(encoding="utf-8") == FIXED + "\nA line the author added.\n"

@@ -6,11 +6,9 @@ current causes no churn in a synced vault. Notes are never written here (see vau
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from pathlib import Path
 
-from vaultttc.vault.rule import TEMP_SUFFIX
+from vaultttc.vault.files import replace_atomically
 
 __all__ = ["write_if_changed"]
 
@@ -25,15 +23,5 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     mode = None
     with contextlib.suppress(OSError):
         mode = path.stat().st_mode & 0o7777
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode if mode is not None else 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_atomically(path, data, mode=mode if mode is not None else 0o644)
     return True

@@ -31,6 +31,7 @@ __all__ = [
     "iter_notes",
     "note_stats",
     "read_note",
+    "replace_atomically",
     "save_text",
     "sweep_temp_files",
     "update_note",
@@ -89,7 +90,21 @@ def save_text(path: Path, text: str, *, expected: str, bom: bool) -> str:
     """
     data = encode(text, bom=bom)
     path = path.resolve()  # a symlinked note is saved through the link, which stays a link
-    mode = stat.S_IMODE(path.stat().st_mode)
+
+    def unchanged() -> None:
+        if digest(path.read_bytes()) != expected:
+            raise StaleNoteError(f"{path}: changed on disk while vaultttc worked; not written")
+
+    replace_atomically(path, data, mode=stat.S_IMODE(path.stat().st_mode), check=unchanged)
+    return digest(data)
+
+
+def replace_atomically(
+    path: Path, data: bytes, *, mode: int, check: Callable[[], None] | None = None
+) -> None:
+    """Write `data` to a temp file beside `path`, fsync it, give it `mode`, run `check` (which
+    may refuse by raising), then rename it over `path`: a crash leaves the old file or the new
+    one, and a refusal leaves no temp file."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -97,13 +112,12 @@ def save_text(path: Path, text: str, *, expected: str, bom: bool) -> str:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
-        if digest(path.read_bytes()) != expected:
-            raise StaleNoteError(f"{path}: changed on disk while vaultttc worked; not written")
+        if check is not None:
+            check()
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return digest(data)
 
 
 def update_note(
