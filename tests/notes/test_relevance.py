@@ -67,6 +67,7 @@ _TRICKY = [
     "> [!faq]- folded", "> > [!question] nested", "```python test", "assert f(1) == 1",
     "---", "***", "text with ``` inside", "50%% off", "[!question] not quoted",
     "   # Changelog", "\xa0", "  > indented quote", "#### changelog ####", "- %% x", "` `",
+    "- > [!question] In a list?", "1) > [!help] Numbered?", "* > ```", "3 > 2 holds",
 ]  # fmt: skip
 _lines = st.lists(st.sampled_from(_TRICKY), max_size=40)
 _tricky_notes = st.tuples(_lines, st.sampled_from(["\n", "\r\n", "\r"])).map(
@@ -89,4 +90,15 @@ def test_fuzzed_notes_parse_the_same_with_the_prefilter(text: str) -> None:
 def test_what_only_a_full_pass_can_tell_is_not_chunked(body: str) -> None:
     assert relevant_only(body) is None
     fast, full = _both(body)
+    assert fast == full
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["# T\n\n- > [!question] What is 6 times 7?\n\nprose\n", "para\n\n* > [!question] Q?\n",
+     "x\n\n1) > [!help] Q?\n\ny\n", "* a\n* > [!question] Q?\n"],
+)  # fmt: skip
+def test_a_callout_in_a_list_item_is_kept(body: str) -> None:
+    fast, full = _both(body)
+    assert isinstance(fast, Note) and len(fast.questions) == 1
     assert fast == full

@@ -30,7 +30,7 @@ _HTML_LINE = re.compile(r"^[ \t]{0,3}<", re.MULTILINE)
 # column 0 with no list marker: where a chunk may start.
 _BOUNDARY = re.compile(r"^[ \t]*\n(?=[^ \t\n])(?!(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$))", re.MULTILINE)
 _MARKER = re.compile(r"```|~~~|%%")  # the lines holding one are where fences and comments open
-_QUOTE = re.compile(r"^[ \t]*>", re.MULTILINE)
+_QUOTE = re.compile(r"^[ \t\-*+.)0-9]*>", re.MULTILINE)  # a quote, also in a list item
 _CHANGELOG = re.compile(r"#[^\n]*changelog", re.IGNORECASE)
 _FENCE_OPEN = re.compile(r"(`{3,}|~{3,})(.*)")
 _MARKERS = ("```", "~~~", "%%")
