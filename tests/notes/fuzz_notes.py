@@ -1,7 +1,7 @@
 """Random notes for the fuzzer, and the properties every note must keep (tests and bench share it).
 
 The generators cover what real vaults hold: frontmatter with owned keys, mixed line endings,
-a BOM, tabs, CJK and emoji, callouts (question/faq/help, nested, folded), fences (``` and ~~~,
+a BOM, tabs, CJK and emoji, callouts (question/faq/help, nested, folded, in list items), fences (``` and ~~~,
 in lists and callouts), `%% %%` comments, tables and changelog sections. `check(text)` runs
 the properties: parsing raises nothing but a `NoteError`; a write-back answering every question
 applied twice equals once; every answer is attached to its question; and `clean` takes the
@@ -65,11 +65,18 @@ def _fence() -> st.SearchStrategy[str]:
     )
 
 
+def _in_list(block: str) -> str:
+    """A block as a list item's content: the marker on its first line, the rest indented."""
+    first, *rest = block.splitlines()
+    return "".join([f"- {first}\n", *(f"  {line}\n" for line in rest)])
+
+
 block = st.one_of(
     text.map(lambda t: t + "\n"),
     text.map(lambda t: f"## {t}\n"),
     _callout(1),
     _callout(2).map(lambda c: "> [!note] outer\n" + c),
+    _callout(1).map(_in_list),
     _fence(),
     text.map(lambda t: f"%%\n{t}\n%%\n"),
     st.just("| a | b |\n|---|---|\n| 1 | 2 |\n"),
