@@ -1,11 +1,12 @@
 """Random notes for the fuzzer, and the properties every note must keep (tests and bench share it).
 
 The generators cover what real vaults hold: frontmatter with owned keys, mixed line endings,
-a BOM, tabs, CJK and emoji, callouts (question/faq/help, nested, folded, in list items), fences (``` and ~~~,
-in lists and callouts), `%% %%` comments, tables and changelog sections. `check(text)` runs
-the properties: parsing raises nothing but a `NoteError`; a write-back answering every question
-applied twice equals once; every answer is attached to its question; and `clean` takes the
-result back to the input byte for byte (so no byte vaultttc does not own ever changed).
+a BOM, tabs, CJK and emoji, callouts (question/faq/help, nested, folded, in list items),
+fences (``` and ~~~, in lists and callouts), `%% %%` comments, tables and changelog sections.
+`check(text)` runs the properties: parsing raises nothing but a `NoteError`; a write-back
+answering every question applied twice equals once; every answer is attached to its question;
+and `clean` takes the result back to the input byte for byte (so no byte vaultttc does not own
+ever changed).
 """
 
 from __future__ import annotations
