@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import pytest
+from helpers import eventually
 from stub_server import Reply, StubServer, stub_fixture  # noqa: F401
 
 from vaultttc.engine.sampling import Lane, Sampler
@@ -132,12 +132,13 @@ def test_rate_limits_past_the_retries_are_an_error_saying_so(stub: StubServer) -
 
 @pytest.mark.parametrize("limit", [1, 4])
 def test_the_servers_concurrency_limit_is_honoured(stub: StubServer, limit: int) -> None:
+    answered: list[None] = []  # appended by the stub's handler threads (list.append is atomic)
+
     def hold(_body: dict[str, Any]) -> Reply:
-        """Answer only once `limit` requests are in flight (or after 10 s): one more than the
-        limit would be seen by the stub if the client sent it."""
-        deadline = time.monotonic() + 10
-        while stub.in_flight < limit and time.monotonic() < deadline:
-            time.sleep(0.01)
+        """Answer only once `limit` requests (or all that are left) are in flight: one more
+        than the limit would be seen by the stub if the client sent it."""
+        eventually(lambda: stub.in_flight >= min(limit, 12 - len(answered)), "requests in flight")
+        answered.append(None)
         return Reply()
 
     stub.enqueue("chat", *[hold] * 12)
