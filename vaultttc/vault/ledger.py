@@ -8,12 +8,13 @@ Appends are one `write` of whole lines; a torn last line is skipped when read.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+
+from vaultttc.vault.jsonl import append_rows, load_rows
 
 __all__ = ["LEDGER_FILE", "Spend", "append", "load", "mean_output", "spent_since", "summary"]
 
@@ -34,26 +35,11 @@ class Spend:
 
 
 def append(path: Path, entries: Iterable[Spend]) -> None:
-    lines = "".join(json.dumps(asdict(e), separators=(",", ":")) + "\n" for e in entries)
-    if not lines:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(lines)
+    append_rows(path, entries)
 
 
 def load(path: Path) -> list[Spend]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return []
-    out: list[Spend] = []
-    for line in text.splitlines():
-        try:
-            out.append(Spend(**json.loads(line)))
-        except (ValueError, TypeError):
-            continue  # a torn or foreign line
-    return out
+    return load_rows(path, Spend)
 
 
 def spent_since(entries: Sequence[Spend], since: date) -> float:

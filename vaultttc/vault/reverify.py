@@ -10,9 +10,8 @@ one fails it. Pure, apart from `record` and `load`, which append and read that f
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -20,6 +19,7 @@ from typing import Literal
 from vaultttc.engine.runner import Job
 from vaultttc.notes.compose import Answered
 from vaultttc.notes.stamp import answer_digest, read_stamp
+from vaultttc.vault.jsonl import append_rows, load_rows
 from vaultttc.vault.stale import Stale
 
 __all__ = [
@@ -107,22 +107,8 @@ def regression_line(found: Reverified) -> str:
 
 
 def record(path: Path, found: Sequence[Reverified]) -> None:
-    lines = "".join(json.dumps(asdict(f), ensure_ascii=False) + "\n" for f in found)
-    if lines:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(lines)
+    append_rows(path, found)
 
 
 def load(path: Path) -> list[Reverified]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return []
-    out: list[Reverified] = []
-    for line in text.splitlines():
-        try:
-            out.append(Reverified(**json.loads(line)))
-        except (ValueError, TypeError):
-            continue  # a torn line
-    return out
+    return load_rows(path, Reverified)
