@@ -55,6 +55,7 @@ from vaultttc.vault.reverify import (
     reverified,
     row_text,
 )
+from vaultttc.vault.reverify import record as record_regressions
 from vaultttc.vault.scan import describe
 from vaultttc.vault.spend import DailyBudget, planned_report, quoted, run_budget, spends
 from vaultttc.vault.stale import Stale, StalePolicy, reasker, stalest_first
@@ -297,15 +298,16 @@ class VaultSession:
         if self.calibration is not None:  # labelled outcomes teach it; unchecked ones use it
             answered = self.calibration.settle(jobs, answered, record=not self.context.dry_run)
         append_ledger(ledger_path, spends(jobs, answered, self.context.today()))
-        found = reverified(jobs, answered, note=display, day=self.context.today(),
-                           regressions=self.vault.root / CONFIG_DIR / REGRESSIONS_FILE)  # fmt: skip
+        found = reverified(jobs, answered, note=display, day=self.context.today())
+        regressed = [f for f in found if f.found == "regression"]
+        record_regressions(self.vault.root / CONFIG_DIR / REGRESSIONS_FILE, regressed)
         questions = tuple(question_report(j, answered[j.question.id]) for j in jobs)
         if found:
             how = {f.question: f.found for f in found}
             questions = tuple(replace(q, reverified=how.get(q.id)) for q in questions)
         report = self._save(loaded, answered, questions=questions, display=display,
                             found=found)  # fmt: skip
-        lines = tuple(regression_line(f) for f in found if f.found == "regression")
+        lines = tuple(map(regression_line, regressed))
         return replace(report, regressions=lines) if lines else report
 
     def _choose(self, note: Note, question: Question, settings: Settings) -> str:
