@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ VENDORS = ("anthropic", "openai")
 MODELS = {"anthropic": "claude-sonnet-5-5", "openai": "gpt-6-sol"}
 ROUTES = {"anthropic": "messages", "openai": "responses"}
 TODAY = date(2026, 3, 14)
+NOW = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)  # both runs date their markers alike
 SCHEMA = json.loads((DATA / "schema" / "run_report.schema.json").read_text())
 ANSWERS = {"6 times 7": "42", "divisors": "24", "France": "Paris", "Jupiter": "5"}
 
@@ -108,7 +109,10 @@ def env_for(stub: StubServer, vendor: str) -> dict[str, str]:
 def context(stub: StubServer, vendor: str, **cli: Any) -> RunContext:
     overrides = {"provider": vendor, "model": MODELS[vendor], **cli}
     return RunContext(
-        options=RunOptions(cli=overrides), env=env_for(stub, vendor), today=lambda: TODAY
+        options=RunOptions(cli=overrides),
+        env=env_for(stub, vendor),
+        today=lambda: TODAY,
+        now=lambda: NOW,
     )
 
 
