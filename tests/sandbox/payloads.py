@@ -281,6 +281,9 @@ for i in range(12):
         made.append(ident)
 libc.semget({key}, 1, 0o1000 | 0o666)
 libc.msgget({key}, 0o1000 | 0o666)
+import subprocess, sys
+subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', '{marker}'],
+                 start_new_session=True)
 for path in ('/dev/shm/{marker}', '/run/lock/{marker}', '/tmp/{marker}', '/var/tmp/{marker}'):
     try:
         open(path, 'w').write('left behind')
@@ -294,6 +297,11 @@ libc = ctypes.CDLL(None)
 found = [libc.shmget({key} + i, 0, 0) >= 0 for i in range(12)]
 found += [libc.semget({key}, 0, 0) >= 0, libc.msgget({key}, 0, 0) >= 0]
 found += [os.path.exists(p) for p in ('/dev/shm/{marker}', '/tmp/{marker}', '/var/tmp/{marker}')]
+for pid in [p for p in os.listdir('/proc') if p.isdigit()]:
+    try:
+        found.append(b'{marker}' in open(f'/proc/{{pid}}/cmdline', 'rb').read())
+    except OSError:
+        pass
 print(sum(found))
 """
     planted, looked = run_python_batch([plant, look], **LIMITS)

@@ -98,6 +98,11 @@ class Verdict:
     evidence: Evidence
     detail: str = ""
     timed_out: bool = False  # the candidate ran out of time: running it again would too
+    # what the program returned on the task's probe calls (`engine.probes`), when the verifier
+    # made them in the same run (a check on code); `probed` tells None (it did not finish)
+    # from not probed at all
+    behaviour: tuple[str, ...] | None = None
+    probed: bool = False
 
 
 class Verifier(Protocol):

@@ -30,7 +30,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing would slow every jail's start-up
     from typing import NoReturn
 
-    from vaultttc.sandbox.runs import Config
+    from vaultttc.sandbox.shapes import Config
 
 
 __all__ = ["main"]
@@ -44,7 +44,7 @@ def main(argv: list[str]) -> None:
     if "cgroup" in config:
         with open(os.path.join(config["cgroup"], "cgroup.procs"), "w") as procs:
             procs.write("0")
-    _load("values", "wire", "judge", "view", "runs")
+    _load("values", "proxy", "wire", "judge", "view", "children", "runs", "slots")
     from vaultttc.sandbox import view
 
     if config["ns"] in ("user", "root"):  # under bubblewrap, bwrap has done all this
@@ -83,16 +83,24 @@ def _load(*names: str) -> None:
 def batch(config: Config) -> None:
     """Run every source read from stdin (with its judge's data, when given), printing one JSON
     result line each, in order."""
-    from vaultttc.sandbox import runs
+    from vaultttc.sandbox import runs, slots
 
+    for name in config.get("preload", []):  # stdlib modules every run would import itself
+        __import__(name)
     given = json.loads(sys.stdin.read())
     sources, data = given["sources"], given.get("data") or [None] * len(given["sources"])
     base = "/tmp" if config["ns"] else tempfile.mkdtemp(prefix="vaultttc-")
     if not config["ns"]:
         os.chmod(base, 0o711)
+
+    def emit(result: dict[str, object]) -> None:
+        print(json.dumps(result), flush=True)
+
     try:
-        runs.schedule(config, sources, data, base=base,
-                      emit=lambda result: print(json.dumps(result), flush=True))  # fmt: skip
+        if runs.cells(config):
+            slots.schedule(config, sources, data, emit=emit)
+        else:
+            runs.schedule(config, sources, data, base=base, emit=emit)
     finally:
         if not config["ns"]:
             import shutil

@@ -10,7 +10,11 @@ here, with this process's own builtins; the candidate can answer calls, not chan
 are judged, and it never holds the channel the report goes out on. In probe mode (behaviour
 voting) the judge records the `repr` of each probe call's result instead; in check mode it
 runs a question's `python check` fence once, on the run's `answer` and `completion` (strings
-the parent handed it, not the candidate), with the candidate's names at hand as for tests.
+the parent handed it, not the candidate), with the candidate's names at hand as for tests,
+and then, when the job has probe calls, makes them too: one run gives the check's verdict and
+the program's behaviour. The report comes in parts (`judge` yields them; the jail writes one
+JSON line each and merges them), the verdict first, so probes that run out of time cannot
+take the verdict with them.
 
 Must not: import anything but the stdlib and its stdlib-only siblings (`wire`, `values`: the
 jail loads them by path), or run the candidate's code.
@@ -29,6 +33,7 @@ from vaultttc.sandbox import wire
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any, Literal, NotRequired, TypedDict
 
     class Job(TypedDict):
@@ -36,8 +41,8 @@ if TYPE_CHECKING:
         tests: list[tuple[str, str, str, bool]]  # (kind "stmt"/"example", source, want, counts)
         prelude: list[str]  # the stub's import statements, run in the judge
         names: list[str]  # what the tests take from the candidate
-        calls: list[str]  # probe mode: the calls to record
-        budget: float  # probe mode: seconds per call
+        calls: list[str]  # probe mode, and check mode for code: the calls to record
+        budget: float  # seconds per probe call
         check: NotRequired[str]  # check mode: the `python check` fence, run on each run's data
 
 
@@ -48,18 +53,20 @@ _ENDED = "the program ended before its tests"
 
 def serve(namespace: dict[str, Any], sock: socket.socket, *, alarm: float | None) -> None:
     """In the candidate's process, after its program ran: answer the judge until it is done."""
-    link = wire.Link(sock, names=namespace, serves=frozenset(wire.ASKS) | {"get"})
+    link = wire.Link(sock, names=namespace, serves=frozenset(wire.ASKS) | {"get", "alarm", "calls"})
     if alarm:
         link.alarm = alarm
     link.send({"ready": True})
     link.serve()
 
 
-def judge(job: Job, sock: socket.socket, *, data: Any = None) -> dict[str, Any]:
-    """In the judge's process: run the job's tests, probes or check and return the report.
+def judge(job: Job, sock: socket.socket, *, data: Any = None) -> Iterator[dict[str, Any]]:
+    """In the judge's process: run the job's tests, probes or check and yield the report's
+    parts (the report is their union).
 
     A check gets this run's `data`: the candidate's (answer, completion), as the parent gave
-    them (never as the candidate's process holds them)."""
+    them (never as the candidate's process holds them); its verdict is the first part, the
+    probes' results (code, with calls in the job) the second."""
     link = wire.Link(sock, names=None, serves=frozenset({"call"}))
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     for statement in job["prelude"]:
@@ -70,14 +77,20 @@ def judge(job: Job, sock: socket.socket, *, data: Any = None) -> dict[str, Any]:
     for name in job["names"] if ready else ():
         with contextlib.suppress(NameError):
             namespace[name] = link.get(name)
-    if job["mode"] == "probe":
-        return {"probes": _probes(job["calls"], namespace, link, budget=job["budget"], ready=ready)}
+    if job["mode"] == "tests":
+        yield _tests(job["tests"], namespace, link, ended=ended)
+        return
     if job["mode"] == "check":
         answer, completion = data
+        probes = dict(namespace)  # the probes see the candidate's names, not the check's
         namespace.update(answer=answer, completion=completion, score=None)
         ended = ended and ended.replace("its tests", "its check")
-        return _check(job.get("check", ""), namespace, ended=ended)
-    return _tests(job["tests"], namespace, link, ended=ended)
+        yield _check(job.get("check", ""), namespace, ended=ended)
+        if not job["calls"]:
+            return
+        ready = ready and _alarm(link, job["budget"])
+        namespace = probes
+    yield {"probes": _probes(job["calls"], namespace, link, budget=job["budget"], ready=ready)}
 
 
 def _ready(link: wire.Link) -> str | None:
@@ -180,12 +193,79 @@ def _example(source: str, want: str, namespace: dict[str, Any]) -> None:
     raise AssertionError(f"{source}: expected {want}, got {got}")
 
 
+def _alarm(link: wire.Link, budget: float) -> bool:
+    """Ask the candidate to give each request `budget` seconds from now on, as in probe mode
+    (False: it did not say yes; it gets no probes, and the verdict is already out)."""
+    link.deadline(budget * 2 + 1.0)
+    try:
+        return link.ask("alarm", None, budget) is None
+    except Exception:  # whatever the candidate did instead of saying yes
+        return False
+    finally:
+        link.deadline(None)
+
+
 def _probes(
     calls: list[str], namespace: dict[str, Any], link: wire.Link, *, budget: float, ready: bool
 ) -> list[str] | None:
-    """The repr of each call's result ("!Error" for an exception); None: nothing ran."""
+    """The repr of each call's result ("!Error" for an exception); None: nothing ran.
+
+    Calls of one candidate function with literal arguments (as `engine.probes` writes them)
+    go in one request (`wire.Link.calls`); anything else is evaluated call by call."""
     if not ready:
         return None
+    batch = _literal_calls(calls, namespace, link)
+    if batch is None:
+        return _one_by_one(calls, namespace, link, budget=budget)
+    target, arguments = batch
+    link.deadline(len(calls) * budget * 2 + 1.0)  # its own alarms should have fired by then
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return [_shown(result, error) for result, error in link.calls(target, arguments)]
+    except TimeoutError:  # it ignored its alarms: it is still busy, nothing more can run
+        return ["!TimeoutError"] * len(calls)
+    except BaseException as exc:  # the request as a whole failed: every call with it
+        return ["!" + type(exc).__name__] * len(calls)
+    finally:
+        link.deadline(None)
+
+
+def _literal_calls(
+    calls: list[str], namespace: dict[str, Any], link: wire.Link
+) -> tuple[wire.Proxy, list[tuple[list[Any], dict[str, Any]]]] | None:
+    """(the candidate's function, each call's arguments) when every call is `name(literals)`
+    of the same function of the candidate's; else None."""
+    names, arguments = set(), []
+    for source in calls:
+        try:
+            node = ast.parse(source, mode="eval").body
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+                return None
+            args = [ast.literal_eval(a) for a in node.args]
+            kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return None
+        names.add(node.func.id)
+        arguments.append((args, kwargs))
+    target = namespace.get(names.pop()) if len(names) == 1 else None
+    if not isinstance(target, wire.Proxy) or target._vt_link is not link:
+        return None
+    return target, arguments
+
+
+def _shown(result: Any, error: Exception | None) -> str:
+    """A probe's record: its result's repr, made here, or "!" and its exception's type."""
+    if error is not None:
+        return "!" + type(error).__name__
+    try:
+        return repr(result)[:400]
+    except BaseException as exc:  # a repr the candidate answers with an error
+        return "!" + type(exc).__name__
+
+
+def _one_by_one(
+    calls: list[str], namespace: dict[str, Any], link: wire.Link, *, budget: float
+) -> list[str]:
     seen: list[str] = []
     for index, source in enumerate(calls):
         link.deadline(budget * 2 + 1.0)  # the candidate's own alarm should have fired by then

@@ -46,10 +46,11 @@ from typing import TYPE_CHECKING, Any
 from vaultttc.errors import ConfigError
 from vaultttc.sandbox import cgroup
 from vaultttc.sandbox.detect import NoIsolation, command, interpreter_paths, isolation, refusal
+from vaultttc.sandbox.preload import preloads
 
 if TYPE_CHECKING:
     from vaultttc.sandbox.judge import Job
-    from vaultttc.sandbox.runs import Config, Limits
+    from vaultttc.sandbox.shapes import Config, Limits
 
 __all__ = [
     "DEFAULT_MAX_OUTPUT",
@@ -290,6 +291,7 @@ async def _batch(
         "limits": limits,
         "keep": interpreter_paths(),
         "parallel": min(PARALLEL, len(sources)) if isolation().ns != "bwrap" else 1,
+        "preload": preloads(sources, judge),
     }
     if judge is not None:
         config["judge"] = judge

@@ -1,23 +1,24 @@
-"""Inside the jail: the runs of a batch, several at once, each in a cell of its own.
+"""Inside the jail: the runs of a batch, and what is left of each swept away when it ends.
 
 Loaded by `jail.py` by path (stdlib only). A run is one source, `exec`ed as `__main__` in a
 forked child, and with a judge job the judge (`judge.py`) beside it, which runs the job over a
-socket and writes its report on a pipe only it holds. `schedule` keeps up to `parallel` runs
-going, results in input order: looping candidates cost one timeout, not one each.
+socket and writes its report on a pipe only it holds. `run_one` makes one run and returns its
+result once it ended or its time was up, with nothing of it left (`sweep`).
 
-With namespaces ("user", "root") every run is a cell: a supervisor unshares new mount, PID and
-IPC namespaces inside the jail's and becomes their pid 1, with a fresh /proc, /tmp and
-/dev/shm; the run's processes, SysV IPC objects and temp files die with its cell, and runs
-going at once cannot see, signal or leave anything for one another. Under bubblewrap (no
-capability to unshare) runs go one at a time and the jail sweeps the whole namespace after
-each; without namespaces, the run's process groups (and uids, as root) are killed after it.
+With namespaces ("user", "root") the runs go to cells (`slots.py`: new mount, PID and IPC
+namespaces inside the jail's, each with its own /proc, /tmp and /dev/shm), several at once,
+one run at a time in each; runs going at once cannot see, signal or leave anything for one
+another, and each cell is swept between its runs. Otherwise `schedule` runs them here: under
+bubblewrap (no capability to unshare) one at a time, the jail sweeping the whole namespace
+after each; without namespaces up to `parallel` at once, the run's process groups (and uids,
+as root) killed after it. Results come in input order: looping candidates cost one timeout,
+not one each.
 
 Must not: import anything but the stdlib and its stdlib-only siblings, or decide policy.
 """
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import functools
 import json
@@ -29,36 +30,17 @@ import sys
 import time
 import traceback
 
+from vaultttc.sandbox import children
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing would slow every jail's start-up
     from collections.abc import Callable
-    from typing import Any, Literal, NotRequired, TypedDict
+    from typing import Any
 
-    from vaultttc.sandbox.judge import Job
-
-    class Limits(TypedDict):
-        timeout_s: float
-        memory_mb: int  # address space of each process
-        max_output: int
-        fsize: int
-        nproc: int  # processes and threads of one run's tree
-        tmp_mb: int  # size of the private /tmp and of /dev/shm, each
-
-    class Config(TypedDict):  # the jail's config (`jail.py`)
-        mode: Literal["exec", "batch", "probe"]
-        ns: Literal["user", "root", "bwrap"] | None
-        uid: int | None
-        env: dict[str, str]
-        limits: Limits
-        keep: list[str]
-        cgroup: NotRequired[str]
-        cwd: NotRequired[str]
-        argv: NotRequired[list[str]]
-        judge: NotRequired[Job]
-        parallel: NotRequired[int]  # batch mode: runs at once (with cells, or without ns)
+    from vaultttc.sandbox.shapes import Config
 
 
-__all__ = ["cells", "fork", "schedule", "status", "sweep"]
+__all__ = ["cells", "fork", "patience_of", "run_one", "schedule", "status", "sweep", "uids"]
 
 
 def cells(config: Config) -> bool:
@@ -93,53 +75,6 @@ def fork(body: Callable[[], None]) -> int:
     return pid
 
 
-def _keep_fds(*fds: int) -> None:
-    """Make `fds` this process's 0, 1, 2, 3… and close every other descriptor."""
-    import fcntl
-
-    moved = [fcntl.fcntl(fd, fcntl.F_DUPFD, 1024) for fd in fds]
-    for target, fd in enumerate(moved):
-        os.dup2(fd, target)
-    os.closerange(len(fds), 65536)
-
-
-def candidate(
-    config: Config, source: str, *, uid: int | None, cwd: str, fds: tuple[int, ...]
-) -> None:
-    """In the candidate's child: run `source` as `__main__`, then serve the judge if any."""
-    from vaultttc.sandbox import view
-
-    _keep_fds(os.open(os.devnull, os.O_RDONLY), *fds)
-    os.chdir(cwd)
-    view.restrict(uid, config["limits"], nproc=config["limits"]["nproc"])
-    os.environ.clear()
-    os.environ.update(config["env"], HOME=cwd, TMPDIR=cwd)
-    sys.argv = ["<candidate>"]
-    namespace = {"__name__": "__main__", "__builtins__": builtins}
-    exec(compile(source, "<candidate>", "exec"), namespace)
-    if "judge" in config:
-        from vaultttc.sandbox import judge
-
-        alarm = config["judge"]["budget"] if config["judge"]["mode"] == "probe" else None
-        judge.serve(namespace, socket.socket(fileno=3), alarm=alarm)
-
-
-def judge_child(
-    config: Config, data: Any, *, uid: int | None, cwd: str, link: int, report: int
-) -> None:
-    """In the judge's child: run the job (with this run's `data`) against the candidate,
-    then write the report."""
-    from vaultttc.sandbox import judge, view
-
-    null = os.open(os.devnull, os.O_RDWR)
-    _keep_fds(null, null, null, link, report)
-    os.chdir(cwd)
-    view.restrict(uid, config["limits"], nproc=1)
-    view.nondumpable()
-    outcome = judge.judge(config["judge"], socket.socket(fileno=3), data=data)
-    os.write(4, json.dumps(outcome).encode())
-
-
 def _workdir(base: str, name: str, uid: int | None) -> str:
     path = os.path.join(base, name)
     os.mkdir(path, 0o700)
@@ -149,12 +84,12 @@ def _workdir(base: str, name: str, uid: int | None) -> str:
 
 
 class _Run:
-    """One run going: what the jail watches, and what it reads back when it ends."""
+    """One run going: what is watched, and what is read back when it ends."""
 
     def __init__(self, index: int, uids: list[int | None], *, deadline: float) -> None:
         self.index, self.uids, self.deadline = index, uids, deadline
         self.began = time.monotonic()
-        self.out, self.err, self.rc = (os.memfd_create(n) for n in ("out", "err", "rc"))
+        self.out, self.err = os.memfd_create("out"), os.memfd_create("err")
         self.pids: list[int] = []  # the processes to sweep; the last one is watched
         self.dirs: list[str] = []
         self.report: int | None = None  # the judge's pipe, while open
@@ -163,18 +98,12 @@ class _Run:
 
 
 def _start(config: Config, run: _Run, given: tuple[str, Any], *, base: str) -> None:
-    """Fork the run: in a cell, its supervisor; else the judge and the candidate themselves."""
+    """Fork the run: the judge (when there is a job) and the candidate, in `base`."""
     judged = "judge" in config
     readable, writable = os.pipe() if judged else (-1, -1)
-    parts = (*given, writable)
-    if cells(config):
-        run.pids = [fork(functools.partial(_cell, config, run, parts))]
-        if judged:
-            os.close(writable)  # before anything else forks: only the judge may hold it
-    else:  # `_forked` closes it once the judge holds it
-        names = (f"c{run.index}", f"t{run.index}")
-        run.dirs = [_workdir(base, n, u) for n, u in zip(names, run.uids, strict=True)]
-        run.pids = _forked(config, run, parts)
+    names = (f"c{run.index}", f"t{run.index}")
+    run.dirs = [_workdir(base, n, u) for n, u in zip(names, run.uids, strict=True)]
+    run.pids = _forked(config, run, (*given, writable))  # it closes `writable` once handed on
     if judged:
         run.report = readable
 
@@ -187,31 +116,18 @@ def _forked(config: Config, run: _Run, parts: tuple[str, Any, int]) -> list[int]
     pids = []
     if report >= 0:
         ours, theirs = socket.socketpair()
-        pids.append(fork(lambda: judge_child(config, data, uid=run.uids[1], cwd=run.dirs[1],
-                                             link=theirs.fileno(), report=report)))  # fmt: skip
+        pids.append(fork(lambda: children.judge(config, data, uid=run.uids[1], cwd=run.dirs[1],
+                                                link=theirs.fileno(), report=report)))  # fmt: skip
         theirs.close()
         os.close(report)
         fds = (*fds, ours.fileno())
-    pids.append(fork(lambda: candidate(config, source, uid=run.uids[0], cwd=run.dirs[0], fds=fds)))
+    pids.append(
+        fork(lambda: children.candidate(config, source, uid=run.uids[0], cwd=run.dirs[0], fds=fds))
+    )
     if report >= 0:
         ours.close()
         pids.reverse()  # the judge is watched: its report is the run's outcome
     return pids
-
-
-def _cell(config: Config, run: _Run, parts: tuple[str, Any, int]) -> None:
-    """The supervisor: pid 1 of the run's own namespaces until its watched child ends; then the
-    candidate's exit status goes to the `rc` memfd and the cell ends, with all that is in it."""
-    from vaultttc.sandbox import view
-
-    size = config["limits"]["tmp_mb"]
-    view.cell(tmp_mb=size, shm_mb=size)
-    run.dirs = [_workdir("/tmp", k, u) for k, u in zip("ct", run.uids, strict=True)]
-    pids = _forked(config, run, parts)
-    code: int | None = os.waitstatus_to_exitcode(os.waitpid(pids[-1], 0)[1])
-    if len(pids) == 2:  # the judge ended: the candidate may still be serving it
-        code = status(pids[0])
-    os.pwrite(run.rc, json.dumps(code).encode(), 0)
 
 
 def status(pid: int) -> int | None:
@@ -233,40 +149,63 @@ def _exited(pid: int) -> bool:
     return bool(os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT))
 
 
+def uids(config: Config, index: int) -> list[int | None]:
+    """The candidate's and the judge's uids for run `index` (None: no uid of their own)."""
+    block = config["uid"]
+    return [None, None] if block is None else [block + 2 * index, block + 2 * index + 1]
+
+
+def run_one(config: Config, index: int, given: tuple[str, Any], *, base: str) -> dict[str, object]:
+    """Make run `index` of `given` (source, judge's data) and return its result once it ended
+    or its time was up, everything it left behind swept away."""
+    limit = config["limits"]["timeout_s"]
+    one = _Run(index, uids(config, index), deadline=time.monotonic() + limit)
+    _start(config, one, given, base=base)
+    going = {index: (one, _pidfd(one.pids[-1]))}
+    while not one.ended and time.monotonic() < one.deadline:
+        _wait(going, wake=None)
+    pidfd = going[index][1]
+    if pidfd is not None:
+        os.close(pidfd)
+    return _finish(config, one)
+
+
 def schedule(
     config: Config, sources: list[str], data: list[Any], *, base: str,
     emit: Callable[[dict[str, object]], None],
 ) -> None:  # fmt: skip
-    """Run every source, up to `config["parallel"]` at once, and `emit` each result in order.
+    """Without cells (`slots.schedule` has them): run every source and `emit` each result in
+    order, up to `config["parallel"]` at once without namespaces, one at a time in them.
 
     A run starts when none has started in the last `patience` seconds: quick runs go one after
     another (the jails already keep every core busy, and a wall-clock timeout should measure the
     code, not its neighbours), slow or looping ones do not hold up the rest."""
-    parallel = max(1, int(config.get("parallel", 1))) if cells(config) or not config["ns"] else 1
-    block, limit = config["uid"], config["limits"]["timeout_s"]
-    patience = min(0.25, limit / 8)
+    parallel = max(1, int(config.get("parallel", 1))) if not config["ns"] else 1
+    patience, limit = patience_of(config), config["limits"]["timeout_s"]
     waiting, shown = list(range(len(sources))), 0
     going: dict[int, tuple[_Run, int | None]] = {}
     done: dict[int, dict[str, object]] = {}
     while waiting or going:
         while waiting and len(going) < parallel and _quiet(going, patience):
             i = waiting.pop(0)
-            uids: list[int | None] = (
-                [None, None] if block is None else [block + 2 * i, block + 2 * i + 1]
-            )
-            run = _Run(i, uids, deadline=time.monotonic() + limit)
-            _start(config, run, (sources[i], data[i]), base=base)
-            going[i] = (run, _pidfd(run.pids[-1]))
+            one = _Run(i, uids(config, i), deadline=time.monotonic() + limit)
+            _start(config, one, (sources[i], data[i]), base=base)
+            going[i] = (one, _pidfd(one.pids[-1]))
         _wait(going, wake=patience if waiting and len(going) < parallel else None)
-        for i, (run, pidfd) in list(going.items()):
-            if run.ended or time.monotonic() >= run.deadline:
+        for i, (one, pidfd) in list(going.items()):
+            if one.ended or time.monotonic() >= one.deadline:
                 del going[i]
                 if pidfd is not None:
                     os.close(pidfd)
-                done[i] = _finish(config, run)
+                done[i] = _finish(config, one)
         while shown in done:
             emit(done.pop(shown))
             shown += 1
+
+
+def patience_of(config: Config) -> float:
+    """How long the youngest run goes on before another may start beside it."""
+    return min(0.25, config["limits"]["timeout_s"] / 8)
 
 
 def _quiet(going: dict[int, tuple[_Run, int | None]], patience: float) -> bool:
@@ -315,20 +254,13 @@ def _drain(run: _Run) -> None:
 def _finish(config: Config, run: _Run) -> dict[str, object]:
     """The run's result, once it ended or its time is up; nothing of it is left running."""
     duration = time.monotonic() - run.began
-    if cells(config):
-        with contextlib.suppress(OSError):
-            os.kill(run.pids[0], signal.SIGKILL)  # its cell, and all in it, ends with it
-        os.waitpid(run.pids[0], 0)
-        rc = json.loads(os.pread(run.rc, 64, 0) or b"null")
-    else:
-        rc = status(run.pids[0])
-        sweep(config, run.uids, run.pids)
-        if not config["ns"]:
-            import shutil
+    rc = status(run.pids[0])
+    sweep(config, run.uids, run.pids)
+    if not config["ns"]:
+        import shutil
 
-            for path in run.dirs:
-                shutil.rmtree(path, ignore_errors=True)
-    os.close(run.rc)
+        for path in run.dirs:
+            shutil.rmtree(path, ignore_errors=True)
     report = None
     if run.report is not None:  # the judge ended or ran out of time: read what it wrote
         with contextlib.suppress(OSError):
@@ -339,8 +271,7 @@ def _finish(config: Config, run: _Run) -> dict[str, object]:
             os.close(run.report)
         run.report = None
     if "judge" in config and run.data:
-        with contextlib.suppress(ValueError):
-            report = json.loads(run.data)
+        report = _merged(run.data)
     cap = config["limits"]["max_output"]
     (stdout, cut_out), (stderr, cut_err) = captured(run.out, cap), captured(run.err, cap)
     result: dict[str, object] = {"rc": rc, "out": stdout, "err": stderr,
@@ -351,6 +282,18 @@ def _finish(config: Config, run: _Run) -> dict[str, object]:
     return result
 
 
+def _merged(data: bytes | bytearray) -> dict[str, Any] | None:
+    """The judge's report: the union of its complete parts (a line cut short by a kill is
+    not one), None when there is none."""
+    report: dict[str, Any] = {}
+    for line in data.split(b"\n"):
+        with contextlib.suppress(ValueError):
+            part = json.loads(line)
+            if type(part) is dict:
+                report.update(part)
+    return report or None
+
+
 def captured(fd: int, cap: int) -> tuple[str, bool]:
     """At most `cap` bytes of a captured stream (a memfd), and whether there was more."""
     data = os.pread(fd, cap + 1, 0)
@@ -359,7 +302,7 @@ def captured(fd: int, cap: int) -> tuple[str, bool]:
 
 
 def sweep(config: Config, uids: list[int | None], pids: list[int]) -> None:
-    """Without cells: kill what a run left behind (all of the namespace, or its uids and
+    """Kill what a run left behind (all of the namespace or cell it ran in, or its uids and
     groups) and reap it.
 
     In namespaces its SysV IPC objects and temp files go too; without them only what the
@@ -379,7 +322,7 @@ def sweep(config: Config, uids: list[int | None], pids: list[int]) -> None:
     for pid in pids:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
-    if config["ns"]:  # one run at a time: every orphan is the jail's child; reap them all
+    if config["ns"]:  # one run at a time here: every orphan is our child; reap them all
         with contextlib.suppress(ChildProcessError):
             while os.waitpid(-1, 0)[0]:
                 pass

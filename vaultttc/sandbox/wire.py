@@ -9,7 +9,10 @@ on the other side as a `Proxy`: calling it, reading its attributes or items, ite
 asking its length, truth or repr is a request the owner answers with more plain values.
 Comparisons and membership are never asked: a proxy equals only itself, so whatever decides
 `f(x) == y` runs in the judge, on values the candidate committed to before seeing `y`.
-The judge's side of a link answers only calls of the callables it handed over.
+The judge's side of a link answers only calls of the callables it handed over. `calls` makes
+many calls of one callable in one request (probes: each call on its own alarm, each result
+or exception coming back as it would from its own `call`), so forty probes cost one round
+trip, not forty.
 
 Must not: import anything but the stdlib and `values` (the jail loads both by path), or build
 anything from the data but the types named above.
@@ -28,12 +31,13 @@ import time
 import weakref
 
 from vaultttc.sandbox import values
+from vaultttc.sandbox.proxy import Proxy, proxy_class
 from vaultttc.sandbox.values import CandidateError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
-    from typing import Any, Literal
+    from collections.abc import Callable, Iterator, Mapping, Sequence
+    from typing import Any
 
 __all__ = ["ASKS", "CandidateError", "Gone", "Link", "Proxy", "WireError"]
 
@@ -52,71 +56,6 @@ class WireError(Exception):
 
 class Gone(Exception):
     """The other side closed the link (its program ended or was killed)."""
-
-
-class Proxy:
-    """An object that lives on the other side of a link."""
-
-    __slots__ = ("__weakref__", "_vt_id", "_vt_link")
-    _vt_link: Link
-    _vt_id: int
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_vt_"):
-            raise AttributeError(name)
-        return self._vt_link.ask("getattr", self, name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name.startswith("_vt_"):
-            object.__setattr__(self, name, value)
-        else:
-            self._vt_link.ask("setattr", self, name, value)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._vt_link.call(self, args, kwargs)
-
-    def __getitem__(self, key: Any) -> Any:
-        return self._vt_link.ask("getitem", self, key)
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        self._vt_link.ask("setitem", self, key, value)
-
-    def __delitem__(self, key: Any) -> None:
-        self._vt_link.ask("delitem", self, key)
-
-    def __len__(self) -> int:
-        return int(self._vt_link.ask("len", self))
-
-    def __iter__(self) -> Any:
-        return self._vt_link.ask("iter", self)
-
-    def __next__(self) -> Any:
-        return self._vt_link.ask("next", self)
-
-    def __bool__(self) -> bool:
-        return self._vt_link.ask("bool", self) is True
-
-    def __repr__(self) -> str:
-        return str(self._vt_link.ask("repr", self))
-
-    def __str__(self) -> str:
-        return str(self._vt_link.ask("str", self))
-
-    def __enter__(self) -> Any:
-        return self._vt_link.ask("enter", self)
-
-    def __exit__(self, *exc: object) -> Literal[False]:
-        self._vt_link.ask("exit", self)
-        return False  # the candidate never swallows the judge's exceptions
-
-    def __instancecheck__(self, obj: Any) -> bool:
-        return self._vt_link.ask("isinstance", self, obj) is True
-
-    def __eq__(self, other: object) -> bool:
-        self._vt_link.compared = True
-        return NotImplemented
-
-    __hash__ = object.__hash__
 
 
 class Link:
@@ -221,7 +160,7 @@ class Link:
     def _proxy(self, ident: int, name: str) -> Proxy:
         proxy = self._proxies.get(ident)
         if proxy is None:
-            proxy = _proxy_class(name)()
+            proxy = proxy_class(name)()
             object.__setattr__(proxy, "_vt_link", self)
             object.__setattr__(proxy, "_vt_id", ident)
             self._proxies[ident] = proxy
@@ -269,6 +208,16 @@ class Link:
             values.restore(original, value)
         return result
 
+    def calls(
+        self, target: Proxy, calls: Sequence[tuple[list[Any], dict[str, Any]]]
+    ) -> list[tuple[Any, Exception | None]]:
+        """Call `target` once per (args, kwargs) in one request: per call, (result, None) or
+        (None, the exception it raised, as `call` would raise it)."""
+        found = self.ask("calls", target, [[list(a), dict(k)] for a, k in calls])
+        if type(found) is not list or len(found) != len(calls):
+            raise WireError("not one reply per call")
+        return [_outcome(item) for item in found]
+
     def ask(self, op: str, target: Proxy | None, *args: Any) -> Any:
         return self._ask(op, target, list(args), kwargs={})[0]
 
@@ -313,26 +262,40 @@ class Link:
         try:
             target = None if message.get("t") is None else self._own[message["t"]]
             args, kwargs = self.decode(message.get("a", [])), self.decode(message.get("k", {}))
-            with contextlib.redirect_stdout(buffer), _alarm(self.alarm):
+            alarm = None if op == "calls" else self.alarm  # `calls` times each call itself
+            with contextlib.redirect_stdout(buffer), _alarm(alarm):
                 reply = self._perform(str(op), target, args, kwargs=kwargs)
         except BaseException as exc:  # every failure becomes the caller's error
-            reply = {"e": [type(exc).__name__, str(exc)[:2000]]}
+            reply = {"e": [type(exc).__name__, _text(exc)]}
         reply["o"] = buffer.getvalue()[: MAX_FRAME // 4]
         self.send(reply)
 
     def _perform(
         self, op: str, target: Any, args: list[Any], *, kwargs: dict[str, Any]
     ) -> dict[str, Any]:
+        if op == "alarm":  # the judge sets the seconds each request may take from now on
+            self.alarm = float(args[0]) if args and args[0] else None
+            return {"r": None}
         if op == "get":
             if self.names is None or args[0] not in self.names:
                 raise NameError(f"name {args[0]!r} is not defined by the candidate")
             return {"r": self.encode(self.names[args[0]])}
+        if op == "calls":
+            return {"r": [self._each(target, *call) for call in args[0]]}
         if op == "call":
             result = target(*args, **kwargs)
             pairs = [*enumerate(args), *kwargs.items()]
             moved = [[k, self.encode(v)] for k, v in pairs if type(v) in values.MUTABLE]
             return {"r": self.encode(result), "m": moved}
         return {"r": self.encode(_OPERATIONS[op](target, *args))}
+
+    def _each(self, target: Any, args: list[Any], kwargs: dict[str, Any]) -> list[Any]:
+        """One call of a `calls` request, on its own alarm: ["r", result] or ["e", type, text]."""
+        try:
+            with _alarm(self.alarm):
+                return ["r", self.encode(target(*args, **kwargs))]
+        except BaseException as exc:  # every failure is that call's error
+            return ["e", type(exc).__name__, _text(exc)]
 
     def serve(self) -> None:
         """Answer requests until the other side closes the link."""
@@ -343,6 +306,21 @@ class Link:
     def deadline(self, seconds: float | None) -> None:
         """Replies must arrive within `seconds` from now (None: wait as long as it takes)."""
         self._deadline = None if seconds is None else time.monotonic() + seconds
+
+
+def _outcome(item: Any) -> tuple[Any, Exception | None]:
+    if type(item) is list and len(item) == 2 and item[0] == "r":
+        return item[1], None
+    if type(item) is list and len(item) == 3 and item[0] == "e":
+        return None, values.error(str(item[1]), str(item[2])[:2000])
+    raise WireError("malformed reply to a call")
+
+
+def _text(exc: BaseException) -> str:
+    try:
+        return str(exc)[:2000]
+    except Exception:  # a message that cannot be shown is left out
+        return ""
 
 
 @contextlib.contextmanager
@@ -370,11 +348,3 @@ _OPERATIONS: dict[str, Callable[..., Any]] = {
     "enter": lambda o: o.__enter__(), "exit": lambda o: o.__exit__(None, None, None),
     "isinstance": lambda o, x: isinstance(x, o),
 }  # fmt: skip
-
-
-def _proxy_class(name: str, _made: dict[str, type[Proxy]] = {}) -> type[Proxy]:  # noqa: B006
-    """A Proxy subclass named after the remote type, so messages name the candidate's type."""
-    if name not in _made:
-        safe = name if name.isidentifier() else "object"
-        _made[name] = type(safe, (Proxy,), {"__slots__": (), "__module__": "candidate"})
-    return _made[name]

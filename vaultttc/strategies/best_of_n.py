@@ -49,6 +49,7 @@ __all__ = [
     "BestOfN",
     "Selection",
     "executed",
+    "probed",
     "select",
     "selection_outcome",
     "twin_selection",
@@ -211,6 +212,12 @@ def selection_outcome(
     )
 
 
+def probed(verdicts: Mapping[str, Verdict]) -> Behaviours:
+    """The behaviours a verifier found in the same run as its verdict (a check on code): the
+    programs need not run again to vote."""
+    return {text: v.behaviour for text, v in verdicts.items() if v.probed}
+
+
 def executed(verifier: Verifier, verdicts: Mapping[str, Verdict]) -> bool:
     """The python verifier or a check ran candidates (a verdict or a run): execution is consented
     (a check is only ever built with consent), so code candidates may be run on probe inputs."""
@@ -232,7 +239,7 @@ class BestOfN:
         candidates = [candidate(c, task) for c in drawn]
         verdicts = await verify_unique(verifier, candidates, task)
         ran = executed(verifier, verdicts)
-        memo: Behaviours = {}  # each program is probed once, for both selections
+        memo = probed(verdicts)  # each program is probed once, for both selections
         pick = await select(
             candidates, verdicts, task, executed=ran, timeout_s=settings.timeout_s, memo=memo
         )

@@ -85,7 +85,7 @@ class CheckVerifier:
         runs = await arun_python_batch(
             programs, timeout_s=self._timeout_s,
             memory_mb=self._memory_mb, workers=workers_for(len(candidates), self._workers),
-            judge=check_harness.job(task, source),
+            judge=check_harness.job(task, source, timeout_s=self._timeout_s),
             judge_data=[check_inputs(c, task) for c in candidates],
         )  # fmt: skip
         strength = STRENGTH["check"]

@@ -23,6 +23,7 @@ import ast
 import math
 from typing import TYPE_CHECKING
 
+from vaultttc.engine.probes import probe_budget, probe_calls
 from vaultttc.engine.tasks import Task, Verdict
 from vaultttc.errors import ConfigError
 from vaultttc.sandbox.parent import SandboxResult
@@ -61,13 +62,18 @@ def grades_partially(source: str) -> bool:
     return False
 
 
-def job(task: Task, source: str) -> Job:
-    """The judge's job for the check `source`: for a code task, with the stub's imports and the
-    names the check takes from the candidate; for a question, nothing from any candidate."""
-    code = task.kind == "code"
-    prelude, names = candidate_names(task, [source], defined=DEFINED) if code else ([], [])
-    return {"mode": "check", "tests": [], "prelude": prelude, "names": names, "calls": [],
-            "budget": 0.0, "check": source}  # fmt: skip
+def job(task: Task, source: str, *, timeout_s: float) -> Job:
+    """The judge's job for the check `source`: for a code task, with the stub's imports, the
+    names the check takes from the candidate and the task's probe calls (the program's
+    behaviour, for agreement, comes from the same run); for a question, nothing from any
+    candidate."""
+    if task.kind != "code":
+        return {"mode": "check", "tests": [], "prelude": [], "names": [], "calls": [],
+                "budget": 0.0, "check": source}  # fmt: skip
+    prelude, names = candidate_names(task, [source], defined=DEFINED)  # the entry point too
+    calls = list(probe_calls(task))
+    return {"mode": "check", "tests": [], "prelude": prelude, "names": names, "calls": calls,
+            "budget": probe_budget(timeout_s, calls), "check": source}  # fmt: skip
 
 
 def read_verdict(result: SandboxResult, *, strength: float, timeout_s: float) -> Verdict:
@@ -84,7 +90,16 @@ def read_verdict(result: SandboxResult, *, strength: float, timeout_s: float) ->
     if score is None:
         score = 1.0 if passed else 0.0
     detail = "the check passed" if passed else error or "the check raised"
-    return Verdict(passed, score, strength, "check", detail)
+    probed, behaviour = _behaviour(result.report)
+    return Verdict(passed, score, strength, "check", detail, behaviour=behaviour, probed=probed)
+
+
+def _behaviour(report: object) -> tuple[bool, tuple[str, ...] | None]:
+    """(whether the judge made the probe calls, the program's behaviour on them)."""
+    if not isinstance(report, dict) or "probes" not in report:
+        return False, None
+    probes = report["probes"]
+    return True, tuple(map(str, probes)) if isinstance(probes, list) else None
 
 
 def _decoded(report: object) -> tuple[bool, float | None, str] | None:

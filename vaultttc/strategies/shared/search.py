@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from vaultttc.engine.sampling import Sampler
 from vaultttc.engine.tasks import Outcome, Settings, Task, Verdict, Verifier
 from vaultttc.providers.base import Request
-from vaultttc.strategies.best_of_n import executed, select, selection_outcome
+from vaultttc.strategies.best_of_n import executed, probed, select, selection_outcome
 from vaultttc.strategies.shared.common import Candidate, candidate, tally, verify_unique
 from vaultttc.strategies.shared.prompts import answer_request
 from vaultttc.strategies.shared.voting import decide
@@ -123,6 +123,7 @@ class Search:
                 self.task,
                 executed=executed(self.verifier, self.verdicts),
                 timeout_s=self.settings.timeout_s,
+                memo=probed(self.verdicts),
             )
             return selection_outcome(self.task, self.sampler, pick, strategy=strategy, notes=notes)
         keys = [c.key for c in candidates]
