@@ -10,6 +10,7 @@ the example's own checks, run in the sandbox, never by what they print about the
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -18,15 +19,18 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from helpers import DATA, edit_after_first_read
+from helpers import DATA, Scripted, edit_after_first_read
 
+from vaultttc.engine.sampling import CostMeter
 from vaultttc.living.examples import ExampleOptions, run_examples
 from vaultttc.living.proposals import keeps_expectations
 from vaultttc.living.repair import RepairSettings, repair_note
 from vaultttc.notes.clean import clean_text
 from vaultttc.notes.parse import parse_note
+from vaultttc.providers.base import Pricing
 from vaultttc.providers.replay import ReplayProvider
 from vaultttc.vault.cache import SqliteCache
+from vaultttc.vault.ledger import load as load_ledger
 
 pytest_plugins = ["pytester"]
 
@@ -173,3 +177,30 @@ def test_repair_needs_consent_and_a_provider(
     assert done.returncode == 2, done.stdout + done.stderr
     assert message in done.stderr and "test session starts" not in done.stdout
     assert (tmp_path / "mean.md").read_text(encoding="utf-8") == NOTE
+
+
+@pytest.mark.parametrize("case", [
+    (2.007, "not repaired mean.md:10: after 2 candidate(s), the budget of $2.0070 is spent", 2),
+    (None, "proposed a fix for mean.md:10 (candidate 3 of 4)", 3),
+])  # fmt: skip
+def test_repair_spends_within_the_budget_and_records_what_it_spent(
+    tmp_path: Path, case: tuple[float | None, str, int]
+) -> None:
+    """Each draw is reserved at its worst case ($2: 2,000 output tokens at $1,000 a million)
+    before it is sent; it costs $0.005. A cap of $2.007 pays for two: the third, which would
+    pass, is never drawn, and nothing is written. The ledger has what was spent either way."""
+    cap, line, drawn = case
+    path = tmp_path / "mean.md"
+    path.write_text(NOTE, encoding="utf-8")
+    report = run_examples(parse_note(NOTE, "mean.md"), allowed=True)
+    [recorded] = [json.loads(row) for row in (REPAIR / "fixes.jsonl").read_text().splitlines()]
+    provider = Scripted(recorded["samples"], price=Pricing(output=1000.0))
+    settings = RepairSettings(date.today().isoformat(), meter=CostMeter(cap_usd=cap))
+    ledger = tmp_path / "spend.jsonl"
+    lines = repair_note(path, report, provider=provider, settings=settings, ledger=ledger)
+    assert lines == [line]
+    assert len(provider.requests) == drawn
+    assert (path.read_text(encoding="utf-8") == NOTE) is (cap is not None)
+    [spend] = load_ledger(ledger)
+    assert (spend.samples, spend.usd, spend.output_tokens) == (drawn, 0.005 * drawn, 5 * drawn)
+    assert settings.meter.spent_usd == pytest.approx(0.005 * drawn)

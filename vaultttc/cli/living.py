@@ -42,6 +42,12 @@ def _workers(_ctx: click.Context, _param: click.Parameter, value: str | None) ->
 @click.option("--model", help="Model --repair draws from.")
 @click.option("--samples", type=click.IntRange(min=1), default=4, show_default=True,
               help="Candidate fixes drawn per failing example.")  # fmt: skip
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0),
+    metavar="USD",
+    help="The most --repair may spend, per vault (default: max_cost_usd_per_run).",
+)
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def test(path: Path, *, pytest_args: tuple[str, ...], **opts: Any) -> None:
     """Run the notes' embedded examples as tests (living documentation) with pytest."""
@@ -71,4 +77,5 @@ def _repair_args(path: Path, opts: dict[str, Any]) -> list[str]:
     args = ["--vault-repair", f"--vault-samples={opts['samples']}"]
     args += ["--vault-apply"] * opts["apply"]
     args += [f"--vault-provider={opts['provider']}"] * bool(opts["provider"])
+    args += [f"--vault-max-cost={opts['max_cost']}"] * (opts["max_cost"] is not None)
     return args + [f"--vault-model={opts['model']}"] * bool(opts["model"])

@@ -7,7 +7,10 @@ expectations runs in the note's namespace in the sandbox (`examples.run_examples
 `proposals.with_candidate`), and the verdict is the parent's judgement of what the child's
 supervisor reported — never what the candidate prints about itself. The first that passes is
 written after the example (`proposals.plan_proposal`) through the compare-and-swap save; an
-example that already carries a proposal for its current code draws nothing. `apply_note`
+example that already carries a proposal for its current code draws nothing. Every draw is
+reserved at its worst case against the run's budget (`--max-cost`, else the vault's
+`max_cost_usd_per_run`) before it is sent, as `run`'s are, and what was spent goes to the
+vault's spend ledger; a candidate read from the cache is free. `apply_note`
 puts proposals in place (`proposals.plan_apply`). `repair_options` adds the pytest options,
 so that the plugin stays the only module that imports pytest.
 
@@ -26,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from vaultttc.config import CONFIG_DIR, VaultConfig
-from vaultttc.errors import VaultTTCError
+from vaultttc.engine.sampling import CostMeter
+from vaultttc.errors import BudgetExhausted, VaultTTCError
 from vaultttc.living.examples import ExampleOptions, ExampleResult, ExamplesReport, run_examples
 from vaultttc.living.proposals import (
     SYSTEM,
@@ -48,6 +52,9 @@ from vaultttc.providers.base import Completion, Provider, Request
 from vaultttc.providers.registry import build_provider, choose_provider_name
 from vaultttc.vault.cache import SqliteCache
 from vaultttc.vault.files import Loaded, read_note, update_note
+from vaultttc.vault.ledger import LEDGER_FILE, Spend
+from vaultttc.vault.ledger import append as append_ledger
+from vaultttc.vault.spend import run_budget
 
 __all__ = [
     "NoteRun",
@@ -62,12 +69,14 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class RepairSettings:
-    """How many candidates per example, their size, the day, and the examples' limits."""
+    """How many candidates per example, their size, the day, the examples' limits, and the
+    meter the run's spend is reserved on (shared by the notes of one vault)."""
 
     today: str
     samples: int = 4
     max_tokens: int = 2000
     options: ExampleOptions = field(default_factory=ExampleOptions)
+    meter: CostMeter = field(default_factory=CostMeter)
 
 
 def repair_options(group: Any) -> None:
@@ -86,6 +95,9 @@ def repair_options(group: Any) -> None:
     group.addoption("--vault-model", default=None, metavar="MODEL", help="model to draw from")
     group.addoption("--vault-samples", type=int, default=RepairSettings("").samples,
                     metavar="N", help="candidates drawn per failing example")  # fmt: skip
+    group.addoption("--vault-max-cost", type=float, default=None, metavar="USD",
+                    help="the most the fixes may cost, per vault (default: the vault's "
+                    "max_cost_usd_per_run)")  # fmt: skip
 
 
 def repair_note(
@@ -97,20 +109,24 @@ def repair_note(
     setup: Note | None = None,
     templates: Templates | None = None,
     cache: SqliteCache | None = None,
+    ledger: Path | None = None,
 ) -> list[str]:
     """Propose fixes for the failing examples of the note at `path`; one line per example.
-    With a `cache`, a candidate drawn before is read from it (free) instead of drawn again."""
+    With a `cache`, a candidate drawn before is read from it (free) instead of drawn again;
+    with a `ledger`, what the fresh draws cost is added to it."""
     failing = repairable(report)
     if not failing:
         return []
     note = read_note(path, display=report.path).note
+    drawn: list[Completion] = []
     with asyncio.Runner() as runner:
 
         def draw(request: Request) -> Completion:
             hit = cache.get(provider, request) if cache is not None else None
             if hit is not None:
                 return replace(hit, cached=True, cost_usd=0.0)
-            completion = runner.run(provider.complete(request))
+            completion = _paid(settings.meter, provider, request, runner=runner)
+            drawn.append(completion)
             if cache is not None:
                 cache.put(provider, request, completion)
             return completion
@@ -120,6 +136,35 @@ def repair_note(
             return [run.one(result) for result in failing]
         finally:
             runner.run(provider.aclose())
+            if ledger is not None and drawn:
+                append_ledger(ledger, [_spend(drawn, provider, settings.today)])
+
+
+def _paid(
+    meter: CostMeter, provider: Provider, request: Request, *, runner: asyncio.Runner
+) -> Completion:
+    """One draw, reserved at its worst case first (BudgetExhausted when the cap would pass)."""
+    worst = provider.pricing.worst_case(request)
+    if not meter.reserve(worst):
+        raise BudgetExhausted(f"the budget of ${meter.cap_usd:.4f} is spent")
+    actual = 0.0
+    try:
+        completion = runner.run(provider.complete(request))
+        actual = completion.cost_usd
+        return completion
+    finally:
+        meter.settle(worst, actual)
+
+
+def _spend(drawn: Sequence[Completion], provider: Provider, today: str) -> Spend:
+    """The ledger's row for one note's fresh draws."""
+    return Spend(
+        day=today, provider=provider.name, model=provider.model,
+        usd=round(sum(c.cost_usd for c in drawn), 8),
+        input_tokens=sum(c.usage.input_tokens for c in drawn),
+        output_tokens=sum(c.usage.output_tokens for c in drawn),
+        thinking_tokens=sum(c.usage.thinking_tokens for c in drawn), samples=len(drawn),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +267,7 @@ def repair_all(
     build = provider_factory(
         name=option("vault_provider"), model=option("vault_model"), config_of=config_of, env=env
     )
+    meters: dict[Path, CostMeter] = {}  # one budget per vault, over all of its notes
     lines: list[str] = []
     for job in jobs:
         templates = Templates(job.root)
@@ -231,12 +277,16 @@ def repair_all(
                                   templates=templates)  # fmt: skip
                 lines += [line] if line else []
             elif repairable(job.report):
-                settings = RepairSettings(today, samples=samples, options=job.options)
-                (job.root / CONFIG_DIR).mkdir(exist_ok=True)
-                with SqliteCache(job.root / CONFIG_DIR / "cache.sqlite") as cache:
+                if job.root not in meters:
+                    meters[job.root] = run_budget(config_of(job.root), option("vault_max_cost"))
+                settings = RepairSettings(today, samples=samples, options=job.options,
+                                          meter=meters[job.root])  # fmt: skip
+                state = job.root / CONFIG_DIR
+                state.mkdir(exist_ok=True)
+                with SqliteCache(state / "cache.sqlite") as cache:
                     lines += repair_note(job.path, job.report, provider=build(job.root),
-                                         settings=settings, setup=job.setup,
-                                         templates=templates, cache=cache)  # fmt: skip
+                                         settings=settings, setup=job.setup, templates=templates,
+                                         cache=cache, ledger=state / LEDGER_FILE)  # fmt: skip
         except (VaultTTCError, OSError) as exc:
             lines.append(f"not repaired {job.report.path}: {exc}")
     return lines
