@@ -199,6 +199,10 @@ def test_a_budget_stops_reverification_stalest_first_and_the_next_run_continues(
     later = T0 + timedelta(days=60)
     month = timedelta(days=30)
     dry = go(later, [tmp_path], stale_after=month, dry_run=True)
+    why = {n.path: [q.note for q in n.questions] for n in dry.notes}
+    assert why == {"oldest.md": ["re-verify: answered 60 days ago"],
+                   "middle.md": ["re-verify: answered 55 days ago"],
+                   "newest.md": ["re-verify: answered 51 days ago"]}  # fmt: skip
     worst = max(q.quote["worst_usd"] for n in dry.notes for q in n.questions if q.quote)
     cap = worst + cost / 2  # room for one request's worst case, not for a second after it
     order = []

@@ -98,7 +98,7 @@ def _plan_line(path: str, q: QuestionReport) -> str:
         f"(≤ {quote.get('worst_samples')}) on {q.provider}/{q.model} · "
         f"~{quote.get('input_tokens')} in + ~{quote.get('output_tokens')} out tokens · "
         f"${float(quote.get('expected_usd', 0)):.4f} expected, "
-        f"${float(quote.get('worst_usd', 0)):.4f} worst"
+        f"${float(quote.get('worst_usd', 0)):.4f} worst" + (f" · {q.note}" if q.note else "")
     )
 
 

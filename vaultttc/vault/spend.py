@@ -19,6 +19,7 @@ from vaultttc.engine.runner import Job, LanePool
 from vaultttc.engine.sampling import CostMeter
 from vaultttc.notes.compose import Answered
 from vaultttc.vault.ledger import Spend, mean_output, spent_since
+from vaultttc.vault.stale import Stale
 
 __all__ = ["DailyBudget", "planned_report", "quoted", "run_budget", "spends", "total_quote"]
 
@@ -33,14 +34,15 @@ def quoted(jobs: Sequence[Job], pool: LanePool, ledger: Sequence[Spend]) -> list
 
 
 def planned_report(job: Job, quote: Quote) -> QuestionReport:
-    """A dry run's line for a question it would ask."""
+    """A dry run's line for a question it would ask (and, re-verifying, why)."""
     settings = job.settings
+    why = f"re-verify: {job.stale.reason}" if isinstance(job.stale, Stale) else ""
     return QuestionReport(
         id=job.question.id, line=job.question.span.first_line, strategy=settings.strategy,
         provider=settings.provider, model=settings.model or "", samples_used=0, answer=None,
         verified=None, status="planned", confidence=None, input_tokens=quote.input_tokens,
         output_tokens=quote.output_tokens, thinking_tokens=quote.thinking_tokens,
-        cost_usd=0.0, cached=False, quote=asdict(quote),
+        cost_usd=0.0, cached=False, quote=asdict(quote), note=why,
     )  # fmt: skip
 
 
