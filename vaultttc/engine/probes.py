@@ -13,7 +13,6 @@ check).
 from __future__ import annotations
 
 import ast
-import doctest
 import itertools
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -73,6 +72,8 @@ def _example_sources(task: Task) -> list[str]:
         if isinstance(n, ast.FunctionDef) and n.name == task.entry_point
     ]
     try:
+        import doctest  # only for stubs with examples and no tests: not at every start-up
+
         examples = doctest.DocTestParser().get_examples(docs[0]) if docs else []
     except ValueError:  # inconsistent indentation in the docstring: no probes from it
         return []
