@@ -332,3 +332,13 @@ def test_without_isolation_but_acknowledged_the_limits_still_hold(
     assert results[1].timed_out
     assert results[3].stdout == "None\n"
     assert child.stdout == "child\n"
+
+
+def test_every_jail_of_a_batch_hashes_alike() -> None:
+    """Behaviour votes compare reprs made in different jails: a set of strings must print the
+    same in each (the jails share a hash seed), or equal programs would not agree."""
+    words = ", ".join(repr(f"w{i}") for i in range(40))
+    results = run_python_batch([f"print({{{words}}})"] * 24, timeout_s=10, memory_mb=256,
+                               workers=3)  # fmt: skip
+    assert all(r.ok for r in results), results[0].stderr
+    assert len({r.stdout for r in results}) == 1

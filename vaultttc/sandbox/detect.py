@@ -90,7 +90,9 @@ def _is_file(arg: str) -> bool:
 
 def command(config: Mapping[str, Any]) -> list[str]:
     """The argv that starts the jail with `config` (inside bubblewrap in that mode)."""
-    jail = [sys.executable, "-I", "-S", JAIL, json.dumps(config)]
+    # -I's isolation but for -E: its environment is ours alone (`parent._communicate`), and it
+    # must honour PYTHONHASHSEED, or a set's repr would differ from one jail to the next
+    jail = [sys.executable, "-P", "-s", "-S", JAIL, json.dumps(config)]
     return [*_bwrap(config), "--", *jail] if config["ns"] == "bwrap" else jail
 
 

@@ -93,8 +93,8 @@ def _serve(
     config: Config, given: tuple[list[str], list[Any]], *, orders: int, results: int
 ) -> None:
     """The slot: become a cell's pid 1, then make each run the jail orders, until it stops."""
-    children.keep_fds(os.open(os.devnull, os.O_RDONLY), os.open(os.devnull, os.O_WRONLY), 2,
-                  orders, results)  # fmt: skip
+    null_in, null_out = os.open(os.devnull, os.O_RDONLY), os.open(os.devnull, os.O_WRONLY)
+    children.keep_fds(null_in, null_out, 2, orders, results)  # they become 0, 1, 2, 3 and 4
     size = config["limits"]["tmp_mb"]
     view.cell(tmp_mb=size, shm_mb=size)
     sources, data = given
