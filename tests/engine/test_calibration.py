@@ -14,6 +14,7 @@ from vaultttc.engine.calibration import (
     PRIOR_WEIGHT,
     SINGLE_PRIOR,
     Book,
+    Fitting,
     Labelled,
     fit_map,
     fit_shrunk,
@@ -142,3 +143,28 @@ def test_evidence_that_does_not_rank_its_answers_gets_a_flat_map() -> None:
     ranked = [(i / 199, i % 10 < i // 20) for i in range(200)]
     knots = fit_map(ranked, prior)
     assert len(knots) > 2 and calibrate(0.05, knots) < 0.2 < 0.8 < calibrate(0.95, knots)
+
+
+def test_a_book_fitted_as_outcomes_come_in_keeps_up_without_refitting_on_every_one() -> None:
+    """One outcome per saved note: each map is fitted again once its new outcomes are a tenth
+    of what it was fitted on (at once below MIN_OUTCOMES), never more than a tenth behind, and
+    all at once it is the book `Book.fit` makes."""
+    outcomes = [
+        Labelled("p", "m", "question", "vote", (i % 10) / 10, i % 3 != 0, f"q{i}")
+        for i in range(1000)
+    ]
+    fitting, fits, usable_at = Fitting(), 0, None
+    signal = Signal("vote", 0.5, None, "question")
+    for n, outcome in enumerate(outcomes, start=1):
+        before = fitting.book.counts.get(outcome.map_key, 0)
+        fitting.add([outcome])
+        counted = fitting.book.counts[outcome.map_key]
+        fits += counted != before
+        assert counted == n if n < MIN_OUTCOMES else counted * 1.1 >= n
+        if usable_at is None and fitting.book.map_for("p", "m", signal)[1].startswith("vault"):
+            usable_at = n
+    assert usable_at == MIN_OUTCOMES  # the vault's map is used as soon as there are enough
+    assert fits < 80  # 29 below MIN_OUTCOMES, then one per tenth more: not 1000
+    at_once = Fitting()
+    at_once.add(outcomes)
+    assert at_once.book == Book.fit(outcomes)

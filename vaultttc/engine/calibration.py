@@ -39,7 +39,7 @@ Pure; the outcomes are read and written by `vault.calibration_store`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vaultttc.engine.confidence import IDENTITY, VOTE_MAP, Knots, calibrate
 from vaultttc.engine.tasks import Signal
@@ -52,6 +52,7 @@ __all__ = [
     "PRIOR_WEIGHT",
     "SINGLE_PRIOR",
     "Book",
+    "Fitting",
     "Labelled",
     "MapKey",
     "fit_map",
@@ -60,6 +61,7 @@ __all__ = [
     "group_outcomes",
     "prior_confidence",
     "prior_map",
+    "stale_fit",
 ]
 
 MIN_OUTCOMES = 30
@@ -223,6 +225,12 @@ class Book:
         maps = {k: fit_map(pairs, prior_map(k[3], k[2])) for k, pairs in groups.items()}
         return cls(maps, {k: len(pairs) for k, pairs in groups.items()})
 
+    def refitted(self, groups: Mapping[MapKey, list[tuple[float, bool]]]) -> Book:
+        """This book with the maps of `groups` fitted anew on their pairs."""
+        fresh = {k: fit_map(pairs, prior_map(k[3], k[2])) for k, pairs in groups.items()}
+        counts = {k: len(pairs) for k, pairs in groups.items()}
+        return Book({**self.maps, **fresh}, {**self.counts, **counts})
+
     def map_for(self, provider: str, model: str, signal: Signal) -> tuple[Knots, str]:
         """The map an unchecked answer's evidence goes through, and where it came from."""
         kind: str | None = signal.kind
@@ -236,3 +244,39 @@ class Book:
     def confidence(self, provider: str, model: str, signal: Signal) -> float:
         knots, _ = self.map_for(provider, model, signal)
         return calibrate(signal.raw, knots)
+
+
+def stale_fit(fitted: int, added: int) -> bool:
+    """Whether a map fitted on `fitted` outcomes is fitted again now that `added` more came in:
+    at once while it has fewer than `MIN_OUTCOMES` (its count decides whether it is used), else
+    once they are a tenth of it. A map in use is never more than a tenth behind its data, and
+    the fits of a run that records an outcome per note cost O(n log n), not O(n²)."""
+    return added > 0 and (fitted < MIN_OUTCOMES or added * 10 >= fitted)
+
+
+@dataclass
+class Fitting:
+    """The book of maps as labelled outcomes come in: each map refitted when `stale_fit` says,
+    on the pairs of its key (a later outcome of the same `key` replacing an earlier, as in
+    `group_outcomes`)."""
+
+    book: Book = field(default_factory=lambda: Book({}, {}))
+    _latest: dict[tuple[MapKey, str], tuple[float, bool]] = field(default_factory=dict)
+    _added: dict[MapKey, int] = field(default_factory=dict)
+    _seen: int = 0
+
+    def add(self, outcomes: Iterable[Labelled]) -> None:
+        for o in outcomes:
+            self._latest[(o.map_key, o.key or f"#{self._seen}")] = (o.raw, o.label)
+            self._added[o.map_key] = self._added.get(o.map_key, 0) + 1
+            self._seen += 1
+        due = {k for k, n in self._added.items() if stale_fit(self.book.counts.get(k, 0), n)}
+        if not due:
+            return
+        groups: dict[MapKey, list[tuple[float, bool]]] = {k: [] for k in due}
+        for (k, _), pair in self._latest.items():
+            if k in groups:
+                groups[k].append(pair)
+        self.book = self.book.refitted(groups)
+        for k in due:
+            del self._added[k]

@@ -22,7 +22,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from vaultttc.engine.calibration import Book, Labelled
+from vaultttc.engine.calibration import Book, Fitting, Labelled
 from vaultttc.engine.runner import Job
 from vaultttc.engine.tasks import Outcome
 from vaultttc.notes.compose import Answered
@@ -65,7 +65,7 @@ class CalibrationStore:
         self._path = path
         self._outcomes: list[Labelled] = []
         self._offset = 0
-        self._book = Book.fit(())
+        self._fitting = Fitting()
         self._refresh()
 
     @property
@@ -78,7 +78,7 @@ class CalibrationStore:
 
     def book(self) -> Book:
         self._refresh()
-        return self._book
+        return self._fitting.book
 
     def record(self, outcomes: Sequence[Labelled]) -> None:
         """Append outcomes to the file (one write), then read back what is new in it (ours,
@@ -130,7 +130,7 @@ class CalibrationStore:
         if len(found) < len([x for x in lines if x.strip()]):
             log.warning("%s: skipped lines that are not labelled outcomes", self._path)
         self._outcomes.extend(found)
-        self._book = Book.fit(self._outcomes)
+        self._fitting.add(found)
 
 
 def _calibrated(done: Answered, book: Book) -> Answered:
