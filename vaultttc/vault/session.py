@@ -264,7 +264,8 @@ class VaultSession:
                  "blocks": describe(loaded.note), "error": None, "hash": content_hash,
                  **stamp(st, seen_ns=seen_ns)}  # fmt: skip
         self._index.remember(display, entry if jobs else {**entry, "idle": self._index.idle})
-        return Planned(loaded, jobs, display)
+        # nothing to ask: the note's text and parse are not kept while the rest of the vault runs
+        return Planned(loaded, jobs, display) if jobs else NoteReport(display)
 
     def _options(self) -> RunOptions:
         options, after = self.context.options, self.context.stale_after
