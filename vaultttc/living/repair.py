@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from vaultttc.config import CONFIG_DIR, VaultConfig
-from vaultttc.engine.sampling import CostMeter
+from vaultttc.engine.sampling import CostMeter, Lane, Sampler
 from vaultttc.errors import BudgetExhausted, VaultTTCError
 from vaultttc.living.examples import ExampleOptions, ExampleResult, ExamplesReport, run_examples
 from vaultttc.living.proposals import (
@@ -119,17 +119,18 @@ def repair_note(
         return []
     note = read_note(path, display=report.path).note
     drawn: list[Completion] = []
+    lane = Lane(provider, cache=cache)  # the cache, the worst-case reservation: as `run` draws
     with asyncio.Runner() as runner:
 
         def draw(request: Request) -> Completion:
-            hit = cache.get(provider, request) if cache is not None else None
-            if hit is not None:
-                return replace(hit, cached=True, cost_usd=0.0)
-            completion = _paid(settings.meter, provider, request, runner=runner)
-            drawn.append(completion)
-            if cache is not None:
-                cache.put(provider, request, completion)
-            return completion
+            sampler = Sampler(lane, max_samples=1, meter=settings.meter)
+            got = runner.run(sampler.sample(request, 1, start=request.sample_index))
+            if not got:
+                raise BudgetExhausted(f"the budget of ${settings.meter.cap_usd:.4f} is spent")
+            if got[0].cached:
+                return replace(got[0], cost_usd=0.0)
+            drawn.append(got[0])
+            return got[0]
 
         run = _Repair(path, note, draw, provider, settings, setup, templates or Templates())
         try:
@@ -138,22 +139,6 @@ def repair_note(
             runner.run(provider.aclose())
             if ledger is not None and drawn:
                 append_ledger(ledger, [_spend(drawn, provider, settings.today)])
-
-
-def _paid(
-    meter: CostMeter, provider: Provider, request: Request, *, runner: asyncio.Runner
-) -> Completion:
-    """One draw, reserved at its worst case first (BudgetExhausted when the cap would pass)."""
-    worst = provider.pricing.worst_case(request)
-    if not meter.reserve(worst):
-        raise BudgetExhausted(f"the budget of ${meter.cap_usd:.4f} is spent")
-    actual = 0.0
-    try:
-        completion = runner.run(provider.complete(request))
-        actual = completion.cost_usd
-        return completion
-    finally:
-        meter.settle(worst, actual)
 
 
 def _spend(drawn: Sequence[Completion], provider: Provider, today: str) -> Spend:
