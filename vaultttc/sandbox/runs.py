@@ -40,7 +40,17 @@ if TYPE_CHECKING:  # annotations only: importing typing would slow every jail's 
     from vaultttc.sandbox.shapes import Config
 
 
-__all__ = ["cells", "fork", "patience_of", "run_one", "schedule", "status", "sweep", "uids"]
+__all__ = [
+    "cells",
+    "fork",
+    "patience_of",
+    "result",
+    "run_one",
+    "schedule",
+    "status",
+    "sweep",
+    "uids",
+]
 
 
 def cells(config: Config) -> bool:
@@ -158,13 +168,26 @@ def uids(config: Config, index: int) -> list[int | None]:
 def run_one(config: Config, index: int, given: tuple[str, Any], *, base: str) -> dict[str, object]:
     """Make run `index` of `given` (source, judge's data) and return its result once it ended
     or its time was up, everything it left behind swept away."""
-    limit = config["limits"]["timeout_s"]
-    one = _Run(index, uids(config, index), deadline=time.monotonic() + limit)
-    _start(config, one, given, base=base)
-    going = {index: (one, _pidfd(one.pids[-1]))}
+    going = {index: _launch(config, index, given, base=base)}
+    one = going[index][0]
     while not one.ended and time.monotonic() < one.deadline:
         _wait(going, wake=None)
-    pidfd = going[index][1]
+    return _end(config, *going[index])
+
+
+def _launch(
+    config: Config, index: int, given: tuple[str, Any], *, base: str
+) -> tuple[_Run, int | None]:
+    """Start run `index` on its time budget: the run, and a pidfd on its watched process."""
+    one = _Run(
+        index, uids(config, index), deadline=time.monotonic() + config["limits"]["timeout_s"]
+    )
+    _start(config, one, given, base=base)
+    return one, _pidfd(one.pids[-1])
+
+
+def _end(config: Config, one: _Run, pidfd: int | None) -> dict[str, object]:
+    """The ended (or timed-out) run's result, its pidfd closed."""
     if pidfd is not None:
         os.close(pidfd)
     return _finish(config, one)
@@ -181,23 +204,19 @@ def schedule(
     another (the jails already keep every core busy, and a wall-clock timeout should measure the
     code, not its neighbours), slow or looping ones do not hold up the rest."""
     parallel = max(1, int(config.get("parallel", 1))) if not config["ns"] else 1
-    patience, limit = patience_of(config), config["limits"]["timeout_s"]
+    patience = patience_of(config)
     waiting, shown = list(range(len(sources))), 0
     going: dict[int, tuple[_Run, int | None]] = {}
     done: dict[int, dict[str, object]] = {}
     while waiting or going:
         while waiting and len(going) < parallel and _quiet(going, patience):
             i = waiting.pop(0)
-            one = _Run(i, uids(config, i), deadline=time.monotonic() + limit)
-            _start(config, one, (sources[i], data[i]), base=base)
-            going[i] = (one, _pidfd(one.pids[-1]))
+            going[i] = _launch(config, i, (sources[i], data[i]), base=base)
         _wait(going, wake=patience if waiting and len(going) < parallel else None)
         for i, (one, pidfd) in list(going.items()):
             if one.ended or time.monotonic() >= one.deadline:
                 del going[i]
-                if pidfd is not None:
-                    os.close(pidfd)
-                done[i] = _finish(config, one)
+                done[i] = _end(config, one, pidfd)
         while shown in done:
             emit(done.pop(shown))
             shown += 1
@@ -274,12 +293,21 @@ def _finish(config: Config, run: _Run) -> dict[str, object]:
         report = _merged(run.data)
     cap = config["limits"]["max_output"]
     (stdout, cut_out), (stderr, cut_err) = captured(run.out, cap), captured(run.err, cap)
-    result: dict[str, object] = {"rc": rc, "out": stdout, "err": stderr,
-              "timed_out": not run.ended and report is None, "truncated": cut_out or cut_err,
-              "duration": duration}  # fmt: skip
+    return result(config, rc, (stdout, stderr), timed_out=not run.ended and report is None,
+                  truncated=cut_out or cut_err, duration=duration, report=report)  # fmt: skip
+
+
+def result(
+    config: Config, rc: int | None, output: tuple[str, str], *, timed_out: bool,
+    truncated: bool, duration: float, report: dict[str, Any] | None,
+) -> dict[str, object]:  # fmt: skip
+    """One run's result line, as the parent reads it (`parent._from_line`)."""
+    line: dict[str, object] = {"rc": rc, "out": output[0], "err": output[1],
+                               "timed_out": timed_out, "truncated": truncated,
+                               "duration": duration}  # fmt: skip
     if "judge" in config:
-        result["report"] = report
-    return result
+        line["report"] = report
+    return line
 
 
 def _merged(data: bytes | bytearray) -> dict[str, Any] | None:

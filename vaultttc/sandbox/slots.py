@@ -110,11 +110,15 @@ def _serve(
 def _lost(config: Config, slot: _Slot, *, timed_out: bool) -> dict[str, object]:
     """The result of a run whose slot ended before it could say."""
     why = "" if timed_out else "the run's cell ended before the run"
-    result: dict[str, object] = {"rc": None, "out": "", "err": why, "timed_out": timed_out,
-              "truncated": False, "duration": time.monotonic() - slot.began}  # fmt: skip
-    if "judge" in config:
-        result["report"] = None
-    return result
+    return runs.result(
+        config,
+        None,
+        ("", why),
+        timed_out=timed_out,
+        truncated=False,
+        duration=time.monotonic() - slot.began,
+        report=None,
+    )
 
 
 def schedule(
