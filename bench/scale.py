@@ -42,14 +42,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from scan import generate_vault, run_baseline  # bench/scan.py, beside this file
+from scan import generate_vault, run_baseline, scratch  # bench/scan.py, beside this file
 
 from vaultttc.vault.files import digest
 from vaultttc.watch.daemon import STATE_FILE
@@ -361,8 +360,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parts", default="wave,sizes,daemon", help="which to run")
     args = parser.parse_args(argv)
     sizes, parts = sorted(int(s) for s in args.sizes.split(",")), args.parts.split(",")
-    top = Path(tempfile.mkdtemp(prefix="vaultttc-scale-"))
-    try:
+    with scratch("vaultttc-scale-", keep=args.keep) as top:
         if "wave" in parts:
             measure_wave(top, latency=args.latency)
         if "sizes" in parts:
@@ -374,11 +372,6 @@ def main(argv: list[str] | None = None) -> None:
         if "daemon" in parts:
             measure_daemon(top / "daemon", args.daemon_size, saves=args.saves,
                            debounce=args.debounce)  # fmt: skip
-    finally:
-        if args.keep:
-            print(f"vaults kept at {top}")
-        else:
-            shutil.rmtree(top, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ unless `--keep`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import gc
 import json
@@ -35,7 +36,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -409,6 +410,20 @@ def _report(count: int, baseline: Timing, *, cold: Timing, warm: Timing) -> None
           f"{'met' if warm.wall < WARM_TARGET_S else 'MISSED'})")  # fmt: skip
 
 
+@contextlib.contextmanager
+def scratch(prefix: str, *, keep: bool) -> Iterator[Path]:
+    """A fresh temporary folder for a benchmark's vaults: removed at the end, or with `keep`,
+    left in place and named."""
+    top = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield top
+    finally:
+        if keep:
+            print(f"kept at {top}")
+        else:
+            shutil.rmtree(top, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--notes", type=int, default=10_000)
@@ -416,8 +431,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--explain", action="store_true", help="per-stage breakdown")
     parser.add_argument("--keep", action="store_true", help="keep the generated vault")
     args = parser.parse_args(argv)
-    root = Path(tempfile.mkdtemp(prefix="vaultttc-bench-"))
-    try:
+    with scratch("vaultttc-bench-", keep=args.keep) as root:
         paths = generate_vault(root, args.notes)
         baseline = _measure(lambda: run_baseline(paths))
         shutil.rmtree(root / CONFIG_DIR, ignore_errors=True)
@@ -433,11 +447,6 @@ def main(argv: list[str] | None = None) -> None:
             _profile(lambda: run_scan(root, workers=1))
         elif args.profile == "warm":
             _profile(lambda: run_scan(root))
-    finally:
-        if args.keep:
-            print(f"vault kept at {root}")
-        else:
-            shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -29,17 +29,15 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from scan import generate_vault  # bench/scan.py, beside this file
+from scan import generate_vault, scratch  # bench/scan.py, beside this file
 
 from vaultttc.engine.runner import RunOptions
 from vaultttc.notes.parse import parse_note
@@ -268,16 +266,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="also time a first start on a fresh vault of N notes")  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the generated vault")
     args = parser.parse_args(argv)
-    top = Path(tempfile.mkdtemp(prefix="vaultttc-watch-bench-"))
-    try:
+    with scratch("vaultttc-watch-bench-", keep=args.keep) as top:
         run(top / "vault", args)
         if args.catch_up:
             catch_up(top / "fresh", args.catch_up)
-    finally:
-        if args.keep:
-            print(f"vault kept at {top}")
-        else:
-            shutil.rmtree(top, ignore_errors=True)
 
 
 if __name__ == "__main__":
