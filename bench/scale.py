@@ -48,7 +48,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from scan import generate_vault, run_baseline, scratch  # bench/scan.py, beside this file
+from scan import generate_vault, run_baseline, scratch, wait_for  # bench/scan.py, beside this file
 
 from vaultttc.vault.files import digest
 from vaultttc.watch.daemon import STATE_FILE
@@ -137,16 +137,6 @@ def in_process(fn: Callable[[], object]) -> Cost:
     fn()
     wall, after = time.perf_counter() - began, os.times()
     return Cost(wall, after.user + after.system - before.user - before.system)
-
-
-def _wait_for(check: Callable[[], bool], timeout: float, what: str, *, poll: float = 0.002
-              ) -> float:  # fmt: skip
-    deadline = time.perf_counter() + timeout
-    while not check():
-        if time.perf_counter() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(poll)
-    return time.perf_counter()
 
 
 # -- one size --------------------------------------------------------------------------------
@@ -259,7 +249,9 @@ def measure_daemon(root: Path, count: int, *, saves: int, debounce: float) -> No
     began = time.perf_counter()
     proc = _spawn_watch(root, replay, log=log, debounce=debounce)
     try:
-        ready = _wait_for(lambda: any("watching" in x for x in _lines(log)), 600, "watching")
+        ready = wait_for(
+            lambda: any("watching" in x for x in _lines(log)), 600, "watching", poll=0.002
+        )
         startup, cpu = ready - began, _cpu_s(proc.pid)
         print(f"\ndaemon on {count} notes it had processed: {startup:.3f} s from spawn to "
               f"watching, {cpu:.3f} s CPU (target <= 0.5 s: "
@@ -284,7 +276,7 @@ def _latencies(paths: list[Path], *, saves: int, debounce: float) -> None:
         want = note.read_text(encoding="utf-8").count(END) + 1
         _append(note, _bench_question("Daemon bench question", k))
         saved = time.perf_counter()
-        done = _wait_for(_answered(note, want), 60, f"the answer in {note.name}")
+        done = wait_for(_answered(note, want), 60, f"the answer in {note.name}", poll=0.002)
         times.append(done - saved)
         time.sleep(debounce + 0.2)  # the daemon looks at its own save before the next one
     times.sort()

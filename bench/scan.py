@@ -424,6 +424,17 @@ def scratch(prefix: str, *, keep: bool) -> Iterator[Path]:
             shutil.rmtree(top, ignore_errors=True)
 
 
+def wait_for(check: Callable[[], bool], timeout: float, what: str, *, poll: float = 0.001
+             ) -> float:  # fmt: skip
+    """Poll `check` until it holds (the time it did), or exit naming `what` after `timeout`."""
+    deadline = time.perf_counter() + timeout
+    while not check():
+        if time.perf_counter() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(poll)
+    return time.perf_counter()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--notes", type=int, default=10_000)

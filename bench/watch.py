@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from scan import generate_vault, scratch  # bench/scan.py, beside this file
+from scan import generate_vault, scratch, wait_for  # bench/scan.py, beside this file
 
 from vaultttc.engine.runner import RunOptions
 from vaultttc.notes.parse import parse_note
@@ -102,16 +102,6 @@ def _proc(pid: int) -> tuple[float, float, float]:
     return cpu, int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
 
 
-def _wait_for(check: Callable[[], bool], timeout: float, what: str, *, poll: float = 0.001
-              ) -> float:  # fmt: skip
-    deadline = time.perf_counter() + timeout
-    while not check():
-        if time.perf_counter() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(poll)
-    return time.perf_counter()
-
-
 def _answers(note: Path, want: int) -> Callable[[], bool]:
     return lambda: note.read_text(encoding="utf-8").count(END) >= want
 
@@ -124,7 +114,7 @@ def _latencies(notes: list[Path], debounce: float) -> list[float]:
         with note.open("a", encoding="utf-8") as handle:
             handle.write(_block("Bench question", k))
         saved = time.perf_counter()
-        done = _wait_for(_answers(note, want), 60, f"the answer in {note.name}")
+        done = wait_for(_answers(note, want), 60, f"the answer in {note.name}")
         out.append((done - saved - debounce) * 1000)
         time.sleep(debounce + 0.1)  # let the daemon look at its own save before the next one
     return out
@@ -183,7 +173,7 @@ def run(root: Path, args: argparse.Namespace) -> None:
             [sys.executable, *CLI, "watch", str(root), "--debounce", str(args.debounce),
              "--provider", f"replay:{replay}"], stdout=subprocess.DEVNULL, stderr=sink)  # fmt: skip
     try:
-        ready = _wait_for(lambda: "watching" in err.read_text(errors="replace"), 300,
+        ready = wait_for(lambda: "watching" in err.read_text(errors="replace"), 300,
                           "the daemon to start", poll=0.01)  # fmt: skip
         _report(proc.pid, args, startup=ready - spawned, edited=edited, scratch=root.parent,
                 replay=replay)  # fmt: skip
@@ -238,7 +228,7 @@ def catch_up(root: Path, count: int) -> None:
             [sys.executable, *CLI, "watch", str(root), "--debounce", "0.3",
              "--provider", f"replay:{replay}"], stdout=subprocess.DEVNULL, stderr=sink)  # fmt: skip
     try:
-        done = _wait_for(lambda: _ran(err) >= count, 3600, "the catch-up", poll=0.2)
+        done = wait_for(lambda: _ran(err) >= count, 3600, "the catch-up", poll=0.2)
         _, rss, peak = _proc(proc.pid)
         seconds = done - started
         print(f"first start on {count} new notes: all run in {seconds:.1f} s "
