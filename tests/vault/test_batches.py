@@ -3,6 +3,8 @@ file is a clear error, no records leaves no file; a `--wait` run's rounds fold i
 
 from __future__ import annotations
 
+import dataclasses
+import multiprocessing
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,13 @@ import pytest
 from vaultttc.engine.report import NoteReport, QuestionReport, RunReport
 from vaultttc.errors import ConfigError
 from vaultttc.vault.batch_report import merge_reports
-from vaultttc.vault.batches import BatchRecord, load_batches, save_batches, state_path
+from vaultttc.vault.batches import (
+    BatchRecord,
+    load_batches,
+    save_batches,
+    state_path,
+    update_batches,
+)
 
 RECORD = BatchRecord(
     "msgbatch_1", "anthropic", "claude-sonnet-5-5", 2, ("a" * 64, "b" * 64),
@@ -26,6 +34,39 @@ def test_records_round_trip_and_none_leaves_no_file(tmp_path: Path) -> None:
     assert "cli" in state_path(tmp_path).read_text()
     save_batches(tmp_path, [])
     assert not state_path(tmp_path).exists()
+
+
+def test_an_update_keeps_what_another_run_saved_since_this_one_read(tmp_path: Path) -> None:
+    """Two runs read the state; one submits a batch, then the other forgets one it collected:
+    the new record survives (saving the second run's stale copy would drop a paid batch)."""
+    collected = dataclasses.replace(RECORD, id="msgbatch_old")
+    save_batches(tmp_path, [collected])
+    first, second = load_batches(tmp_path), load_batches(tmp_path)
+    new = dataclasses.replace(RECORD, id="msgbatch_new")
+    update_batches(tmp_path, lambda now: [*now, new])
+    assert [r.id for r in first] == [r.id for r in second] == ["msgbatch_old"]
+    after = update_batches(tmp_path, lambda now: [r for r in now if r.id != collected.id])
+    assert after == load_batches(tmp_path) == [new]
+
+
+def _submit_many(root: Path, who: int, count: int) -> None:
+    for i in range(count):
+        record = dataclasses.replace(RECORD, id=f"msgbatch_{who}_{i}")
+        update_batches(root, lambda now, r=record: [*now, r])
+
+
+def test_runs_updating_at_once_lose_no_record(tmp_path: Path) -> None:
+    processes = [
+        multiprocessing.get_context("fork").Process(target=_submit_many, args=(tmp_path, w, 25))
+        for w in range(6)
+    ]
+    for p in processes:
+        p.start()
+    for p in processes:
+        p.join()
+    assert [p.exitcode for p in processes] == [0] * 6
+    ids = {r.id for r in load_batches(tmp_path)}
+    assert ids == {f"msgbatch_{w}_{i}" for w in range(6) for i in range(25)}
 
 
 def test_an_unreadable_state_file_is_an_error_that_says_what_to_do(tmp_path: Path) -> None:

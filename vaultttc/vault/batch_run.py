@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ from vaultttc.providers.batched import (
     batched,
 )
 from vaultttc.vault.batch_report import BatchRunReport, merge_reports
-from vaultttc.vault.batches import BatchRecord, load_batches, save_batches
+from vaultttc.vault.batches import BatchRecord, load_batches, update_batches
 from vaultttc.vault.cache import cache_key
 from vaultttc.vault.session import (
     Planned,
@@ -286,8 +287,8 @@ class _BatchVault:
                     tuple(notes), cli=self._cli(),
                 )  # fmt: skip
                 made.append(record)
-                self.state.append(record)
-                save_batches(self.vault.root, self.state)  # at once: a crash must not lose it
+                # at once, and beside what other runs saved meanwhile: a crash must not lose it
+                self.state = update_batches(self.vault.root, functools.partial(_added, record))
         return made
 
     def _cli(self) -> dict[str, str | int]:
@@ -298,8 +299,9 @@ class _BatchVault:
     def _forget(self, ended: Sequence[BatchRecord]) -> None:
         gone = {r.id for r in ended}
         if gone:
-            self.state = [r for r in self.state if r.id not in gone]
-            save_batches(self.vault.root, self.state)
+            self.state = update_batches(
+                self.vault.root, lambda now: [r for r in now if r.id not in gone]
+            )
 
     def _api(self, record: BatchRecord) -> BatchAPI:
         provider = self.session.pool.lane(record.provider, record.model).provider
@@ -319,3 +321,7 @@ def _relevant(vault: Vault, state: Sequence[BatchRecord]) -> list[BatchRecord]:
 
 def _counts(book: Book, record: BatchRecord) -> dict[str, int]:
     return counts_of({c: book.results[c][1] for c in record.custom_ids})
+
+
+def _added(record: BatchRecord, records: list[BatchRecord]) -> list[BatchRecord]:
+    return [*records, record]

@@ -6,23 +6,36 @@ result finds its request), when it was submitted, which notes asked, and the com
 settings they were asked with (`cli`: provider, model, strategy, samples — so `vaultttc batch
 collect` plans the same requests; never consent to run code). A record is removed
 once its batch has been collected. Written atomically (a temporary file, then a rename), so
-a crash leaves the old state or the new one. Holds no prompt, answer or key.
+a crash leaves the old state or the new one; changed only by `update_batches`, which reads,
+changes and writes it under an exclusive lock (`.vaultttc/batches.lock`), so two runs (a
+`run --batch` beside the daemon's re-verify pass) never lose each other's records: a lost
+record is a paid batch nobody collects. Holds no prompt, answer or key.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from vaultttc.config import CONFIG_DIR
 from vaultttc.errors import ConfigError
 
-__all__ = ["STATE_FILE", "BatchRecord", "load_batches", "save_batches", "state_path"]
+__all__ = [
+    "STATE_FILE",
+    "BatchRecord",
+    "load_batches",
+    "save_batches",
+    "state_path",
+    "update_batches",
+]
 
 STATE_FILE = "batches.json"
+LOCK_FILE = "batches.lock"  # never deleted: unlinking a lock file races with its next holder
 _VERSION = 1
 
 
@@ -75,6 +88,31 @@ def save_batches(root: Path, records: Iterable[BatchRecord]) -> None:
     text = json.dumps({"version": _VERSION, "batches": rows}, indent=2, ensure_ascii=False)
     temporary.write_text(text + "\n", encoding="utf-8")
     os.replace(temporary, path)
+
+
+@contextlib.contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    """Hold the state file's exclusive lock (waiting for it: its holders only read and write
+    a small file); the kernel drops it however its holder exits."""
+    path = root / CONFIG_DIR / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def update_batches(
+    root: Path, change: Callable[[list[BatchRecord]], list[BatchRecord]]
+) -> list[BatchRecord]:
+    """Apply `change` to the records as they are on disk now, under the lock, save and return
+    the result: what other runs added or removed since this one read the file is kept."""
+    with _locked(root):
+        records = change(load_batches(root))
+        save_batches(root, records)
+        return records
 
 
 def _record(row: dict[str, object]) -> BatchRecord:
