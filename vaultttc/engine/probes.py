@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -29,6 +30,23 @@ _TYPED: dict[str, list[Any]] = {
     "List[int]": [[], [1], [1, 2, 3], [3, 1, 2], [-1, 0, 5, 5], [10, 7, 2, 9, 4]],
     "List[float]": [[], [1.0], [1.0, 2.5, 3.0], [-1.5, 0.0, 4.0]],
     "List[str]": [[], ["a"], ["abc", "b", "cd"], ["Hello", "world"]],
+    "List[Any]": [[], [1, "a"], ["b", 2, 3.5], [[1], {}, "c", 4]],
+    "List[List[int]]": [[], [[1]], [[1, 2], [3, 4]], [[0, 1, 0], [1, 0, 1]]],
+    "Tuple[int, int]": [(0, 0), (1, 2), (-3, 5), (4, 4)],
+    "dict": [{}, {"a": 1}, {"a": "apple", "B": "banana"}, {1: "x", "b": 2}],
+}
+_ALIASES = {"list": "List[int]", "List": "List[int]", "tuple": "Tuple[int, int]", "Dict": "dict"}
+# what an unannotated parameter's name says it holds (`_kind`): a string, or a list of numbers
+_NAMED = {
+    "str": re.compile(
+        r"^(s|c|ch|txt|str|string\w*|text\w*|word\w*|sentence|message|name|"
+        r"char\w*|letters?|date|brackets|paren\w*|planet\d?|hex\w*|\w*_str)$"
+    ),
+    "List[int]": re.compile(
+        r"^(l|l\d|xs|q|arr\w*|array\w*|lst\w*|list\w*|nums|numbers|"
+        r"values|items|seq\w*|operations|game|guess)$"
+    ),
+    "List[List[int]]": re.compile(r"^(grid|matrix|rows)$"),
 }
 
 Args = tuple[list[Any], dict[str, Any]]
@@ -123,6 +141,18 @@ def _variants(args: list[Any], kwargs: dict[str, Any]) -> list[Args]:
     return out
 
 
+def _kind(arg: ast.arg) -> str:
+    """The argument kind (a `_TYPED` key) to probe a parameter with: its annotation's, when it
+    is one we know; else what the parameter's name suggests (`l`, `arr`, `text`…), else `int`.
+    Probing a list parameter with numbers only makes every program raise alike: no vote."""
+    if arg.annotation is not None:
+        hint = ast.unparse(arg.annotation).replace("list[", "List[").replace("tuple[", "Tuple[")
+        hint = _ALIASES.get(hint, hint)
+        if hint in _TYPED:
+            return hint
+    return next((kind for kind, name in _NAMED.items() if name.match(arg.arg)), "int")
+
+
 def _typed(task: Task) -> list[Args]:
     try:
         tree = ast.parse(task.stub or "")
@@ -131,10 +161,7 @@ def _typed(task: Task) -> list[Args]:
     fns = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == task.entry_point]
     if not fns:
         return []
-    pools = []
-    for arg in fns[0].args.args:
-        hint = ast.unparse(arg.annotation).replace("list[", "List[") if arg.annotation else "int"
-        pools.append(_TYPED.get(hint, _TYPED["int"]))
+    pools = [_TYPED[_kind(arg)] for arg in fns[0].args.args]
     combos = list(itertools.islice(itertools.product(*pools), 400))
     step = max(1, len(combos) // 24)
     return [(list(c), {}) for c in combos[::step]]
