@@ -173,6 +173,36 @@ def test_best_of_n_prefers_the_largest_group_that_behaves_alike() -> None:
     assert first_pass.confidence < outcome.confidence
 
 
+def test_an_unchecked_pick_nothing_agrees_with_has_the_lowest_agreement_evidence() -> None:
+    """Programs that return None on every probe vote for nothing: the pick is the first sample,
+    and its evidence is no agreement at all (0), below two programs of three that agree."""
+    untested = Task(id="c2", question="Implement `add_one`.", kind="code", stub=STUB,
+                    entry_point="add_one")  # fmt: skip
+    verifier = PythonVerifier(allow_exec=True, timeout_s=5)
+    blank = ["    pass\n", "    return None\n", "    y = x\n"]
+    agreeing = ["    return x + 1\n", "    return 1 + x\n", "    return x - 1\n"]
+    silent, _ = ask("best-of-n", blank, task=untested, verifier=verifier, samples=3)
+    voted, _ = ask("best-of-n", agreeing, task=untested, verifier=verifier, samples=3)
+    assert silent.status == voted.status == "unverified"
+    assert silent.signal is not None and voted.signal is not None
+    assert silent.signal.kind == voted.signal.kind == "selection"
+    assert silent.signal.raw == 0.0 < voted.signal.raw
+    assert silent.confidence <= voted.confidence
+
+
+def test_a_checked_pool_nothing_agrees_in_teaches_the_no_agreement_case() -> None:
+    """The labelled example a checked pool gives calibration is what an unchecked pool would have
+    said: with no program voting for anything, the first on no agreement (0), judged by the
+    tests — the case `select` writes at 0, so the vault's map learns it."""
+    verifier = PythonVerifier(allow_exec=True, timeout_s=5)
+    blank = ["    pass\n", "    return None\n"]
+    outcome, _ = ask("best-of-n", blank, task=CODE, verifier=verifier, samples=2)
+    assert outcome.status == "failed"
+    assert outcome.signal is not None
+    signal = outcome.signal
+    assert (signal.kind, signal.raw, signal.label) == ("selection", 0.0, False)
+
+
 def test_best_of_n_without_consent_to_execute_is_unverified() -> None:
     verifier = PythonVerifier(allow_exec=False)
     outcome, _ = ask("best-of-n", CANDIDATES, task=CODE, verifier=verifier, samples=3)

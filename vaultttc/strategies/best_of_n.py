@@ -134,7 +134,9 @@ async def select(
         else (f"{len(vote.tied)} groups tied at {vote.votes}: the earliest-sampled group wins")
     )
     counts = tuple(vote.posterior_counts()) if vote.winner is not None else (1,)
-    groups = counts[:-1] if vote.winner is not None and vote.unparsable else counts
+    # the groups that agree on something: none when every member voted for nothing (each
+    # program raised or returned None on every probe), which is no agreement at all
+    groups = () if vote.winner is None else counts[:-1] if vote.unparsable else counts
     return Selection(
         winner,
         verdicts[winner.check],
@@ -297,15 +299,18 @@ async def unchecked_signal(
     """What the candidates say without the check, labelled by the check (a labelled example).
 
     Without a verifier's decision best-of-n picks the largest behaviour group among the programs
-    that run (the answers that parse); this is that pick, judged by the verdict it got."""
+    that run (the answers that parse); this is that pick, judged by the verdict it got. When
+    none votes for anything, it picks the first that finished, on no agreement at all (0), as
+    `select` does: the vault learns that case too."""
     keys = await _groups(
         candidates, verdicts, task, executed=executed, timeout_s=timeout_s, memo=memo
     )
     usable = [(c, k) for c, k in zip(candidates, keys, strict=True) if k is not None]
     vote = tally(k for _, k in usable)
-    if vote.winner is None:
+    finished = (c for c in candidates if not verdicts[c.check].timed_out)
+    winner = next((c for c, k in usable if k == vote.winner), None) or next(finished, None)
+    if winner is None:
         return None
-    winner = next(c for c, k in usable if k == vote.winner)
     label = label_of(verdicts[winner.check])
-    raw = round(mode_posterior(vote.posterior_counts()), 6)
+    raw = round(mode_posterior(vote.posterior_counts()), 6) if vote.winner is not None else 0.0
     return Signal("selection", raw, label, task.kind) if label is not None else None
