@@ -365,6 +365,16 @@ async def run_vault(
 
 
 @dataclass(frozen=True, slots=True)
+class Checked:
+    """The check verifier alone, per checked question: seconds, the distinct programs it
+    checked, and those that ran out of time (each takes the run's whole time)."""
+
+    seconds: float
+    programs: float
+    timed_out: float
+
+
+@dataclass(frozen=True, slots=True)
 class Scored:
     strategy: str
     accuracy: float
@@ -374,7 +384,7 @@ class Scored:
     errors: int
     statuses: tuple[str, ...] = ()
     seconds: float = 0.0  # wall time of the run per question
-    check_seconds: float = 0.0  # the check verifier alone, per checked question
+    check: Checked | None = None  # the check verifier alone (the -check pools)
 
 
 def score_dates(problems: Sequence[Problem], written: dict[str, Written]) -> list[bool]:
@@ -476,8 +486,8 @@ async def bench_pool(
         label = strategy if samples != 0 else f"{strategy} (cap {n})"
         label = f"{strategy} N={n}" if pool == CODET else label
         scored = summarise(label, report, correct=correct, problems=problems, written=written)
-        alone = await check_alone(problems, pool, n) if name.endswith("-check") else 0.0
-        scored = dataclasses.replace(scored, seconds=seconds, check_seconds=alone)
+        alone = await check_alone(problems, pool, n) if name.endswith("-check") else None
+        scored = dataclasses.replace(scored, seconds=seconds, check=alone)
         out.append(scored)
         print(
             f"  {name:5} {label:34} {scored.accuracy:5.1f}% {scored.samples:6.2f} samples  "
@@ -488,22 +498,25 @@ async def bench_pool(
     return out
 
 
-async def check_alone(problems: Sequence[Problem], pool: str, n: int) -> float:
-    """Seconds per checked question to check the distinct programs of its first `n` samples, one
-    question at a time: the check verifier's own cost (one sandbox batch), without the rest."""
+async def check_alone(problems: Sequence[Problem], pool: str, n: int) -> Checked:
+    """The check verifier's own cost on the distinct programs of each question's first `n`
+    samples, one question at a time (one sandbox batch each), without the rest of the run."""
     rows = {_slug(r["problem_id"]): r for r in map(json.loads, (POOLS / pool).open())}
     verifier = CheckVerifier(allow_exec=True, timeout_s=2.0)  # the bench vault's timeout
-    started, checked = time.perf_counter(), 0
+    started, checked, programs, slow = time.perf_counter(), 0, 0, 0
     for problem in problems:
         [question] = parse_note(problem.block, "n.md").questions
         task = task_for(question, "python")
         if task.check is None:
             continue
         samples = rows[problem.id]["samples"][:n]
-        programs = [extract_code(s, stub=task.stub, entry_point=task.entry_point) for s in samples]
-        await verifier.verify_many(list(dict.fromkeys(programs)), task)
-        checked += 1
-    return (time.perf_counter() - started) / max(1, checked)
+        unique = dict.fromkeys(extract_code(s, stub=task.stub, entry_point=task.entry_point)
+                               for s in samples)  # fmt: skip
+        verdicts = await verifier.verify_many(list(unique), task)
+        checked, programs = checked + 1, programs + len(unique)
+        slow += sum(v.timed_out for v in verdicts)
+    count = max(1, checked)
+    return Checked((time.perf_counter() - started) / count, programs / count, slow / count)
 
 
 def _table(results: dict[str, list[Scored]]) -> None:
@@ -572,22 +585,28 @@ def _paths(results: dict[str, list[Scored]]) -> None:
     if not sizes:
         return
     print("\nCodeT best-of-n     test fence            check fence")
-    print("   N        accuracy   s/question  accuracy   s/question  check alone s/question")
+    print("   N        accuracy   s/question  accuracy   s/question   check alone: s/question"
+          "  programs  timed out")  # fmt: skip
     for n in sizes:
         cells = []
         for name in ("codet", "codet-check"):
             r = paths[name].get(n)
             cells.append(f"{r.accuracy:7.1f}%  {r.seconds:9.3f}" if r else f"{'-':>8}  {'-':>9}")
         alone = paths["codet-check"].get(n)
-        print(f"{n:4}       {cells[0]}   {cells[1]}  {alone.check_seconds if alone else 0:9.3f}")
+        check = alone.check if alone and alone.check else Checked(0.0, 0.0, 0.0)
+        print(f"{n:4}       {cells[0]}   {cells[1]}  {check.seconds:20.3f}  {check.programs:8.1f}"
+              f"  {check.timed_out:9.3f}")  # fmt: skip
     for name, rows in paths.items():
         if 16 in rows and 100 in rows and rows[16].seconds:
             ratio = rows[100].seconds / rows[16].seconds
             print(f"{name}: time per question at N=100 is {ratio:.2f}x N=16's (bar: 3x)")
     rows = paths["codet-check"]
-    if 16 in rows and 100 in rows and rows[16].check_seconds:
-        ratio = rows[100].check_seconds / rows[16].check_seconds
-        print(f"the check verifier alone: N=100 takes {ratio:.2f}x N=16's time per question")
+    low, high = (rows[n].check if n in rows else None for n in (16, 100))
+    if low and high and low.seconds:
+        print(f"the check verifier alone: N=100 takes {high.seconds / low.seconds:.2f}x N=16's "
+              f"time per question, for {high.programs / low.programs:.2f}x the distinct "
+              f"programs and {high.timed_out / max(low.timed_out, 1e-9):.1f}x the timed-out "
+              "ones")  # fmt: skip
 
 
 def _fit(results: dict[str, list[Scored]]) -> None:
