@@ -17,6 +17,8 @@ from vaultttc.errors import ConfigError
 from vaultttc.vault.batches import load_batches
 from vaultttc.vault.session import RunContext, VaultSession, run_paths, vaults_for
 from vaultttc.vault.stale import StalePolicy
+from vaultttc.watch.daemon import Daemon, WatchSettings
+from vaultttc.watch.events import ScriptedSource
 from vaultttc.watch.reverify import daily_pass, due, last_pass, pass_due, retest_examples
 
 AT = "03:00"
@@ -155,3 +157,50 @@ def test_with_reverify_batch_a_pass_submits_and_the_next_collects(
     assert load_batches(tmp_path) == [] and not pass_due(vault.config, tmp_path, now)
     text = note.read_text()
     assert "at=2026-11-15T03:00Z" in text and "re-verified 1 · 1 agrees" in text
+
+
+def test_the_daemon_runs_a_due_pass_at_start_up_and_not_again_that_day(tmp_path: Path) -> None:
+    """Through `Daemon.run`: a daemon started after `reverify_at` re-asks the stale answer on
+    its own (a pass missed while it was down), says so, and a second daemon that day does
+    not re-ask it again."""
+    (tmp_path / ".vaultttc").mkdir()
+    (tmp_path / ".vaultttc" / "config.toml").write_text(
+        'reverify_after = "30d"\nreverify_at = "03:00"\n'
+    )
+    replay = tmp_path / "r.jsonl"
+    replay.write_text(json.dumps({"question": "What is 6 times 7?",
+                                  "samples": ["The answer is 42."]}) + "\n")  # fmt: skip
+    note = tmp_path / "n.md"
+    note.write_text("> [!question] What is 6 times 7?\n> expect:: 42\n")
+    options = RunOptions(cli={"provider": f"replay:{replay}", "strategy": "direct"})
+    first = datetime(2026, 10, 1, 3, 0, tzinfo=UTC)
+    asyncio.run(run_paths([tmp_path], RunContext(options=options, env={}, now=lambda: first,
+                                                  today=first.date)))  # fmt: skip
+    [vault] = vaults_for([tmp_path])
+    now = first + timedelta(days=45, hours=6)  # 09:00: today's 03:00 pass was missed
+    context = RunContext(options=options, env={}, now=lambda: now, today=now.date)
+
+    async def watch_until_settled() -> list[str]:
+        lines: list[str] = []
+        session = VaultSession.open(vault, context)
+        daemon = Daemon(session, ScriptedSource(), WatchSettings(debounce_s=0.1),
+                        status=lines.append, wall=lambda: now)  # fmt: skip
+        running = asyncio.create_task(daemon.run())
+        try:
+            while not daemon.ready.is_set():
+                await asyncio.sleep(0.01)  # waits for an event, not for a guessed time
+            await daemon.settle()
+        finally:
+            daemon.stop()
+            await running
+            await session.aclose()
+        return lines
+
+    lines = asyncio.run(watch_until_settled())
+    text = note.read_text()
+    assert "at=2026-11-15T09:00Z" in text and "re-verified 1 · 1 agrees" in text
+    assert "re-verification: 1 answer(s) re-asked in 1 note(s)" in lines
+    assert last_pass(tmp_path) == now.date()
+    again = asyncio.run(watch_until_settled())
+    assert note.read_text() == text
+    assert not any(line.startswith("re-verification") for line in again)
