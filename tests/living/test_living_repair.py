@@ -108,6 +108,37 @@ def test_apply_leaves_a_proposal_for_code_edited_since(pytester: pytest.Pytester
     assert note.read_text(encoding="utf-8") == edited
 
 
+def test_apply_reruns_a_proposal_and_leaves_one_the_note_no_longer_accepts(
+    pytester: pytest.Pytester,
+) -> None:
+    """After the fix was proposed the author added an example before it that shadows `sum`:
+    the example's own code is unchanged, but the fix fails in the note as it is now, so it
+    stays a proposal and the example is left as written."""
+    repair(pytester, "fixes")
+    note = pytester.path / "vault" / "mean.md"
+    prose = "The mean of a list is its sum over its length.\n"
+    shadow = prose + "\n```python\nsum = lambda xs: 0\n```\n"
+    edited = note.read_text(encoding="utf-8").replace(prose, shadow, 1)
+    note.write_text(edited, encoding="utf-8")
+    _, lines = repair(pytester, "fixes", "--vault-apply")
+    assert lines == ["not applied at vault/mean.md:14: the proposed fix no longer passes the "
+                     "note as it is now (the proposal is kept)"]  # fmt: skip
+    assert note.read_text(encoding="utf-8") == edited
+
+
+def test_apply_without_consent_puts_nothing_in_place(pytester: pytest.Pytester) -> None:
+    """Putting a proposal in place runs it again first: without consent nothing runs, so
+    nothing is put in place."""
+    repair(pytester, "fixes")
+    note = pytester.path / "vault" / "mean.md"
+    proposed = note.read_text(encoding="utf-8")
+    result = pytester.runpytest_inprocess(*QUIET, "--vault", str(note.parent), "--vault-repair",
+                                          "--vault-apply")  # fmt: skip
+    result.assert_outcomes(skipped=1)
+    assert not [line for line in result.outlines if "applied" in line]
+    assert note.read_text(encoding="utf-8") == proposed
+
+
 def test_a_concurrent_edit_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "mean.md"
     path.write_text(NOTE, encoding="utf-8")

@@ -10,7 +10,8 @@ the example (after its output fence), between vaultttc markers (id `fix-…`, th
 author's code), with a unified diff; the author's fence is never changed, and `vaultttc
 clean` removes the region as it removes every vaultttc region. `plan_apply` replaces each
 example's code with the proposal written after it (only while the example is the code the
-proposal was drawn for), removes the region and logs a changelog row.
+proposal was drawn for, and while it still passes when run again), removes the region and
+logs a changelog row.
 
 Must not: run code, call a provider, or read or write files.
 """
@@ -43,6 +44,8 @@ from vaultttc.notes.parse import split_lines
 from vaultttc.notes.provenance import provenance
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from vaultttc.notes.model import AnswerRegion, Example, Fence, Note
     from vaultttc.notes.render import Templates
 
@@ -306,15 +309,21 @@ def _removal(region: AnswerRegion, lines: list[str]) -> Edit:
     return Edit(start, end, ())
 
 
-def plan_apply(note: Note, *, today: str, templates: Templates) -> tuple[str, tuple[int, ...]]:
+def plan_apply(
+    note: Note, *, today: str, templates: Templates, passes: Callable[[Example, str], bool]
+) -> tuple[str, tuple[int, ...]]:
     """The note with each still-valid proposal in place of its example, the regions removed
-    and one changelog row; and the lines of the examples replaced (none: text unchanged)."""
+    and one changelog row; and the lines of the examples replaced (none: text unchanged).
+
+    Still valid: drawn for the example's code as it is now, and `passes` (the fix, run again in
+    the note as it is now: the author may have changed its output fence or an earlier example
+    since) says so."""
     lines = [line.rstrip("\r\n") for line in split_lines(note.text)]
     edits: list[Edit] = []
     applied: list[int] = []
     for example in note.examples:
         accepted = _accepted(note, example)
-        if accepted is None:
+        if accepted is None or not passes(example, accepted[1].code):
             continue
         region, fence = accepted
         prefix, start = example.fence.prefix, example.fence.code_line

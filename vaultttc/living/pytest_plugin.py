@@ -231,7 +231,7 @@ class NoteFile(pytest.File):
             options, setup = self._options(self.note), state.setup(root)
             allowed = self._allowed(self.note)
             self.report = run_examples(self.note, allowed=allowed, options=options, setup=setup)
-            state.runs.append(NoteRun(self.path, root, self.report, options, setup))
+            state.runs.append(NoteRun(self.path, root, self.report, options, setup, allowed))
         return self.report.results[index]
 
     def _options(self, note: Note) -> ExampleOptions:

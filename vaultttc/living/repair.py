@@ -10,8 +10,11 @@ written after the example (`proposals.plan_proposal`) through the compare-and-sw
 example that already carries a proposal for its current code draws nothing. Every draw is
 reserved at its worst case against the run's budget (`--max-cost`, else the vault's
 `max_cost_usd_per_run`) before it is sent, as `run`'s are, and what was spent goes to the
-vault's spend ledger; a candidate read from the cache is free. `apply_note`
-puts proposals in place (`proposals.plan_apply`). `repair_options` adds the pytest options,
+vault's spend ledger; a candidate read from the cache is free. `apply_note` puts proposals
+in place (`proposals.plan_apply`), each only once it has passed again in the note as it is
+now (`fix_passes`, the same judgement: the author may have changed its output fence or an
+earlier example since), so `--apply` runs code and needs consent. `repair_options` adds the
+pytest options,
 so that the plugin stays the only module that imports pytest.
 
 Must not: import pytest, write anything besides a proposal region (or, with `--apply`, the
@@ -60,6 +63,7 @@ __all__ = [
     "NoteRun",
     "RepairSettings",
     "apply_note",
+    "fix_passes",
     "provider_factory",
     "repair_all",
     "repair_note",
@@ -194,13 +198,8 @@ class _Repair:
         return f"no passing fix for {where} among {samples} candidate(s); nothing written"
 
     def passes(self, example: Example, code: str) -> bool:
-        """Whether the candidate keeps the example's checks and passes them where it runs."""
-        if not keeps_expectations(example, code):
-            return False
-        variant, index = with_candidate(self.note, example, code)
-        options = replace(self.settings.options, exit_ok=False)
-        report = run_examples(variant, allowed=True, options=options, setup=self.setup)
-        return report.results[index].status == "passed"
+        return fix_passes(self.note, example, code, options=self.settings.options,
+                          setup=self.setup)  # fmt: skip
 
     def save(self, proposal: Proposal, where: str) -> str:
         def plan(loaded: Loaded) -> str | None:
@@ -211,20 +210,49 @@ class _Repair:
         return f"proposed a fix for {where} (candidate {proposal.chosen} of {proposal.drawn})"
 
 
-def apply_note(path: Path, *, today: str, display: str, templates: Templates | None = None) -> str:
-    """Put the note's still-valid proposals in place of their examples; a line saying so."""
+def fix_passes(
+    note: Note, example: Example, code: str, *, options: ExampleOptions, setup: Note | None
+) -> bool:
+    """Whether `code` keeps the example's checks and passes them, run in the note's namespace
+    in place of the example (in the sandbox, as the examples run)."""
+    if not keeps_expectations(example, code):
+        return False
+    variant, index = with_candidate(note, example, code)
+    report = run_examples(variant, allowed=True, options=replace(options, exit_ok=False),
+                          setup=setup)  # fmt: skip
+    return report.results[index].status == "passed"
+
+
+def apply_note(
+    path: Path, *, today: str, display: str, passes: Callable[[Note, Example, str], bool],
+    templates: Templates | None = None,
+) -> list[str]:  # fmt: skip
+    """Put the note's proposals in place of their examples where each, run again in the note
+    as it is now, still `passes`; a line per example applied or left."""
     templates = templates or Templates()
     applied: tuple[int, ...] = ()
+    failed: set[int] = set()
 
     def plan(loaded: Loaded) -> str | None:
         nonlocal applied
-        text, applied = plan_apply(loaded.note, today=today, templates=templates)
+        failed.clear()
+
+        def check(example: Example, code: str) -> bool:
+            ok = passes(loaded.note, example, code)
+            failed.update(() if ok else (example.line,))
+            return ok
+
+        text, applied = plan_apply(loaded.note, today=today, templates=templates, passes=check)
         return text if applied else None
 
     update_note(path, plan, display=display)
-    if not applied:
-        return ""
-    return f"applied the proposed fix at {display}:" + f", {display}:".join(map(str, applied))
+    lines = [f"not applied at {display}:{line}: the proposed fix no longer passes the note as it "
+             "is now (the proposal is kept)" for line in sorted(failed)]  # fmt: skip
+    if applied:
+        lines.append(
+            f"applied the proposed fix at {display}:" + f", {display}:".join(map(str, applied))
+        )
+    return lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +265,7 @@ class NoteRun:
     report: ExamplesReport
     options: ExampleOptions
     setup: Note | None = None
+    allowed: bool = True  # consent to run the note's code
 
 
 def repair_all(
@@ -258,9 +287,7 @@ def repair_all(
         templates = Templates(job.root)
         try:
             if option("vault_apply"):
-                line = apply_note(job.path, today=today, display=job.report.path,
-                                  templates=templates)  # fmt: skip
-                lines += [line] if line else []
+                lines += _apply(job, today=today, templates=templates)
             elif repairable(job.report):
                 if job.root not in meters:
                     meters[job.root] = run_budget(config_of(job.root), option("vault_max_cost"))
@@ -290,3 +317,16 @@ def provider_factory(
         return build_provider(chosen, model=model, config=config, env=env)
 
     return build
+
+
+def _apply(job: NoteRun, *, today: str, templates: Templates) -> list[str]:
+    """`--vault-apply` on one note: each fix is run again first, so only with consent."""
+    display = job.report.path
+    if not job.allowed:
+        return [f"not applied at {display}: a fix is run again before it is put in place, "
+                "which needs consent to run code (--allow-exec)"]  # fmt: skip
+
+    def passes(note: Note, example: Example, code: str) -> bool:
+        return fix_passes(note, example, code, options=job.options, setup=job.setup)
+
+    return apply_note(job.path, today=today, display=display, passes=passes, templates=templates)
