@@ -39,6 +39,10 @@ def _arguments(signature: str) -> list[list[object]]:
         ("fib(n: int)", int),
         ("pair(t: Tuple[int, int])", tuple),
         ("count(d: dict)", dict),
+        ("count(d: Dict[str, int])", dict),
+        ("longest(words)", list),
+        ("area(a, b, c)", int),  # short names say nothing: numbers
+        ("f(x: str, /)", str),  # positional-only
     ],
 )
 def test_each_parameter_is_probed_with_the_kind_it_holds(signature: str, kind: type) -> None:
@@ -66,3 +70,13 @@ def test_programs_for_an_unannotated_list_vote_by_what_they_return() -> None:
     keys = asyncio.run(vote_keys(candidates, task, execute=True, timeout_s=5.0))
     assert None not in keys
     assert keys[0] == keys[1] != keys[2]
+
+
+def test_a_parameter_with_a_default_keeps_it_and_a_keyword_only_one_is_passed_by_name() -> None:
+    calls = [ast.parse(c, mode="eval").body for c in probe_calls(_task("f(s, sep=' ', *, n)"))]
+    assert calls and all(isinstance(c, ast.Call) for c in calls)
+    for call in calls:
+        assert isinstance(call, ast.Call)
+        assert len(call.args) == 1 and type(ast.literal_eval(call.args[0])) is str
+        assert [k.arg for k in call.keywords] == ["n"]
+        assert type(ast.literal_eval(call.keywords[0].value)) is int

@@ -187,9 +187,10 @@ def test_the_daemon_runs_a_due_pass_at_start_up_and_not_again_that_day(tmp_path:
                         status=lines.append, wall=lambda: now)  # fmt: skip
         running = asyncio.create_task(daemon.run())
         try:
-            while not daemon.ready.is_set():
-                await asyncio.sleep(0.01)  # waits for an event, not for a guessed time
-            await daemon.settle()
+            while not daemon.ready.is_set():  # waits for an event, not for a guessed time
+                assert not running.done(), running.result()  # a daemon that died says why
+                await asyncio.sleep(0.01)
+            await asyncio.wait_for(daemon.settle(), 120)  # a hang fails instead
         finally:
             daemon.stop()
             await running

@@ -4,7 +4,9 @@ CodeT-style dual agreement needs to know which candidates *behave* alike. `probe
 calls of the task's entry point from the literal arguments of its visible tests (its check
 fence when it has no test fence, or else the stub's `>>>` examples), plus simple mutations of
 them (neighbouring numbers, reversed, shortened, emptied, case-swapped inputs), or from the
-stub's type hints when there are no examples. The tests' expected values are never used.
+stub's signature when there are no examples: values of each required parameter's kind, by
+its annotation or, unannotated, by what its name says (`_kind`); a parameter with a default
+keeps it. The tests' expected values are never used.
 `probe_budget` is each call's share of a run's time. Pure: the calls are made by the
 sandbox's judge (`strategies.shared.behaviour`, and the check verifier in the same run as the
 check).
@@ -35,18 +37,15 @@ _TYPED: dict[str, list[Any]] = {
     "Tuple[int, int]": [(0, 0), (1, 2), (-3, 5), (4, 4)],
     "dict": [{}, {"a": 1}, {"a": "apple", "B": "banana"}, {1: "x", "b": 2}],
 }
-_ALIASES = {"list": "List[int]", "List": "List[int]", "tuple": "Tuple[int, int]", "Dict": "dict"}
-# what an unannotated parameter's name says it holds (`_kind`): a string, or a list of numbers
+_ALIASES = {"list": "List[int]", "List": "List[int]", "tuple": "Tuple[int, int]", "Tuple":
+            "Tuple[int, int]", "Dict": "dict"}  # fmt: skip
+_FAMILIES = {"Dict[": "dict", "dict[": "dict", "Tuple[": "Tuple[int, int]"}  # by their prefix
+# what an unannotated parameter's name says it holds (`_kind`); any other name: an integer
 _NAMED = {
-    "str": re.compile(
-        r"^(s|c|ch|txt|str|string\w*|text\w*|word\w*|sentence|message|name|"
-        r"char\w*|letters?|date|brackets|paren\w*|planet\d?|hex\w*|\w*_str)$"
-    ),
-    "List[int]": re.compile(
-        r"^(l|l\d|xs|q|arr\w*|array\w*|lst\w*|list\w*|nums|numbers|"
-        r"values|items|seq\w*|operations|game|guess)$"
-    ),
-    "List[List[int]]": re.compile(r"^(grid|matrix|rows)$"),
+    "str": re.compile(r"s|txt|str|string\d?|text\d?|word|sentence|message|name|\w*_str"),
+    "List[str]": re.compile(r"words|strings|names|strs"),
+    "List[int]": re.compile(r"l|l\d|xs|arr\w*|array\w*|lst\w*|list\w*|nums|numbers|values|items"),
+    "List[List[int]]": re.compile(r"grid|matrix|rows"),
 }
 
 Args = tuple[list[Any], dict[str, Any]]
@@ -150,7 +149,21 @@ def _kind(arg: ast.arg) -> str:
         hint = _ALIASES.get(hint, hint)
         if hint in _TYPED:
             return hint
-    return next((kind for kind, name in _NAMED.items() if name.match(arg.arg)), "int")
+        family = next((k for p, k in _FAMILIES.items() if hint.startswith(p)), None)
+        if family is not None:
+            return family
+    return next((kind for kind, name in _NAMED.items() if name.fullmatch(arg.arg)), "int")
+
+
+def _required(fn: ast.FunctionDef) -> tuple[list[ast.arg], list[ast.arg]]:
+    """The parameters a call must pass: positional ones without a default, keyword-only ones
+    without a default."""
+    positional = [*fn.args.posonlyargs, *fn.args.args]
+    positional = positional[: len(positional) - len(fn.args.defaults)]
+    keywords = [
+        a for a, d in zip(fn.args.kwonlyargs, fn.args.kw_defaults, strict=True) if d is None
+    ]
+    return positional, keywords
 
 
 def _typed(task: Task) -> list[Args]:
@@ -161,10 +174,13 @@ def _typed(task: Task) -> list[Args]:
     fns = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == task.entry_point]
     if not fns:
         return []
-    pools = [_TYPED[_kind(arg)] for arg in fns[0].args.args]
+    positional, keywords = _required(fns[0])
+    pools = [_TYPED[_kind(arg)] for arg in (*positional, *keywords)]
     combos = list(itertools.islice(itertools.product(*pools), 400))
     step = max(1, len(combos) // 24)
-    return [(list(c), {}) for c in combos[::step]]
+    at = len(positional)
+    return [(list(c[:at]), {a.arg: v for a, v in zip(keywords, c[at:], strict=True)})
+            for c in combos[::step]]  # fmt: skip
 
 
 def _render(entry: str, call: Args) -> str:

@@ -14,12 +14,13 @@ Without a verifier it refuses (the seed's anti-pattern "No verifier in best-of-N
    member was sampled first; the group's first member is the answer.
 
 An unverified pick's confidence comes from its group's agreement (`selection` evidence,
-calibrated per model); a code pick checked by its stub's examples alone is `examples` evidence,
-calibrated per model too. A checked pick also carries a labelled example for the vault's
-calibration: for a code task with a test fence and examples in its stub, what the selection
-picks on the task's twin, checked by the examples alone (`twin_selection`); otherwise what
-it would have picked with nothing to check it (the largest group of the candidates that run,
-`unchecked_signal`); each labelled by whether the check accepted that pick.
+calibrated per model; 0 when no member votes for anything); a code pick checked by its stub's
+examples alone is `examples` evidence, calibrated per model too. A checked pick also carries
+a labelled example for the vault's calibration: for a code task with a test fence and
+examples in its stub, what the selection picks on the task's twin, checked by the examples
+alone (`twin_selection`); otherwise what it would have picked with nothing to check it (the
+largest group of the candidates that run, `unchecked_signal`); each labelled by whether the
+check accepted that pick.
 """
 
 from __future__ import annotations
@@ -300,8 +301,9 @@ async def unchecked_signal(
 
     Without a verifier's decision best-of-n picks the largest behaviour group among the programs
     that run (the answers that parse); this is that pick, judged by the verdict it got. When
-    none votes for anything, it picks the first that finished, on no agreement at all (0), as
-    `select` does: the vault learns that case too."""
+    none votes for anything, the pick is the first that did not run out of time, on no
+    agreement at all (0), as `select` writes such a pool (whose programs all ran): the vault
+    learns that case too."""
     keys = await _groups(
         candidates, verdicts, task, executed=executed, timeout_s=timeout_s, memo=memo
     )

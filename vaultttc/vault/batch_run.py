@@ -288,7 +288,13 @@ class _BatchVault:
                 )  # fmt: skip
                 made.append(record)
                 # at once, and beside what other runs saved meanwhile: a crash must not lose it
-                self.state = update_batches(self.vault.root, functools.partial(_added, record))
+                try:
+                    self.state = update_batches(self.vault.root, functools.partial(_added, record))
+                except (OSError, ConfigError) as exc:
+                    raise ConfigError(
+                        f"batch {batch.id} ({provider.name}, {len(batch.custom_ids)} requests) "
+                        f"was submitted but could not be recorded: {exc}"
+                    ) from exc
         return made
 
     def _cli(self) -> dict[str, str | int]:

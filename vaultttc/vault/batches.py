@@ -95,7 +95,7 @@ def _locked(root: Path) -> Iterator[None]:
     """Hold the state file's exclusive lock (waiting for it: its holders only read and write
     a small file); the kernel drops it however its holder exits."""
     path = root / CONFIG_DIR / LOCK_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(exist_ok=True)  # in the vault, never creating one
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -108,7 +108,10 @@ def update_batches(
     root: Path, change: Callable[[list[BatchRecord]], list[BatchRecord]]
 ) -> list[BatchRecord]:
     """Apply `change` to the records as they are on disk now, under the lock, save and return
-    the result: what other runs added or removed since this one read the file is kept."""
+    the result: what other runs added or removed since this one read the file is kept.
+    `change` must be pure (it runs under the lock: calling this again from it would wait on
+    itself); the lock is held for a read and an atomic write only, so a caller on an event
+    loop blocks it no longer than a save would."""
     with _locked(root):
         records = change(load_batches(root))
         save_batches(root, records)
