@@ -58,22 +58,30 @@ def test_the_schedule_settings_are_read() -> None:
     assert parse_config("").reverify_after is None
 
 
-def test_one_daily_pass_reverifies_what_is_stale_and_runs_once_that_day(tmp_path: Path) -> None:
-    (tmp_path / ".vaultttc").mkdir()
-    (tmp_path / ".vaultttc" / "config.toml").write_text(
-        'reverify_after = "30d"\nreverify_at = "03:00"\ndaily_budget_usd = 1.0\n'
-    )
-    replay = tmp_path / "r.jsonl"
+FIRST = datetime(2026, 10, 1, 3, 0, tzinfo=UTC)  # when the note was answered
+
+
+def answered_vault(root: Path, config: str) -> tuple[Path, RunOptions]:
+    """A vault with `config` and one note whose question was answered (verified) at FIRST,
+    asked through the replay provider; the note, and the run's options."""
+    (root / ".vaultttc").mkdir()
+    (root / ".vaultttc" / "config.toml").write_text(config)
+    replay = root / "r.jsonl"
     replay.write_text(json.dumps({"question": "What is 6 times 7?",
                                   "samples": ["The answer is 42."]}) + "\n")  # fmt: skip
-    note = tmp_path / "n.md"
+    note = root / "n.md"
     note.write_text("> [!question] What is 6 times 7?\n> expect:: 42\n")
     options = RunOptions(cli={"provider": f"replay:{replay}", "strategy": "direct"})
-    first = datetime(2026, 10, 1, 3, 0, tzinfo=UTC)
-    asyncio.run(run_paths([tmp_path], RunContext(options=options, env={}, now=lambda: first,
-                                                  today=first.date)))  # fmt: skip
+    asyncio.run(run_paths([root], RunContext(options=options, env={}, now=lambda: FIRST,
+                                              today=FIRST.date)))  # fmt: skip
+    return note, options
+
+
+def test_one_daily_pass_reverifies_what_is_stale_and_runs_once_that_day(tmp_path: Path) -> None:
+    config = 'reverify_after = "30d"\nreverify_at = "03:00"\ndaily_budget_usd = 1.0\n'
+    note, options = answered_vault(tmp_path, config)
     [vault] = vaults_for([tmp_path])
-    now = first + timedelta(days=45)
+    now = FIRST + timedelta(days=45)
     context = RunContext(options=options, env={}, now=lambda: now, today=now.date)
     said: list[str] = []
 
@@ -163,21 +171,9 @@ def test_the_daemon_runs_a_due_pass_at_start_up_and_not_again_that_day(tmp_path:
     """Through `Daemon.run`: a daemon started after `reverify_at` re-asks the stale answer on
     its own (a pass missed while it was down), says so, and a second daemon that day does
     not re-ask it again."""
-    (tmp_path / ".vaultttc").mkdir()
-    (tmp_path / ".vaultttc" / "config.toml").write_text(
-        'reverify_after = "30d"\nreverify_at = "03:00"\n'
-    )
-    replay = tmp_path / "r.jsonl"
-    replay.write_text(json.dumps({"question": "What is 6 times 7?",
-                                  "samples": ["The answer is 42."]}) + "\n")  # fmt: skip
-    note = tmp_path / "n.md"
-    note.write_text("> [!question] What is 6 times 7?\n> expect:: 42\n")
-    options = RunOptions(cli={"provider": f"replay:{replay}", "strategy": "direct"})
-    first = datetime(2026, 10, 1, 3, 0, tzinfo=UTC)
-    asyncio.run(run_paths([tmp_path], RunContext(options=options, env={}, now=lambda: first,
-                                                  today=first.date)))  # fmt: skip
+    note, options = answered_vault(tmp_path, 'reverify_after = "30d"\nreverify_at = "03:00"\n')
     [vault] = vaults_for([tmp_path])
-    now = first + timedelta(days=45, hours=6)  # 09:00: today's 03:00 pass was missed
+    now = FIRST + timedelta(days=45, hours=6)  # 09:00: today's 03:00 pass was missed
     context = RunContext(options=options, env={}, now=lambda: now, today=now.date)
 
     async def watch_until_settled() -> list[str]:
