@@ -315,9 +315,9 @@ def plan_apply(
     """The note with each still-valid proposal in place of its example, the regions removed
     and one changelog row; and the lines of the examples replaced (none: text unchanged).
 
-    Still valid: drawn for the example's code as it is now, and `passes` (the fix, run again in
-    the note as it is now: the author may have changed its output fence or an earlier example
-    since) says so."""
+    Still valid: drawn for the example as it is now (its code and output fence), and `passes`
+    (the fix, run again in the note as it is now: an earlier example or the vault's setup note
+    may have changed since) says so."""
     lines = [line.rstrip("\r\n") for line in split_lines(note.text)]
     edits: list[Edit] = []
     applied: list[int] = []

@@ -12,10 +12,9 @@ reserved at its worst case against the run's budget (`--max-cost`, else the vaul
 `max_cost_usd_per_run`) before it is sent, as `run`'s are, and what was spent goes to the
 vault's spend ledger; a candidate read from the cache is free. `apply_note` puts proposals
 in place (`proposals.plan_apply`), each only once it has passed again in the note as it is
-now (`fix_passes`, the same judgement: the author may have changed its output fence or an
-earlier example since), so `--apply` runs code and needs consent. `repair_options` adds the
-pytest options,
-so that the plugin stays the only module that imports pytest.
+now (`fix_passes`, the same judgement: an earlier example or the vault's setup note may have
+changed since), so `--apply` runs code and needs consent. `repair_options` adds the pytest
+options, so that the plugin stays the only module that imports pytest.
 
 Must not: import pytest, write anything besides a proposal region (or, with `--apply`, the
 example's code, the region's removal and a changelog row), or change an example's fence
