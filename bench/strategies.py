@@ -593,9 +593,10 @@ def _paths(results: dict[str, list[Scored]]) -> None:
             r = paths[name].get(n)
             cells.append(f"{r.accuracy:7.1f}%  {r.seconds:9.3f}" if r else f"{'-':>8}  {'-':>9}")
         alone = paths["codet-check"].get(n)
-        check = alone.check if alone and alone.check else Checked(0.0, 0.0, 0.0)
-        print(f"{n:4}       {cells[0]}   {cells[1]}  {check.seconds:20.3f}  {check.programs:8.1f}"
-              f"  {check.timed_out:9.3f}")  # fmt: skip
+        check = alone.check if alone else None
+        figures = (f"{check.seconds:20.3f}  {check.programs:8.1f}  {check.timed_out:9.3f}"
+                   if check else f"{'-':>20}  {'-':>8}  {'-':>9}")  # fmt: skip
+        print(f"{n:4}       {cells[0]}   {cells[1]}  {figures}")
     for name, rows in paths.items():
         if 16 in rows and 100 in rows and rows[16].seconds:
             ratio = rows[100].seconds / rows[16].seconds

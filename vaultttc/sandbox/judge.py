@@ -10,11 +10,11 @@ here, with this process's own builtins; the candidate can answer calls, not chan
 are judged, and it never holds the channel the report goes out on. In probe mode (behaviour
 voting) the judge records the `repr` of each probe call's result instead; in check mode it
 runs a question's `python check` fence once, on the run's `answer` and `completion` (strings
-the parent handed it, not the candidate), with the candidate's names at hand as for tests,
-and then, when the job has probe calls, makes them too: one run gives the check's verdict and
-the program's behaviour. The report comes in parts (`judge` yields them; the jail writes one
-JSON line each and merges them), the verdict first, so probes that run out of time cannot
-take the verdict with them.
+the parent handed it, not the candidate), with the candidate's names at hand as for tests.
+After tests or a check, when the job has probe calls, it makes them too: one run gives the
+verdict and the program's behaviour. The report comes in parts (`judge` yields them; the
+jail writes one JSON line each and merges them), the verdict first, so probes that run out
+of time cannot take the verdict with them.
 
 Must not: import anything but the stdlib and its stdlib-only siblings (`wire`, `values`: the
 jail loads them by path), or run the candidate's code.
@@ -65,8 +65,8 @@ def judge(job: Job, sock: socket.socket, *, data: Any = None) -> Iterator[dict[s
     parts (the report is their union).
 
     A check gets this run's `data`: the candidate's (answer, completion), as the parent gave
-    them (never as the candidate's process holds them); its verdict is the first part, the
-    probes' results (code, with calls in the job) the second."""
+    them (never as the candidate's process holds them). The tests' or the check's verdict is
+    the first part; the probes' results (code, with calls in the job) the second."""
     link = wire.Link(sock, names=None, serves=frozenset({"call"}))
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     for statement in job["prelude"]:
@@ -77,20 +77,19 @@ def judge(job: Job, sock: socket.socket, *, data: Any = None) -> Iterator[dict[s
     for name in job["names"] if ready else ():
         with contextlib.suppress(NameError):
             namespace[name] = link.get(name)
+    probes = dict(namespace)  # the probes see the candidate's names, not the tests' or check's
     if job["mode"] == "tests":
         yield _tests(job["tests"], namespace, link, ended=ended)
-        return
-    if job["mode"] == "check":
+    elif job["mode"] == "check":
         answer, completion = data
-        probes = dict(namespace)  # the probes see the candidate's names, not the check's
         namespace.update(answer=answer, completion=completion, score=None)
         ended = ended and ended.replace("its tests", "its check")
         yield _check(job.get("check", ""), namespace, ended=ended)
+    if job["mode"] != "probe":  # the verdict is out; probes follow when the job has calls
         if not job["calls"]:
             return
         ready = ready and _alarm(link, job["budget"])
-        namespace = probes
-    yield {"probes": _probes(job["calls"], namespace, link, budget=job["budget"], ready=ready)}
+    yield {"probes": _probes(job["calls"], probes, link, budget=job["budget"], ready=ready)}
 
 
 def _ready(link: wire.Link) -> str | None:

@@ -216,8 +216,8 @@ def selection_outcome(
 
 
 def probed(verdicts: Mapping[str, Verdict]) -> Behaviours:
-    """The behaviours a verifier found in the same run as its verdict (a check on code): the
-    programs need not run again to vote."""
+    """The behaviours a verifier found in the same run as its verdict (tests or a check on
+    code): the programs need not run again to vote."""
     return {text: v.behaviour for text, v in verdicts.items() if v.probed}
 
 
@@ -276,7 +276,8 @@ async def twin_selection(
     if twin is None:
         return None
     checked = await verify_unique(verifier, candidates, twin)
-    pick = await select(candidates, checked, twin, executed=executed, timeout_s=timeout_s)
+    pick = await select(candidates, checked, twin, executed=executed, timeout_s=timeout_s,
+                        memo=probed(checked))  # fmt: skip
     if pick.chosen is None or pick.status == "unverified":
         return None
     label = label_of(verdicts[pick.chosen.check])

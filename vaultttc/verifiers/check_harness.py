@@ -27,7 +27,7 @@ from vaultttc.engine.probes import probe_budget, probe_calls
 from vaultttc.engine.tasks import Task, Verdict
 from vaultttc.errors import ConfigError
 from vaultttc.sandbox.parent import SandboxResult
-from vaultttc.verifiers.harness import candidate_names
+from vaultttc.verifiers.harness import behaviour_of, candidate_names
 
 if TYPE_CHECKING:
     from vaultttc.sandbox.judge import Job
@@ -90,16 +90,8 @@ def read_verdict(result: SandboxResult, *, strength: float, timeout_s: float) ->
     if score is None:
         score = 1.0 if passed else 0.0
     detail = "the check passed" if passed else error or "the check raised"
-    probed, behaviour = _behaviour(result.report)
+    probed, behaviour = behaviour_of(result.report)
     return Verdict(passed, score, strength, "check", detail, behaviour=behaviour, probed=probed)
-
-
-def _behaviour(report: object) -> tuple[bool, tuple[str, ...] | None]:
-    """(whether the judge made the probe calls, the program's behaviour on them)."""
-    if not isinstance(report, dict) or "probes" not in report:
-        return False, None
-    probes = report["probes"]
-    return True, tuple(map(str, probes)) if isinstance(probes, list) else None
 
 
 def _decoded(report: object) -> tuple[bool, float | None, str] | None:

@@ -19,7 +19,7 @@ import ast
 import builtins
 import re
 import sys
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from vaultttc.engine.tasks import Evidence, Task, Verdict
@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from vaultttc.sandbox.judge import Job
 
 __all__ = [
-    "Test", "candidate_names", "judge_job", "read_run", "runs_only", "stub_imports", "task_tests",
+    "Test", "behaviour_of", "candidate_names", "judge_job", "read_run", "runs_only",
+    "stub_imports", "task_tests",
 ]  # fmt: skip
 
 _BUILTINS = frozenset(dir(builtins))
@@ -143,15 +144,28 @@ def _free_names(sources: Iterable[str]) -> set[str]:
     return used - bound
 
 
-def judge_job(task: Task, tests: list[Test]) -> Job:
-    """The judge's job: `tests`, with what they need from the stub and from the candidate.
+def judge_job(
+    task: Task, tests: list[Test], *, calls: Sequence[str] = (), budget: float = 0.0
+) -> Job:
+    """The judge's job: `tests`, with what they need from the stub and from the candidate,
+    then the probe `calls` (each with `budget` seconds), so that the run that judges a program
+    also gives its behaviour.
 
     A free name of the tests that is a stdlib module is imported by the judge, not taken
     from the candidate, and so are the builtins (except an entry point named like one).
     """
     prelude, names = candidate_names(task, [source for _, source, _, _ in tests])
-    return {"mode": "tests", "tests": tests, "prelude": prelude, "names": names, "calls": [],
-            "budget": 0.0}  # fmt: skip
+    return {"mode": "tests", "tests": tests, "prelude": prelude, "names": names,
+            "calls": list(calls), "budget": budget}  # fmt: skip
+
+
+def behaviour_of(report: object) -> tuple[bool, tuple[str, ...] | None]:
+    """(whether the judge made the probe calls, the program's behaviour on them: None when
+    they did not run)."""
+    if not isinstance(report, dict) or "probes" not in report:
+        return False, None
+    probes = report["probes"]
+    return True, tuple(map(str, probes)) if isinstance(probes, list) else None
 
 
 def candidate_names(
@@ -187,9 +201,9 @@ def read_run(result: SandboxResult, *, evidence: Evidence, strength: float) -> V
     score = passed / counted if counted else float(ok)
     lead = [str(report["ended"])] if report.get("ended") else report["failures"]
     why = "\n".join([*lead, tail] if tail else lead)[:600]
-    return Verdict(
-        ok, score, strength, evidence, f"{passed}/{counted} passed" + ("" if ok else f"; {why}")
-    )
+    detail = f"{passed}/{counted} passed" + ("" if ok else f"; {why}")
+    probed, behaviour = behaviour_of(report)
+    return Verdict(ok, score, strength, evidence, detail, behaviour=behaviour, probed=probed)
 
 
 def runs_only(result: SandboxResult) -> Verdict:

@@ -3,7 +3,10 @@
 The test fence, or the stub's `>>>` examples, become a job for the sandbox's judge
 (`verifiers.harness.judge_job`), which runs them in a process of its own beside each
 candidate's program: the candidates run as one batch through `sandbox.parent`, and each
-verdict comes from the judge's report, never from what the candidate prints. Only with consent.
+verdict comes from the judge's report, never from what the candidate prints. When the batch
+holds more than one distinct program, the same runs also make the task's probe calls
+(`engine.probes`), so that agreement by behaviour needs no second batch (`Verdict.behaviour`).
+Only with consent.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import os
 from collections.abc import Sequence
 
 from vaultttc.engine.code import extract_code
+from vaultttc.engine.probes import probe_budget, probe_calls
 from vaultttc.engine.tasks import Task, Verdict
 from vaultttc.sandbox.parent import arun_python_batch, workers_for
 from vaultttc.verifiers import harness
@@ -61,10 +65,13 @@ class PythonVerifier:
             detail = f"the test fence does not parse: {exc}"
             return [Verdict(None, 0.0, 0.0, "none", detail) for _ in candidates]
         code = [extract_code(c, stub=task.stub, entry_point=task.entry_point) for c in candidates]
+        # several programs may be compared by behaviour: their runs make the probe calls too
+        calls = probe_calls(task) if len(set(code)) > 1 else ()
+        budget = probe_budget(self._timeout_s, calls)
         runs = await arun_python_batch(
             code, timeout_s=self._timeout_s, memory_mb=self._memory_mb,
             workers=workers_for(len(code), self._workers),
-            judge=harness.judge_job(task, tests) if tests else None,
+            judge=harness.judge_job(task, tests, calls=calls, budget=budget) if tests else None,
         )  # fmt: skip
         if not tests:
             return [harness.runs_only(run) for run in runs]
