@@ -14,15 +14,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from helpers import DATA, Scripted, sampler
+from helpers import DATA
 
-from vaultttc.engine.probes import probe_calls
 from vaultttc.engine.tasks import Settings, Task, Verdict
 from vaultttc.errors import ConfigError, ExecutionNotAllowed
 from vaultttc.sandbox.parent import SandboxResult, arun_python_batch
-from vaultttc.strategies.best_of_n import BestOfN
-from vaultttc.strategies.shared import behaviour as behaviour_module
-from vaultttc.strategies.shared.behaviour import behaviours
 from vaultttc.verifiers import check as check_module
 from vaultttc.verifiers.check import CheckVerifier, check_inputs
 from vaultttc.verifiers.check_harness import grades_partially
@@ -137,53 +133,9 @@ def test_a_check_that_assigns_score_grades_partial_solutions(source: str, partia
     assert grades_partially(source) is partial
 
 
-def test_a_check_on_code_gives_the_programs_behaviour_from_the_same_run() -> None:
-    """The probe calls ride along with the check: what they return is what a separate probe
-    run finds, and a program that never got to its check was probed and did not finish."""
-    task = task_of("assert add(1, 2) == 3\nassert add(-4, 4) == 0", kind="code")
-    programs = [
-        "def add(a, b):\n    return a + b\n",
-        "def add(a, b):\n    return b + a if a != 7 else 0\n",
-        "def add(a, b):\n    return a - b\n",
-        "raise SystemExit('no add here')\n",
-    ]
-    found = verdicts(CheckVerifier(allow_exec=True, timeout_s=5.0), programs, task)
-    assert [v.passed for v in found] == [True, True, False, False]
-    assert all(v.probed for v in found), [v.detail for v in found]
-    separate = asyncio.run(behaviours(programs, probe_calls(task), task=task, timeout_s=5.0))
-    assert [v.behaviour for v in found] == separate
-    assert separate[3] is None and separate[0] == separate[1] != separate[2]
-
-
 def test_probes_that_run_out_of_time_leave_the_check_verdict_standing() -> None:
     task = task_of("assert add(1, 2) == 3", kind="code")
     looping = "def add(a, b):\n    while (a, b) != (1, 2):\n        pass\n    return 3\n"
     [verdict] = verdicts(CheckVerifier(allow_exec=True, timeout_s=0.5), [looping], task)
     assert (verdict.passed, verdict.timed_out) == (True, False), verdict.detail
     assert verdict.behaviour is None or "!TimeoutError" in verdict.behaviour
-
-
-def test_best_of_n_with_a_check_runs_each_program_once() -> None:
-    """Verdicts and agreement from one sandbox batch: no second round of probe runs."""
-    task = task_of("assert add(1, 2) == 3", kind="code")
-    right, other, wrong = (f"def add(a, b):\n    return {body}\n" for body in
-                           ("a + b", "b + a", "a * b"))  # fmt: skip
-    drawn = [right, wrong, other, right, wrong]
-    batches: list[int] = []
-
-    async def counting(programs: Sequence[str], **kwargs: Any) -> list[SandboxResult]:
-        batches.append(len(programs))
-        return await arun_python_batch(programs, **kwargs)
-
-    verifier = CheckVerifier(allow_exec=True, timeout_s=5.0)
-    replies = [f"```python\n{program}```" for program in drawn]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(check_module, "arun_python_batch", counting)
-        patch.setattr(behaviour_module, "arun_python_batch", counting)
-        draw = sampler(Scripted(replies), 5)
-        outcome = asyncio.run(
-            BestOfN().run(task, Settings(samples=5), sampler=draw, verifier=verifier)
-        )
-    assert batches == [3]  # the three distinct programs, checked and probed together
-    assert (outcome.status, outcome.passed, outcome.agreed) == ("verified", 3, 3)
-    assert outcome.code == right  # the first of the agreeing group that passed
