@@ -282,7 +282,7 @@ for i in range(12):
 libc.semget({key}, 1, 0o1000 | 0o666)
 libc.msgget({key}, 0o1000 | 0o666)
 import subprocess, sys
-subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', '{marker}'],
+subprocess.Popen([sys.executable, '-c', 'import signal; signal.pause()', '{marker}'],
                  start_new_session=True)
 for path in ('/dev/shm/{marker}', '/run/lock/{marker}', '/tmp/{marker}', '/var/tmp/{marker}'):
     try:

@@ -182,10 +182,11 @@ def test_the_daemon_runs_a_due_pass_at_start_up_and_not_again_that_day(tmp_path:
         daemon = Daemon(session, ScriptedSource(), WatchSettings(debounce_s=0.1),
                         status=lines.append, wall=lambda: now)  # fmt: skip
         running = asyncio.create_task(daemon.run())
+        ready = asyncio.create_task(asyncio.to_thread(daemon.ready.wait, 120))
         try:
-            while not daemon.ready.is_set():  # waits for an event, not for a guessed time
-                assert not running.done(), running.result()  # a daemon that died says why
-                await asyncio.sleep(0.01)
+            await asyncio.wait({running, ready}, return_when=asyncio.FIRST_COMPLETED)
+            assert not running.done(), running.result()  # a daemon that died says why
+            assert await ready, "the daemon did not start watching"
             await asyncio.wait_for(daemon.settle(), 120)  # a hang fails instead
         finally:
             daemon.stop()
