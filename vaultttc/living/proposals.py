@@ -311,9 +311,10 @@ def _removal(region: AnswerRegion, lines: list[str]) -> Edit:
 
 def plan_apply(
     note: Note, *, today: str, templates: Templates, passes: Callable[[Example, str], bool]
-) -> tuple[str, tuple[int, ...]]:
+) -> tuple[str, tuple[int, ...], tuple[int, ...]]:
     """The note with each still-valid proposal in place of its example, the regions removed
-    and one changelog row; and the lines of the examples replaced (none: text unchanged).
+    and one changelog row; the lines of the examples replaced (none: text unchanged); and those
+    of the examples whose proposal no longer `passes` (they keep it).
 
     Still valid: drawn for the example as it is now (its code and output fence), and `passes`
     (the fix, run again in the note as it is now: an earlier example or the vault's setup note
@@ -321,11 +322,15 @@ def plan_apply(
     lines = [line.rstrip("\r\n") for line in split_lines(note.text)]
     edits: list[Edit] = []
     applied: list[int] = []
+    kept: list[int] = []
     for example in note.examples:
         accepted = _accepted(note, example)
-        if accepted is None or not passes(example, accepted[1].code):
+        if accepted is None:
             continue
         region, fence = accepted
+        if not passes(example, fence.code):
+            kept.append(example.line)
+            continue
         prefix, start = example.fence.prefix, example.fence.code_line
         new = tuple(
             (prefix + line) if line else prefix.rstrip() for line in fence.code.splitlines()
@@ -336,9 +341,9 @@ def plan_apply(
         ]
         applied.append(example.line)
     if not applied:
-        return note.text, ()
+        return note.text, (), tuple(kept)
     where = ", ".join(str(line) for line in applied)
     change = f"examples: applied the proposed fix at line {where}"
     entry = ChangelogEntry(date=today, change=change, strategy="repair")
     edits += plan_edits(note, WriteBack(changelog=entry), templates=templates)
-    return apply_edits(note.text, edits, newline=note.newline), tuple(applied)
+    return apply_edits(note.text, edits, newline=note.newline), tuple(applied), tuple(kept)

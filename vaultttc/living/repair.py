@@ -24,6 +24,7 @@ without `--apply`.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -230,23 +231,19 @@ def apply_note(
     as it is now, still `passes`; a line per example applied or left."""
     templates = templates or Templates()
     applied: tuple[int, ...] = ()
-    failed: set[int] = set()
+    kept: tuple[int, ...] = ()
 
     def plan(loaded: Loaded) -> str | None:
-        nonlocal applied
-        failed.clear()
-
-        def check(example: Example, code: str) -> bool:
-            ok = passes(loaded.note, example, code)
-            failed.update(() if ok else (example.line,))
-            return ok
-
-        text, applied = plan_apply(loaded.note, today=today, templates=templates, passes=check)
+        nonlocal applied, kept
+        text, applied, kept = plan_apply(
+            loaded.note, today=today, templates=templates,
+            passes=functools.partial(passes, loaded.note),
+        )  # fmt: skip
         return text if applied else None
 
     update_note(path, plan, display=display)
     lines = [f"not applied at {display}:{line}: the proposed fix no longer passes the note as it "
-             "is now (the proposal is kept)" for line in sorted(failed)]  # fmt: skip
+             "is now (the proposal is kept)" for line in kept]  # fmt: skip
     if applied:
         lines.append(
             f"applied the proposed fix at {display}:" + f", {display}:".join(map(str, applied))
