@@ -22,6 +22,9 @@ Beside each figure it prints what the figure itself can tell at this size:
 * `floor`: the ECE a perfectly calibrated confidence would still show here, the mean ECE when
   each answer is right with exactly the probability its confidence says (the estimator's own
   bias at this size: with one confidence for every answer and 80 answers, about 0.04);
+* `meets 0.05 in x% of draws`: how often that perfectly calibrated confidence would itself
+  measure an ECE within the target, on these answers: where it is rarely, the target is below
+  what the measurement can show at this size, whatever the method;
 * `raw AUROC`: the AUROC of the raw evidence itself (vote posterior, single sample, agreement),
   captured before any map. A monotone map never ranks better than its input, so this is the
   most any calibration of that evidence can reach (answers a verifier failed, such as programs
@@ -34,6 +37,10 @@ every answer falls in one bin and any binning gives the same number.
 
     python bench/calibration.py              # everything (minutes on 2 cores)
     python bench/calibration.py --quick      # 60 problems per pool
+    python bench/calibration.py --labelled odd   # the halves swapped: the other split
+
+The two splits are two measurements of one method: where a target is met on one split and
+missed on the other, the difference is which problems fell in which half, not the method.
 """
 
 from __future__ import annotations
@@ -98,14 +105,17 @@ def unlabelled_block(problem: bench.Problem, row: dict[str, object], *, code: bo
     return bench.code_block(problem.id, gold["entry_point"], stub=str(row["question"]), asserts=[])
 
 
-def build(root: Path, pool: str, limit: int | None) -> tuple[list[bench.Problem], Path]:
-    """The vault, and the unlabelled half's problems (the half that is scored)."""
+def build(
+    root: Path, pool: str, limit: int | None, *, labelled: int = 0
+) -> tuple[list[bench.Problem], Path]:
+    """The vault, and the unlabelled half's problems (the half that is scored). `labelled` is
+    the parity of the labelled half's problems: 0, the even-numbered; 1, the odd-numbered."""
     code = pool == bench.CODET
     rows = [json.loads(x) for x in (bench.POOLS / pool).read_text().splitlines() if x]
     problems = bench.load_problems(pool, limit)
     halves: dict[str, list[bench.Problem]] = {"labelled": [], "unlabelled": []}
     for i, (problem, row) in enumerate(zip(problems, rows, strict=False)):
-        half = "labelled" if i % 2 == 0 else "unlabelled"
+        half = "labelled" if i % 2 == labelled else "unlabelled"
         make = labelled_block if half == "labelled" else unlabelled_block
         halves[half].append(replace(problem, block=make(problem, row, code=code)))
     for half, items in halves.items():
@@ -154,15 +164,29 @@ def spread(pairs: Pairs, metric: Callable[[Pairs], float | None], *, draws: int 
     return statistics.stdev(found) if len(found) > 1 else 0.0
 
 
-def ece_floor(pairs: Pairs, *, draws: int = 1000) -> float:
-    """The mean ECE of these confidences when each answer is right with exactly the probability
-    its confidence says: what a perfectly calibrated confidence still measures at this size."""
+TARGET_ECE, TARGET_AUROC = 0.05, 0.85
+
+
+def calibrated_eces(pairs: Pairs, *, draws: int = 1000) -> list[float]:
+    """The ECEs these confidences measure when each answer is right with exactly the probability
+    its confidence says (seeded draws): what a perfectly calibrated confidence measures here."""
     rng = random.Random(0)
     confidences = [p for p, _ in pairs]
-    return statistics.fmean(
+    return [
         expected_calibration_error([(p, rng.random() < p) for p in confidences])
         for _ in range(draws)
-    )
+    ]
+
+
+def ece_floor(pairs: Pairs) -> float:
+    """The mean of `calibrated_eces`: the estimator's own bias at this size."""
+    return statistics.fmean(calibrated_eces(pairs))
+
+
+def ece_reach(pairs: Pairs) -> float:
+    """How often a perfectly calibrated confidence would meet the ECE target here."""
+    found = calibrated_eces(pairs)
+    return sum(1 for e in found if e <= TARGET_ECE) / len(found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +200,7 @@ class Row:
     outcomes: int
     labelled: tuple[Labelled, ...] = ()
     raw: Pairs = dataclasses.field(default_factory=list)
+    split: str = "even"  # the labelled half: "even", "odd", or "both" (the two pooled)
 
 
 async def score(
@@ -195,14 +220,14 @@ async def score(
 
 
 async def bench_pool(name: str, pool: str, runs: Sequence[tuple[str, int]], *, work: Path,
-                     limit: int | None) -> list[Row]:  # fmt: skip
+                     limit: int | None, parity: int = 0) -> list[Row]:  # fmt: skip
     first = json.loads((bench.POOLS / pool).read_text().split("\n", 1)[0])
     every = len(first["samples"])
     out = []
     for strategy, samples in runs:
         started = time.perf_counter()
-        root = work / f"{name}-{strategy}"
-        problems, root = build(root, pool, limit)
+        root = work / f"{name}-{strategy}-{parity}"
+        problems, root = build(root, pool, limit, labelled=parity)
         n = samples or every
         raw: dict[str, float] = {}
         with raw_evidence(raw):
@@ -213,10 +238,32 @@ async def bench_pool(name: str, pool: str, runs: Sequence[tuple[str, int]], *, w
         outcomes = len(labelled)
         await run(root, "unlabelled", pool, strategy=strategy, samples=n)
         after, _, _ = await score(root, pool, problems, raw=raw)
-        row = Row(name, strategy, 100 * accuracy, drawn, before, after, outcomes, labelled, raws)
+        row = Row(name, strategy, 100 * accuracy, drawn, before, after, outcomes, labelled, raws,
+                  split=("even", "odd")[parity])  # fmt: skip
         out.append(row)
         print(f"  {name:5} {strategy:22} done in {time.perf_counter() - started:.0f}s "
               f"({outcomes} labelled outcomes)", flush=True)  # fmt: skip
+    return out
+
+
+def pooled(rows: Sequence[Row]) -> list[Row]:
+    """Per pool and strategy, the two splits' unlabelled halves together: every problem scored
+    once, by the map fitted on the half it was not in (two-fold cross-fitting), so the figures
+    rest on twice the answers and their floor is lower."""
+    groups: dict[tuple[str, str], list[Row]] = {}
+    for r in rows:
+        groups.setdefault((r.pool, r.strategy), []).append(r)
+    out = []
+    for (pool, strategy), both in groups.items():
+        n = sum(len(r.after) for r in both)
+        out.append(Row(
+            pool, strategy,
+            accuracy=sum(r.accuracy * len(r.after) for r in both) / n,
+            samples=sum(r.samples * len(r.after) for r in both) / n,
+            before=[p for r in both for p in r.before], after=[p for r in both for p in r.after],
+            outcomes=sum(r.outcomes for r in both), raw=[p for r in both for p in r.raw],
+            split="both",
+        ))  # fmt: skip
     return out
 
 
@@ -228,10 +275,10 @@ def _auroc(pairs: Pairs) -> str:
 def fit_priors(rows: Sequence[Row]) -> None:
     """Prior maps from the labelled halves' outcomes, pooled per task and evidence kind."""
     groups: dict[tuple[str, str], Pairs] = {}
-    for r in rows:
-        for o in r.labelled:
+    for r in rows:  # the even split's: the shipped priors were fitted on the even half
+        for o in r.labelled if r.split == "even" else ():
             groups.setdefault((o.task, o.kind), []).append((o.raw, o.label))
-    print("\nprior maps fitted on the labelled (even-numbered) halves:")
+    print("\nprior maps fitted on the labelled halves:")
     for (task, kind), pairs in sorted(groups.items()):
         accuracy = sum(1.0 for _, y in pairs if y) / len(pairs)
         print(f"  {task} {kind}: {len(pairs)} outcomes, accuracy {accuracy:.3f}, "
@@ -243,7 +290,7 @@ def detail(rows: Sequence[Row]) -> None:
     for r in rows:
         cells = " ".join(f"[{b.low:.1f}: n={b.count} conf {b.confidence:.2f} acc {b.accuracy:.2f}]"
                          for b in reliability(r.after))  # fmt: skip
-        print(f"  {r.pool:6} {r.strategy:22} {cells}")
+        print(f"  {r.pool:6} {r.split:5} {r.strategy:22} {cells}")
 
 
 def _ece(pairs: Pairs) -> str:
@@ -257,16 +304,18 @@ def _area(pairs: Pairs) -> str:
 
 
 def table(rows: Sequence[Row]) -> None:
-    print("\npool   strategy               accuracy samples  n    ECE before   ECE after    floor"
-          "   AUROC before AUROC after  raw AUROC    outcomes")  # fmt: skip
+    print("\npool   split strategy               accuracy samples  n    ECE before   ECE after    "
+          "floor   AUROC before AUROC after  raw AUROC    outcomes")  # fmt: skip
     for r in rows:
         print(
-            f"{r.pool:6} {r.strategy:22} {r.accuracy:6.1f}% {r.samples:7.2f} {len(r.after):4d}  "
+            f"{r.pool:6} {r.split:5} {r.strategy:22} {r.accuracy:6.1f}% {r.samples:7.2f} "
+            f"{len(r.after):4d}  "
             f"{_ece(r.before)}  {_ece(r.after)}  {ece_floor(r.after):.3f}   "
             f"{_area(r.before)}  {_area(r.after)}  {_area(r.raw)}  {r.outcomes:8d}"
         )
     print(
-        "\ntargets after self-calibration: ECE <= 0.05 for every strategy, AUROC >= 0.85 for votes"
+        f"\ntargets after self-calibration: ECE <= {TARGET_ECE} for every strategy, AUROC >= "
+        f"{TARGET_AUROC} for votes"
         "\n(± is the bootstrap sd; floor, what a perfectly calibrated confidence measures here;"
         "\nraw AUROC, the most a monotone map of the evidence can reach)"
     )
@@ -274,10 +323,11 @@ def table(rows: Sequence[Row]) -> None:
         ece = expected_calibration_error(r.after)
         area = auroc(r.after)
         vote = r.strategy != "direct"
-        verdict = "met" if ece <= 0.05 and (not vote or (area or 0) >= 0.85) else "NOT met"
-        print(f"  {r.pool:6} {r.strategy:22} ECE {ece:.3f}"
+        met = ece <= TARGET_ECE and (not vote or (area or 0) >= TARGET_AUROC)
+        print(f"  {r.pool:6} {r.split:5} {r.strategy:22} ECE {ece:.3f} (a calibrated one meets "
+              f"{TARGET_ECE} in {100 * ece_reach(r.after):3.0f}% of draws)"
               + (f"  AUROC {_auroc(r.after)} (raw {_auroc(r.raw)})" if vote else "")
-              + f"  {verdict}")  # fmt: skip
+              + f"  {'met' if met else 'NOT met'}")  # fmt: skip
 
 
 async def main(argv: Sequence[str] | None = None) -> None:
@@ -286,8 +336,14 @@ async def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--pools", default="vcot,fcot,codet")
     parser.add_argument("--detail", action="store_true", help="print reliability tables")
     parser.add_argument(
+        "--labelled", choices=("even", "odd", "both"), default="even",
+        help="which half carries the truth (odd: the halves swapped; both: each split, and the"
+        " two pooled, every problem scored once by the map fitted on the other half)",
+    )  # fmt: skip
+    parser.add_argument(
         "--fit", action="store_true", help="print prior maps fitted on the labelled halves"
     )
+    parser.add_argument("--dump", type=Path, help="write every row's pairs and outcomes as JSON")
     args = parser.parse_args(argv)
     limit = 60 if args.quick else None
     pools = {"vcot": bench.DATE_POOLS["vcot"], "fcot": bench.DATE_POOLS["fcot"],
@@ -300,12 +356,18 @@ async def main(argv: Sequence[str] | None = None) -> None:
             pool = pools[name]
             print(f"{name}: {pool}", flush=True)
             runs = RUNS["code" if pool == bench.CODET else "date"]
-            rows += await bench_pool(name, pool, runs, work=Path(tmp), limit=limit)
+            for split in ("even", "odd") if args.labelled == "both" else (args.labelled,):
+                rows += await bench_pool(name, pool, runs, work=Path(tmp), limit=limit,
+                                         parity=int(split == "odd"))  # fmt: skip
+    if args.labelled == "both":
+        rows += pooled(rows)
     table(rows)
     if args.detail:
         detail(rows)
     if args.fit:
         fit_priors(rows)
+    if args.dump:
+        args.dump.write_text(json.dumps([dataclasses.asdict(r) for r in rows]))
     print(f"\n{time.perf_counter() - started:.0f}s in all")
 
 
