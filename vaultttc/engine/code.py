@@ -7,13 +7,14 @@ with the helpers and imports it uses. Pure string functions: no IO, no execution
 
 from __future__ import annotations
 
+import ast
 import io
 import re
 import tokenize
 
 from vaultttc.engine.extract import without_thinking
 
-__all__ = ["extract_code"]
+__all__ = ["extract_code", "finished_before_cut"]
 
 _FENCE_OPEN = re.compile(r"^ {0,3}(?P<mark>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)$")
 _PYTHON_INFO = {"", "python", "py", "python3", "py3"}
@@ -160,6 +161,24 @@ def _with_stub_context(code: str, stub: str | None) -> str:
         if lacking and _referenced(names, code) and chunk.strip() not in code:
             prelude.append(chunk if chunk.endswith("\n") else chunk + "\n")
     return "".join(prelude) + code
+
+
+_GOES_ON = "\n    _cut_here = 0\n"  # an indented line: it continues any body or fence it ends in
+
+
+def finished_before_cut(text: str, *, stub: str | None, entry_point: str | None) -> bool:
+    """Whether a reply cut off at its token limit had already finished the program
+    `extract_code` takes from it: the program is the same when the reply is taken to go on
+    where it stopped (an indented line would join a body or an open fence the cut fell in),
+    it parses, and it defines the entry point."""
+    program = extract_code(text, stub=stub, entry_point=entry_point)
+    if entry_point is not None and not _defines(program, entry_point):
+        return False
+    try:
+        ast.parse(program)
+    except (SyntaxError, ValueError):  # a stub with no body yet, a NUL byte
+        return False
+    return program == extract_code(text + _GOES_ON, stub=stub, entry_point=entry_point)
 
 
 def extract_code(text: str, *, stub: str | None, entry_point: str | None) -> str:

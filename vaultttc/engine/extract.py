@@ -18,6 +18,7 @@ __all__ = [
     "final_answer",
     "normalize_answer",
     "stated_answer",
+    "stated_before_cut",
     "wants_short_answer",
     "without_thinking",
 ]
@@ -287,6 +288,18 @@ _ASKS_SHORT = re.compile(
     r"|\banswer\s+in\s+(?:the\s+)?format\b",  # "Please answer in format MM/DD/YYYY."
     re.IGNORECASE,
 )
+
+
+def stated_before_cut(text: str) -> bool:
+    """Whether a reply cut off at its token limit had already stated its final answer in full:
+    its last explicit marker ("the answer is …", `\\boxed{…}`, `#### …`) sits on a line the
+    reply went on past. Without one, its final line may be a sentence cut mid-way."""
+    text = without_thinking(text)
+    spans = _marked_spans(text)
+    if not spans:
+        return False
+    start = max(spans, key=lambda s: s[0])[0]
+    return "\n" in text[start:]
 
 
 def wants_short_answer(question: str, *, expect: str | None) -> bool:

@@ -8,7 +8,7 @@ left for later, `deferred`; one whose requests wait in a provider's batch, `batc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -16,7 +16,7 @@ from vaultttc.engine.problems import fix
 from vaultttc.engine.runner import Job
 from vaultttc.notes.compose import Answered
 
-__all__ = ["NoteReport", "QuestionReport", "RunReport", "question_report"]
+__all__ = ["NoteReport", "QuestionReport", "RunReport", "left_untouched", "question_report"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +122,25 @@ class RunReport:
             for n in self.notes
         ]
         return {"notes": notes, "totals": self.totals()}
+
+
+_EDITED = "the question changed while it was asked: its answer was not written"
+
+
+def left_untouched(
+    questions: tuple[QuestionReport, ...], *, ids: Collection[str] | None = None, why: str = ""
+) -> tuple[QuestionReport, ...]:
+    """The reports with the answers that were not written after all made unanswered, never a
+    verdict: those of `ids` (their question changed while it was asked: cause `edited`), or,
+    with `ids` None, every one (the note could not be saved, `why`: cause `unsaved`)."""
+    cause = "unsaved" if ids is None else "edited"
+    return tuple(
+        replace(q, answer=None, verified=None, status="unanswered", confidence=None,
+                error=why or _EDITED, cause=cause, fix=fix(cause))
+        if q.status not in ("unanswered", "deferred", "batched") and (ids is None or q.id in ids)
+        else q
+        for q in questions
+    )  # fmt: skip
 
 
 def question_report(job: Job, answered: Answered) -> QuestionReport:

@@ -19,7 +19,7 @@ from typing import Any
 
 from vaultttc.config import VaultConfig, resolve_settings
 from vaultttc.engine.author import compare_with_author
-from vaultttc.engine.problems import problem_of, strategy_problem
+from vaultttc.engine.problems import NO_USABLE, problem_of, strategy_problem
 from vaultttc.engine.sampling import Cache, CostMeter, Lane, Sampler
 from vaultttc.engine.tasks import Settings, Task, Verifier
 from vaultttc.errors import ConfigError, ExecutionNotAllowed, Redactor, VaultTTCError
@@ -135,6 +135,8 @@ def plan_jobs(
     checked. Raises `ConfigError` (naming the note and line) for settings no request could
     honour: an unknown strategy, a bad `verify::`, a strategy the provider lacks."""
     jobs: list[Job] = []
+    key = note.frontmatter.key("ttc") if note.frontmatter else None
+    ttc_at = f"{note.path}:{key.span.first_line}: ttc" if key else None
     for question in note.questions:
         if question.authored and (
             not question.title or not _checks_author(question, config, options)
@@ -142,7 +144,7 @@ def plan_jobs(
             continue
         settings = resolve_settings(
             cli=options.cli, fields_=question.fields, ttc=note.ttc, config=config,
-            source=f"{note.path}:{question.span.first_line}",
+            source=f"{note.path}:{question.span.first_line}", ttc_source=ttc_at,
         )  # fmt: skip
         name = choose(note, question, settings)
         lane = pool.lane(name, settings.model)
@@ -172,12 +174,12 @@ def _preflight(job: Job, lane: Lane, *, where: str) -> None:
     try:
         strategy = get_strategy(job.settings.strategy)
         sampler = Sampler(lane, max_samples=job.settings.samples)
-        # Consent is the question's business: refused, it is reported unanswered when asked.
-        with contextlib.suppress(ExecutionNotAllowed):
-            choose_verifier(
+        verified = True  # consent is the question's business: refused, it is reported
+        with contextlib.suppress(ExecutionNotAllowed):  # unanswered when asked
+            verified = None is not choose_verifier(
                 job.task, job.settings, sampler=sampler, allow_exec=job.settings.execute
             )
-        problem = strategy_problem(strategy.name, job.settings, lane.provider)
+        problem = strategy_problem(strategy.name, job.settings, lane.provider, verified=verified)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     if problem is not None:
@@ -232,10 +234,12 @@ async def answer(
         spent = "; ".join(filter(None, (sampler.exhausted, judge.exhausted)))
         return replace(base, hash="", error=spent, problem="deferred")
     if not outcome.answer.strip() and outcome.code is None:  # nothing to judge: not a verdict
-        detail = f"no usable answer in {outcome.samples_used} sample(s): {outcome.note}".rstrip(
-            ": "
-        )
-        return replace(base, hash="", error=detail, problem="provider")
+        cut = sampler.cut_off  # replies that reached their token limit before their answer
+        why = [f"{cut} of {sampler.drawn} reached the token limit before an answer"] * bool(cut)
+        why += [n for n in outcome.note.split("; ") if n and n != NO_USABLE]
+        detail = f"no usable answer in {outcome.samples_used} sample(s)"
+        detail += f": {'; '.join(why)}" if why else ""
+        return replace(base, hash="", error=detail, problem="cut" if cut else "provider")
     author = None
     if job.question.authored:
         author = await compare_with_author(outcome, job.question.body, job.task, judge=judge)

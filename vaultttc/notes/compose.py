@@ -32,6 +32,7 @@ __all__ = [
     "note_verdict",
     "questions_verdict",
     "region_verdict",
+    "unsaved",
 ]
 
 Kind = Literal["verified", "consensus", "unverified", "disputed", "failed", "error"]
@@ -118,6 +119,14 @@ def questions_verdict(note: Note) -> NoteVerdict:
         for q in note.questions
     )
     return note_verdict(kinds, stale=stale)
+
+
+def unsaved(note: Note, answered: Mapping[str, Answered]) -> set[str]:
+    """The ids of this run's answers `compose` drops from `note`: their question changed, or
+    went, since it was asked."""
+    now = {q.id: q.hash for q in note.questions}
+    return {k for k, v in answered.items()
+            if v.outcome is not None and now.get(k) != v.question_hash}  # fmt: skip
 
 
 def compose(

@@ -131,10 +131,12 @@ class AdaptiveConsistency:
         async with contextlib.aclosing(stream):
             async for completion in stream:
                 new = candidate(completion, task)
-                if run.execute is None:
+                if run.execute is None and not new.cut:
                     run.execute = await can_execute(verifier, new, task)
                 key = (
-                    await vote_keys([new], task, execute=run.execute, timeout_s=settings.timeout_s)
+                    await vote_keys(
+                        [new], task, execute=bool(run.execute), timeout_s=settings.timeout_s
+                    )
                 )[0]
                 at = sum(c.index < new.index for c in run.candidates)
                 run.candidates.insert(at, new)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from vaultttc.engine.calibration import prior_confidence
 from vaultttc.engine.confidence import mode_posterior, verified_confidence, vote_confidence
+from vaultttc.engine.problems import NO_VERIFIER
 from vaultttc.engine.sampling import Sampler
 from vaultttc.engine.tasks import Outcome, Settings, Signal, Status, Task, Verdict, Verifier
 from vaultttc.errors import ConfigError
@@ -56,12 +57,6 @@ __all__ = [
     "twin_selection",
     "unchecked_signal",
 ]
-
-NO_VERIFIER = (
-    'best-of-n needs a verifier — "No verifier in best-of-N" is the seed\'s anti-pattern '
-    "(a random sample is noise): give the question an expect:: answer, a test fence or a "
-    "```python check``` fence, or set verify:: judge to accept a grader model's weaker evidence"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +234,8 @@ class BestOfN:
             raise ConfigError(NO_VERIFIER)
         request = answer_request(task, sampler.capabilities, max_tokens=settings.max_tokens)
         drawn = await sampler.sample(request, settings.samples)
-        candidates = [candidate(c, task) for c in drawn]
+        # a reply cut off at its token limit is no candidate: it would fail as if it were wrong
+        candidates = [c for c in (candidate(d, task) for d in drawn) if not c.cut]
         verdicts = await verify_unique(verifier, candidates, task)
         ran = executed(verifier, verdicts)
         memo = probed(verdicts)  # each program is probed once, for both selections

@@ -31,7 +31,8 @@ class SelfConsistency:
         )
         drawn = await sampler.sample(request, settings.samples)
         candidates = [candidate(c, task) for c in drawn]
-        execute = bool(candidates) and await can_execute(verifier, candidates[0], task)
+        first = next((c for c in candidates if not c.cut), None)  # one that can be run
+        execute = first is not None and await can_execute(verifier, first, task)
         keys = await vote_keys(candidates, task, execute=execute, timeout_s=settings.timeout_s)
         notes = ["votes by behaviour on probe inputs"] if execute else []
         return await decide(

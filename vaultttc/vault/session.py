@@ -19,11 +19,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from vaultttc.config import CONFIG_DIR, VaultConfig, load_config
+from vaultttc.engine import report as reports
 from vaultttc.engine.report import NoteReport, QuestionReport, RunReport, question_report
 from vaultttc.engine.runner import Job, LanePool, RunOptions, plan_jobs, run_note
 from vaultttc.engine.tasks import Settings
 from vaultttc.errors import NoteError, StaleNoteError, VaultTTCError
-from vaultttc.notes.compose import Answered, compose
+from vaultttc.notes.compose import Answered, compose, unsaved
 from vaultttc.notes.edits import ChangelogStyle, rewrite
 from vaultttc.notes.model import Note, Question
 from vaultttc.notes.parse import parse_note
@@ -336,8 +337,10 @@ class VaultSession:
     ) -> NoteReport:
         today, now = self.context.today(), self.context.now()
         row = row_text(found or [])
+        planned_on: list[Note] = []  # the note as it was when the write-back was last planned
 
         def plan(fresh: Loaded) -> str | None:
+            planned_on[:] = [fresh.note]
             style = self.changelog_style() if fresh.note.changelog is None else None
             writeback = compose(
                 fresh.note, answered, templates=self.templates, today=today, style=style,
@@ -351,11 +354,11 @@ class VaultSession:
             return NoteReport(display, questions=questions, changed=bool(diff), diff=diff)
         try:
             written = update_note(loaded.path, plan, display=display, first=loaded)
-        except StaleNoteError as exc:  # the author is still editing: the watch retries
-            return NoteReport(display, questions=questions, error=_one_line(exc, display),
-                              stale=True)  # fmt: skip
-        except (OSError, VaultTTCError) as exc:
-            return NoteReport(display, questions=questions, error=_one_line(exc, display))
+        except (OSError, VaultTTCError) as exc:  # stale: the author is still editing; retried
+            why, stale = _one_line(exc, display), isinstance(exc, StaleNoteError)
+            kept = reports.left_untouched(questions, why=why)
+            return NoteReport(display, questions=kept, error=why, stale=stale)
+        questions = reports.left_untouched(questions, ids=unsaved(planned_on[-1], answered))
         if written is None:
             return NoteReport(display, questions=questions)
         saved = digest(encode(written, bom=loaded.note.bom))

@@ -73,11 +73,11 @@ async def vote_keys(
     if task.kind != "code" or not execute:
         return [c.key for c in candidates]
     seen: Behaviours = {} if memo is None else memo
-    programs = [p for p in dict.fromkeys(c.check for c in candidates)
-                if p not in skip and p not in seen]  # fmt: skip
+    runs = [c for c in candidates if not c.cut]  # a program cut off votes for nothing
+    programs = [p for p in dict.fromkeys(c.check for c in runs) if p not in skip and p not in seen]
     found = await behaviours(programs, probe_calls(task), task=task, timeout_s=timeout_s)
     seen.update(zip(programs, found, strict=True))
-    return [None if c.check in skip else _key(seen[c.check]) for c in candidates]
+    return [None if c.cut or c.check in skip else _key(seen[c.check]) for c in candidates]
 
 
 def _key(signature: tuple[str, ...] | None) -> str | None:

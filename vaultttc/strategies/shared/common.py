@@ -13,9 +13,16 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from vaultttc.engine.code import extract_code
-from vaultttc.engine.extract import extract_answer, final_answer, normalize_answer
-from vaultttc.engine.sampling import Sampler
+from vaultttc.engine.code import extract_code, finished_before_cut
+from vaultttc.engine.extract import (
+    extract_answer,
+    final_answer,
+    normalize_answer,
+    stated_before_cut,
+    wants_short_answer,
+)
+from vaultttc.engine.problems import NO_USABLE
+from vaultttc.engine.sampling import CUT_OFF, Sampler
 from vaultttc.engine.tasks import Evidence, Outcome, Signal, Status, Task, Verdict, Verifier
 from vaultttc.providers.base import Completion
 
@@ -34,7 +41,9 @@ __all__ = [
 class Candidate:
     """One sample. `key` is what votes compare (None: nothing usable was found); `check` is the
     text given to the verifier (the program for code, the reply for a question); `confidence`
-    the completion's trace confidence, where the provider gave one."""
+    the completion's trace confidence, where the provider gave one. `cut` marks a reply that
+    stopped before its answer was complete (`candidate`): it answers nothing, votes for
+    nothing and is never verified, so that a token limit is never written as a verdict."""
 
     index: int
     text: str
@@ -42,6 +51,7 @@ class Candidate:
     key: str | None
     code: str | None = None
     confidence: float | None = None
+    cut: bool = False
 
     @property
     def check(self) -> str:
@@ -52,9 +62,25 @@ def _code_key(code: str) -> str:
     return "\n".join(line.rstrip() for line in code.strip().splitlines() if line.strip())
 
 
+def _finished(text: str, task: Task) -> bool:
+    if task.kind == "code":
+        return finished_before_cut(text, stub=task.stub, entry_point=task.entry_point)
+    return wants_short_answer(task.question, expect=task.expect) and stated_before_cut(text)
+
+
 def candidate(completion: Completion, task: Task, *, prefix: str = "") -> Candidate:
-    """Read one completion (continuing `prefix`, for tree search) as a candidate answer."""
+    """Read one completion (continuing `prefix`, for tree search) as a candidate answer.
+
+    A reply that did not end itself (`sampling.CUT_OFF`) is `cut` unless what it answers was
+    finished before the cut: a program that would read the same had the reply gone on
+    (`code.finished_before_cut`), a short answer stated on a line the reply went on past
+    (`extract.stated_before_cut`). Anything else may be missing its end."""
     text = prefix + completion.text
+    if completion.finish_reason in CUT_OFF and not _finished(text, task):
+        return Candidate(
+            completion.sample_index, text, None, None, confidence=completion.trace_confidence,
+            cut=True,
+        )  # fmt: skip
     if task.kind == "code":
         code = extract_code(text, stub=task.stub, entry_point=task.entry_point)
         return Candidate(
@@ -164,7 +190,7 @@ def finish(  # noqa: PLR0913 - one keyword per Outcome field it fills
     if sampler.exhausted:
         said.append(f"budget: {sampler.exhausted}; answered with the {sampler.drawn} samples drawn")
     if chosen is None:
-        said.append("no usable answer in any sample")
+        said.append(NO_USABLE)
     provider = sampler.lane.provider
     return Outcome(
         task_id=task.id,

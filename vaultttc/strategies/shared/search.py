@@ -99,7 +99,8 @@ class Search:
             )
         self.rollouts += out
         if self.verifier is not None:
-            fresh = [r.candidate for r in out if r.candidate.check not in self.verdicts]
+            fresh = [r.candidate for r in out
+                     if not r.candidate.cut and r.candidate.check not in self.verdicts]  # fmt: skip
             self.verdicts.update(await verify_unique(self.verifier, fresh, self.task))
         return out
 
@@ -115,7 +116,7 @@ class Search:
 
     async def conclude(self, *, strategy: str, notes: Sequence[str] = ()) -> Outcome:
         """Choose among all rollouts: like best-of-n with a verifier, by vote without one."""
-        candidates = [r.candidate for r in self.rollouts]
+        candidates = [r.candidate for r in self.rollouts if not r.candidate.cut]
         if self.verifier is not None and self.verdicts:
             pick = await select(
                 candidates,

@@ -44,7 +44,7 @@ async def answer_once(
     if not drawn:
         return no_answer(task, sampler, strategy=strategy, chosen=None, notes=notes)
     chosen = candidate(drawn[0], task)
-    if chosen.key is None and task.kind != "code":
+    if chosen.cut or (chosen.key is None and task.kind != "code"):
         return no_answer(task, sampler, strategy=strategy, chosen=chosen, notes=notes)
     verdict = await verifier.verify(chosen.check, task) if verifier is not None else None
     label, agreement = label_of(verdict), mode_posterior([1])
