@@ -10,6 +10,8 @@ part in provider choice only; see providers.registry). Must not read the environ
 
 from __future__ import annotations
 
+import difflib
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -83,11 +85,42 @@ class VaultConfig:
         return self.providers.get(name.split(":", 1)[0], ProviderConfig())
 
 
+# Top-level keys besides the question defaults (Settings' fields and `_ALIASES`).
+_VAULT_KEYS = frozenset({
+    "provider", "providers", "prices", "execute", "check_authored", "max_cost_usd_per_run",
+    "daily_budget_usd", "exclude", "concurrency", "debounce", "rescan", "reverify_after",
+    "reverify_at", "reverify_batch", "base_url", "gguf",
+})  # fmt: skip
+
+
+def _unknown_key(data: Mapping[str, Any], text: str, path: str) -> ConfigError | None:
+    """A key no setting reads (a typo would otherwise be ignored without a word), at its line."""
+    known = {f.name for f in fields(Settings)} | set(_ALIASES) | _VAULT_KEYS
+    where = [(k, known, "") for k in data if k not in known]
+    tables = data.get("providers")
+    named = {f.name for f in fields(ProviderConfig)}
+    for name, table in tables.items() if isinstance(tables, Mapping) else ():
+        if isinstance(table, Mapping):
+            where += [(k, named, f"[providers.{name}] ") for k in table if k not in named]
+    if not where:
+        return None
+    key, choices, table = where[0]
+    line = next((i for i, row in enumerate(text.splitlines(), 1)
+                 if re.match(rf"\s*[\"']?{re.escape(key)}[\"']?\s*=", row)), None)  # fmt: skip
+    close = difflib.get_close_matches(key, sorted(choices), n=1)
+    hint = f" (did you mean `{close[0]}`?)" if close else ""
+    at = f"{path}:{line}" if line else path
+    return ConfigError(f"{at}: {table}unknown setting `{key}`{hint}")
+
+
 def parse_config(text: str, path: str = "config.toml") -> VaultConfig:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    unknown = _unknown_key(data, text, path)
+    if unknown is not None:
+        raise unknown
     return config_from_mapping(data, source=path)
 
 
@@ -232,12 +265,14 @@ def resolve_settings(
     ttc: Mapping[str, Any],
     config: VaultConfig,
     source: str = "note",
+    ttc_source: str | None = None,
 ) -> Settings:
-    """One question's settings: CLI > question field > note `ttc:` > config > defaults."""
+    """One question's settings: CLI > question field > note `ttc:` > config > defaults. Errors
+    name `source` (the question), or `ttc_source` (where the note's `ttc:` is) for its own."""
     merged: dict[str, Any] = {}
     layers = (
         (config.defaults, "config.toml"),
-        (ttc, f"{source} ttc"),
+        (ttc, ttc_source or f"{source}: ttc"),
         (fields_, source),
         (cli, "command line"),
     )

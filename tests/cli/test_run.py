@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -154,6 +156,48 @@ def test_one_bad_note_is_reported_and_the_rest_still_run(vault: Path) -> None:
     errors = [n["error"] for n in report["notes"] if n["error"]]
     assert len(errors) == 1 and errors[0].startswith("10_Wiki/broken.md:2: malformed frontmatter")
     assert "> 24" in (vault / "10_Wiki/Topics/Math/divisor-counting.md").read_text()
+
+
+@pytest.mark.parametrize("dry", [False, True])
+def test_best_of_n_with_nothing_to_verify_is_bad_configuration(vault: Path, dry: bool) -> None:
+    note = vault / "10_Wiki/Topics/Math/divisor-counting.md"
+    text = note.read_text().replace("> expect:: 24\n", "")
+    assert "expect::" not in text.split("How many")[1].split("\n\n")[0]
+    note.write_text(text)
+    result = run(str(note), "--strategy", "best-of-n", *(["--dry-run"] * dry))
+    assert result.exit_code == 2  # found before any request, by a dry run too
+    [error] = [n["error"] for n in report_of(result)["notes"] if n["error"]]
+    assert error.startswith("10_Wiki/Topics/Math/divisor-counting.md:") and "verifier" in error
+    assert note.read_text() == text
+
+
+@pytest.mark.parametrize(
+    ("toml", "said"),
+    [
+        ("samples = 3\nsampels = 4\n", "config.toml:2: unknown setting `sampels` (did you mean "
+         "`samples`?)"),
+        ('[providers.local]\nmodle = "m"\n', "config.toml:2: [providers.local] unknown setting "
+         "`modle` (did you mean `model`?)"),
+    ],
+)  # fmt: skip
+def test_a_setting_nothing_reads_is_an_error_at_its_line(vault: Path, toml: str, said: str) -> None:
+    (vault / ".vaultttc" / "config.toml").write_text(toml)
+    before = notes(vault)
+    argv = [sys.executable, "-m", "vaultttc.cli.main", "run", str(vault), "--provider",
+            f"replay:{REPLAY}"]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 2 and said in done.stderr
+    assert notes(vault) == before
+
+
+def test_a_bad_ttc_value_is_reported_where_the_ttc_is(tmp_path: Path) -> None:
+    note = tmp_path / "n.md"
+    text = "---\ntitle: t\nttc:\n  samples: lots\n---\n\n> [!question] What is 2+2?\n"
+    note.write_text(text)
+    result = run(str(tmp_path))
+    [error] = [n["error"] for n in report_of(result)["notes"] if n["error"]]
+    assert result.exit_code == 2 and note.read_text() == text
+    assert error == "n.md:3: ttc: `samples` must be a number, not 'lots'"
 
 
 def test_unconfigured_named_provider_is_a_clear_error(vault: Path) -> None:

@@ -143,6 +143,8 @@ BAD_CASES = {
     "unclosed-fence.md": (5, "unclosed code fence"),
     "answer-without-end.md": (5, "no `%% vaultttc:end %%`"),
     "unknown-field.md": (7, "unknown question field `strategey::`"),
+    "repeated-field.md": (7, "question field `expect::` given twice"),
+    "empty-question.md": (3, "a question callout with no question in it"),
 }
 
 

@@ -197,6 +197,8 @@ def _question(
     }
     title, body, fields = _callout_text(callout, lines, path, fenced=fenced)
     stub, test, check, taken = _code_task(callout, parsed, language)
+    if not (title or body or stub):
+        raise NoteError(path, callout.span.start + 1, "a question callout with no question in it")
     end = max([callout.span.end] + [f.span.end for f in (stub, test, check) if f])
     first = lines[callout.span.start]
     prefix = first[: _nth_marker(first, callout.depth)]
@@ -279,6 +281,8 @@ def _callout_text(
         if key not in KNOWN_FIELDS:
             known = ", ".join(sorted(KNOWN_FIELDS))
             raise NoteError(path, n, f"unknown question field `{key}::` (known: {known})")
+        if key in fields:  # which one the author meant is theirs to say, not ours to guess
+            raise NoteError(path, n, f"question field `{key}::` given twice")
         fields[key] = match.group(2)
     return title, "\n".join(body).strip(), fields
 
