@@ -154,6 +154,13 @@ def test_a_read_only_note_is_reported_and_left_alone(tmp_path: Path) -> None:
     assert note.read_text() == "> [!question] What is 2 plus 3?\n"
 
 
+def test_a_read_only_note_with_nothing_to_ask_is_not_reported(tmp_path: Path) -> None:
+    (tmp_path / "prose.md").write_text("# Just prose\n\nNothing to ask here.\n")
+    os.chmod(tmp_path / "prose.md", 0o444)
+    result = invoke("run", str(tmp_path), "--provider", replay(tmp_path, {"x": ["5"]}))
+    assert result.exit_code == 0 and "read-only" not in result.stderr
+
+
 @pytest.mark.parametrize("corpus", ["kepano-obsidian", "obsidian-help-en"])
 def test_a_real_vault_gets_no_request_and_no_change_for_its_authored_qa(
     tmp_path: Path, corpus: str

@@ -208,6 +208,14 @@ def test_unconfigured_named_provider_is_a_clear_error(vault: Path) -> None:
     assert "ANTHROPIC_API_KEY" in result.output
 
 
+def test_an_unconfigured_provider_flag_is_said_once_for_the_whole_vault(vault: Path) -> None:
+    before = notes(vault)
+    argv = ["run", str(vault), "--provider", "openai", "--json"]
+    result = CliRunner(env=NO_KEYS).invoke(cli, argv)
+    assert result.exit_code == 2 and result.output.count("OPENAI_API_KEY") == 1
+    assert notes(vault) == before
+
+
 def test_consent_to_execute_does_not_reask_plain_questions(vault: Path) -> None:
     run(str(vault), "--allow-exec")
     report = report_of(run(str(vault)))

@@ -304,6 +304,8 @@ def test_status_lines_point_at_the_note_and_say_what_happened() -> None:
     broken = NoteReport("d/b.md", error="d/b.md:3: malformed frontmatter: x")
     assert status_line(broken, seconds=0.1) == "d/b.md:3: skipped: malformed frontmatter: x"
     assert status_line(NoteReport("a.md"), seconds=0.25) == "a.md: up to date (0.25s)"
+    kept = NoteReport("r.md", skipped="read-only: left alone")  # it has a question to ask
+    assert status_line(kept, seconds=0.1) == "r.md: skipped: read-only: left alone (0.10s)"
 
 
 def test_a_save_by_another_vaultttc_process_does_not_count_as_the_daemons() -> None:

@@ -1,11 +1,15 @@
 """`vaultttc new`: a note in the seed's shape, rendered from a template, never overwriting.
 
 `note_name(title)` and `render_note` are pure; `create_note` is the IO shell that finds the
-vault root (for template overrides), picks a filename-safe name and writes exclusively.
+vault root (for template overrides and the vault's changelog convention: the heading and
+columns most of its notes use, as `vaultttc run` gives a note a new changelog; the default
+`## 🕓 Changelog` with `Date | Change` in a vault that has none), picks a filename-safe name
+and writes exclusively.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -14,12 +18,16 @@ from pathlib import Path
 
 import click
 
+from vaultttc.config import load_config
 from vaultttc.errors import VaultTTCError
+from vaultttc.notes.edits import ChangelogStyle
 from vaultttc.notes.render import Templates
-from vaultttc.vault.files import find_vault_root
+from vaultttc.vault.conventions import changelog_style
+from vaultttc.vault.files import find_vault_root, iter_notes
 
 __all__ = ["create_note", "new", "note_name", "slug"]
 
+CONVENTION_SAMPLE = 500  # notes read for the vault's changelog convention: enough to see it
 _UNSAFE = re.compile(r'[\\/:*?"<>|#^\[\]\x00-\x1f]')
 
 
@@ -46,11 +54,13 @@ def create_note(
 ) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / note_name(title)
-    day = today()
-    text = Templates(find_vault_root(folder)).new_note(
-        template,
-        {"title": title, "id": f"note-{day:%Y%m%d}-{slug(title)}", "today": day.isoformat()},
-    )
+    day, root = today(), find_vault_root(folder)
+    notes = iter_notes(root, exclude=load_config(root).exclude)
+    style = changelog_style(itertools.islice(notes, CONVENTION_SAMPLE)) or ChangelogStyle()
+    text = Templates(root).new_note(template, {
+        "title": title, "id": f"note-{day:%Y%m%d}-{slug(title)}", "today": day.isoformat(),
+        "changelog_heading": style.heading or "## 🕓 Changelog", "changelog_columns": style.columns,
+    })  # fmt: skip
     try:
         with path.open("x", encoding="utf-8", newline="") as handle:
             handle.write(text + "\n")

@@ -15,9 +15,12 @@ import click
 from vaultttc.cli.batch import batch_options, run_batch, wants_batch
 from vaultttc.cli.console import RunProgress, print_report
 from vaultttc.cli.doctor import ExecCommand, code_may_run, unsandboxed_option
+from vaultttc.config import load_config
 from vaultttc.engine.runner import RunOptions
-from vaultttc.errors import ConfigError, Redactor
+from vaultttc.errors import ConfigError, ProviderNotConfigured, Redactor
+from vaultttc.providers.registry import choose_provider_name
 from vaultttc.strategies import STRATEGY_NAMES
+from vaultttc.vault.files import find_vault_root
 from vaultttc.vault.session import RunContext, run_paths
 from vaultttc.vault.stale import parse_age
 from vaultttc.watch.reverify import retest_stale
@@ -58,6 +61,8 @@ __all__ = ["run"]
 def run(paths: tuple[Path, ...], **opts: Any) -> None:
     """Answer, verify and score the questions in notes, and write the answers back."""
     overrides = {k: opts[k] for k in ("provider", "model", "strategy", "samples") if opts[k]}
+    if opts["provider"]:  # it names the provider of every note: said once, before any note
+        _require(opts["provider"], paths, base_url=opts["base_url"], model=opts["model"])
     if opts["allow_exec"]:
         overrides["execute"] = True
     quiet = opts["as_json"] or not sys.stderr.isatty()
@@ -90,6 +95,17 @@ def run(paths: tuple[Path, ...], **opts: Any) -> None:
     for line in (line for note in report.notes for line in note.regressions):
         click.secho(line, err=True, fg="red", bold=True)  # loud: a model regression
     sys.exit(report.exit_code)
+
+
+def _require(name: str, paths: tuple[Path, ...], *, base_url: str | None,
+             model: str | None) -> None:  # fmt: skip
+    """The `--provider` flag's provider is configured for each vault `paths` are in."""
+    for root in {find_vault_root(p if p.is_dir() else p.parent) for p in paths}:
+        try:
+            choose_provider_name(cli=name, config=load_config(root), env=dict(os.environ),
+                                 base_url=base_url, model=model)  # fmt: skip
+        except ProviderNotConfigured as exc:
+            raise click.BadParameter(str(exc), param_hint="--provider") from None
 
 
 def _age(value: str | None) -> timedelta | None:

@@ -240,8 +240,6 @@ class VaultSession:
                 raise NoteError(display, 0, f"points outside the vault (to {real}); not run")
             seen_ns = time.time_ns()
             st = path.stat()
-            if not st.st_mode & 0o222:  # root may still write it: the author's intent counts
-                return NoteReport(display, skipped="read-only: left alone")
             known = self._index.notes.get(display)
             idle = known if known is not None and known.get("idle") == self._index.idle else None
             if self.context.stale_after is not None:  # an idle note may hold a stale answer
@@ -266,6 +264,8 @@ class VaultSession:
                  **stamp(st, seen_ns=seen_ns)}  # fmt: skip
         self._index.remember(display, entry if jobs else {**entry, "idle": self._index.idle})
         # nothing to ask: the note's text and parse are not kept while the rest of the vault runs
+        if jobs and not st.st_mode & 0o222:  # root may still write it: the author's intent counts
+            return NoteReport(display, skipped="read-only: left alone")
         return Planned(loaded, jobs, display) if jobs else NoteReport(display)
 
     def _options(self) -> RunOptions:

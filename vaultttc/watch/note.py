@@ -59,6 +59,8 @@ def status_line(report: NoteReport, *, seconds: float, examples: ExamplesReport 
     if report.error is not None and not report.questions:
         where, message = _located(report.error, report.path)
         return f"{where}: skipped: {message}"
+    if report.skipped is not None:  # left alone on purpose (read-only), though it has questions
+        return f"{report.path}: skipped: {report.skipped} ({seconds:.2f}s)"
     parts: list[str] = []
     if report.questions:
         counts = Counter(q.status for q in report.questions)
