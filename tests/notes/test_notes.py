@@ -145,6 +145,7 @@ BAD_CASES = {
     "unknown-field.md": (7, "unknown question field `strategey::`"),
     "repeated-field.md": (7, "question field `expect::` given twice"),
     "empty-question.md": (3, "a question callout with no question in it"),
+    "end-without-begin.md": (5, "with no `%% vaultttc:begin"),
 }
 
 

@@ -247,6 +247,9 @@ def _answers(
             body = "\n".join(lines[open_at[0].end : span.start])
             regions.append(_region(open_at[1], whole, body))
             open_at = None
+        elif end:  # its begin marker was deleted: what the region held is no longer vaultttc's
+            stray = "`%% vaultttc:end %%` with no `%% vaultttc:begin … %%` before it"
+            raise NoteError(path, span.first_line, stray)
     if open_at:
         raise _unterminated(path, open_at[0])
     return tuple(regions)
