@@ -92,7 +92,8 @@ def open_questions(note: Note) -> int:
 def plan_record(note: Note, report: ExamplesReport, *, today: date) -> WriteBack | None:
     """What the run earns the note, or None when it earns nothing new.
 
-    A failing example sets `verification_status: failed` and a row naming it; all examples
+    A failing example sets `verification_status: failed` and a row naming it (the first, and
+    how many more failed: the terminal lists each); all examples
     passing (and no open questions) sets `verified` and `last_reinforced`. A run that would
     not change the frontmatter adds no row either, so re-running an unchanged note is a no-op.
     """
@@ -101,7 +102,9 @@ def plan_record(note: Note, report: ExamplesReport, *, today: date) -> WriteBack
     if failure is not None:
         values: tuple[tuple[str, str], ...] = (("verification_status", "failed"),)
         message = failure.message if len(failure.message) <= 160 else failure.message[:159] + "…"
-        change = f"examples: {Path(report.path).name}:{failure.line} failed — {message}"
+        more = sum(1 for r in report.results if r.status == "failed") - 1
+        also = f" (and {more} more)" if more else ""
+        change = f"examples: {Path(report.path).name}:{failure.line} failed{also} — {message}"
     elif report.all_passed:
         ran = sum(1 for r in report.results if r.status == "passed")
         change = f"examples: {ran} passed"
