@@ -101,16 +101,34 @@ def _unknown_key(data: Mapping[str, Any], text: str, path: str) -> ConfigError |
     named = {f.name for f in fields(ProviderConfig)}
     for name, table in tables.items() if isinstance(tables, Mapping) else ():
         if isinstance(table, Mapping):
-            where += [(k, named, f"[providers.{name}] ") for k in table if k not in named]
+            where += [(k, named, f"providers.{name}") for k in table if k not in named]
     if not where:
         return None
     key, choices, table = where[0]
-    line = next((i for i, row in enumerate(text.splitlines(), 1)
-                 if re.match(rf"\s*[\"']?{re.escape(key)}[\"']?\s*=", row)), None)  # fmt: skip
+    line = _key_line(text, key, table)
     close = difflib.get_close_matches(key, sorted(choices), n=1)
     hint = f" (did you mean `{close[0]}`?)" if close else ""
+    if not close and table and key in known:
+        hint = " (it is a top-level setting, not a provider's)"
     at = f"{path}:{line}" if line else path
-    return ConfigError(f"{at}: {table}unknown setting `{key}`{hint}")
+    return ConfigError(f"{at}: {f'[{table}] ' if table else ''}unknown setting `{key}`{hint}")
+
+
+_HEADER = re.compile(r"\s*\[+([^\]]*)\]+\s*(?:#.*)?$")
+
+
+def _key_line(text: str, key: str, table: str) -> int | None:
+    """The line where `key` is set in `table` ("" for the top level), by the table headers
+    above it (a dotted `providers.local.key = …` line is found at the top level too)."""
+    here = ""
+    for n, row in enumerate(text.splitlines(), 1):
+        if (header := _HEADER.match(row)) is not None:
+            here = re.sub(r"[\s\"']", "", header.group(1))
+            continue
+        dotted = re.sub(r"[\s\"']", "", row.split("=", 1)[0]) if "=" in row else ""
+        if (dotted, here) in ((key, table), (f"{table}.{key}".strip("."), "")):
+            return n
+    return None
 
 
 def parse_config(text: str, path: str = "config.toml") -> VaultConfig:

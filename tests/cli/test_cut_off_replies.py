@@ -60,9 +60,12 @@ def test_a_cut_reply_that_had_stated_its_answer_is_judged(stub: StubServer, tmp_
 
 def test_stated_before_cut() -> None:
     assert stated_before_cut("The answer is 144.\nTo check")
+    assert stated_before_cut("#### 05/01/2021\nSo") and stated_before_cut("Answer: (B)\nAs")
     assert not stated_before_cut("The answer is 14")  # the answer's own line was cut
     assert not stated_before_cut("12 * 12 is 144\nand 13")  # no explicit answer at all
     assert not stated_before_cut("<think>The answer is 144.\nHmm")  # thinking is no answer
+    assert not stated_before_cut("To find the answer: we multiply.\n12 * 12 = 1")  # reasoning
+    assert not stated_before_cut("The answer is 12.\nWait, \\boxed{14")  # a later one, cut
 
 
 STUB = "def double(xs):\n"
@@ -81,6 +84,8 @@ CLOSED = "Here:\n```python\ndef double(xs):\n    return [2 * x for x in xs]\n```
 )
 def test_finished_before_cut(text: str, finished: bool) -> None:
     assert finished_before_cut(text, stub=STUB, entry_point="double") is finished
+    documented = STUB + '    """Double every item."""\n'  # a stub that parses on its own
+    assert finished_before_cut(text, stub=documented, entry_point="double") is finished
 
 
 CODE = Task(id="d", question="Double every item.", kind="code", stub=STUB, entry_point="double",
@@ -128,3 +133,29 @@ def test_a_vote_counts_a_cut_reply_as_no_vote() -> None:
     provider = LengthCut(["The answer is 4", "The answer is 4", "The answer is 5."], cut={0, 1})
     outcome, _ = ask("self-consistency", [], provider=provider, samples=3)
     assert (outcome.answer, outcome.agreed) == ("5", 1)  # the two cut "4"s vote for nothing
+
+
+@pytest.mark.parametrize("strategy", ["self-consistency", "adaptive-consistency", "beam", "mcts"])
+def test_every_strategy_leaves_an_all_cut_question_unanswered_for_the_token_limit(
+    strategy: str,
+) -> None:
+    provider = LengthCut(["The answer is 4"] * 4, cut={0, 1, 2, 3})
+    outcome, _ = ask(strategy, [], provider=provider, samples=4)
+    assert (outcome.answer, outcome.code) == ("", None)  # the runner reports it unanswered
+    assert outcome.cut_off == outcome.samples_used > 0
+
+
+def test_a_stream_broken_off_is_no_answer_but_no_token_limit_either() -> None:
+    class Broken(Scripted):
+        async def complete(self, request: Request) -> Completion:
+            return replace(await super().complete(request), finish_reason="truncated")
+
+    outcome, _ = ask("self-consistency", [], provider=Broken(["The answer is 4.\nSo"]), samples=2)
+    assert outcome.answer == "" and outcome.cut_off == 0  # cause provider, not "raise max_tokens"
+
+
+def test_best_of_n_whose_every_program_is_cut_answers_nothing() -> None:
+    provider = LengthCut(["    return [2 * x for"], cut={0, 1})
+    verifier = Counting()
+    outcome, _ = ask("best-of-n", [], provider=provider, task=CODE, verifier=verifier, samples=2)
+    assert (outcome.code, outcome.cut_off, verifier.seen) == (None, 2, [])

@@ -3,6 +3,7 @@ convention (as `vaultttc run` gives a note a new changelog), and never overwrite
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -39,6 +40,17 @@ def test_the_vaults_own_changelog_convention_is_kept(tmp_path: Path) -> None:
     assert code == 0 and note.changelog is not None
     assert note.changelog.columns == ("When", "What", "Who")
     assert "## History (changelog)" in text
+    today = date.today().isoformat()
+    assert f"| {today} | Created with `vaultttc new` |  |" in text  # each cell in its column
+
+
+def test_the_columns_order_is_the_vaults(tmp_path: Path) -> None:
+    (tmp_path / ".obsidian").mkdir()
+    (tmp_path / "n.md").write_text(
+        "# N\n\n## Changelog\n\n| Change | Date |\n|---|---|\n| x | y |\n"
+    )
+    code, text = _new(tmp_path)
+    assert code == 0 and f"| Created with `vaultttc new` | {date.today().isoformat()} |" in text
 
 
 def test_an_existing_note_is_never_overwritten(tmp_path: Path) -> None:

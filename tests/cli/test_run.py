@@ -178,6 +178,8 @@ def test_best_of_n_with_nothing_to_verify_is_bad_configuration(vault: Path, dry:
          "`samples`?)"),
         ('[providers.local]\nmodle = "m"\n', "config.toml:2: [providers.local] unknown setting "
          "`modle` (did you mean `model`?)"),
+        ("samples = 3\n[providers.local]\nsamples = 4\n", "config.toml:3: [providers.local] "
+         "unknown setting `samples` (it is a top-level setting"),
     ],
 )  # fmt: skip
 def test_a_setting_nothing_reads_is_an_error_at_its_line(vault: Path, toml: str, said: str) -> None:

@@ -62,5 +62,5 @@ def test_a_note_deleted_while_it_is_asked_reports_no_verdict(
     [question] = report["questions"]
     assert (question["status"], question["cause"]) == ("unanswered", "unsaved")
     assert report["error"] and "sums.md" in report["error"]
-    assert code == 2 and "failed verification" not in stderr
+    assert code == 3 and "failed verification" not in stderr  # asked, and left untouched
     assert not note.exists()  # nothing recreated it

@@ -9,7 +9,6 @@ and writes exclusively.
 
 from __future__ import annotations
 
-import itertools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -20,14 +19,13 @@ import click
 
 from vaultttc.config import load_config
 from vaultttc.errors import VaultTTCError
-from vaultttc.notes.edits import ChangelogStyle
+from vaultttc.notes.edits import ChangelogEntry, ChangelogStyle, new_changelog
 from vaultttc.notes.render import Templates
 from vaultttc.vault.conventions import changelog_style
 from vaultttc.vault.files import find_vault_root, iter_notes
 
 __all__ = ["create_note", "new", "note_name", "slug"]
 
-CONVENTION_SAMPLE = 500  # notes read for the vault's changelog convention: enough to see it
 _UNSAFE = re.compile(r'[\\/:*?"<>|#^\[\]\x00-\x1f]')
 
 
@@ -55,11 +53,13 @@ def create_note(
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / note_name(title)
     day, root = today(), find_vault_root(folder)
-    notes = iter_notes(root, exclude=load_config(root).exclude)
-    style = changelog_style(itertools.islice(notes, CONVENTION_SAMPLE)) or ChangelogStyle()
-    text = Templates(root).new_note(template, {
+    templates = Templates(root)
+    style = changelog_style(iter_notes(root, exclude=load_config(root).exclude))
+    entry = ChangelogEntry(day.isoformat(), "Created with `vaultttc new`")
+    changelog = new_changelog(style or ChangelogStyle(), entry, templates)
+    text = templates.new_note(template, {
         "title": title, "id": f"note-{day:%Y%m%d}-{slug(title)}", "today": day.isoformat(),
-        "changelog_heading": style.heading or "## 🕓 Changelog", "changelog_columns": style.columns,
+        "changelog": "\n".join(changelog),
     })  # fmt: skip
     try:
         with path.open("x", encoding="utf-8", newline="") as handle:

@@ -170,9 +170,12 @@ def finished_before_cut(text: str, *, stub: str | None, entry_point: str | None)
     """Whether a reply cut off at its token limit had already finished the program
     `extract_code` takes from it: the program is the same when the reply is taken to go on
     where it stopped (an indented line would join a body or an open fence the cut fell in),
-    it parses, and it defines the entry point."""
+    it parses, it defines the entry point, and the reply wrote some of it (a stub with a
+    docstring parses alone: a reply cut in its prose or its thinking adds nothing to it)."""
     program = extract_code(text, stub=stub, entry_point=entry_point)
     if entry_point is not None and not _defines(program, entry_point):
+        return False
+    if program == extract_code("", stub=stub, entry_point=entry_point):
         return False
     try:
         ast.parse(program)

@@ -290,16 +290,25 @@ _ASKS_SHORT = re.compile(
 )
 
 
+_SHORT_KEY = re.compile(r"-?\d+(?:/\d+)?|\d{4}-\d{2}-\d{2}|[a-j]")  # a number, date, choice
+
+
 def stated_before_cut(text: str) -> bool:
     """Whether a reply cut off at its token limit had already stated its final answer in full:
     its last explicit marker ("the answer is …", `\\boxed{…}`, `#### …`) sits on a line the
-    reply went on past. Without one, its final line may be a sentence cut mid-way."""
+    reply went on past, names a number, a date or a choice (not "the answer: we multiply";
+    "2 + 3 = 5" names 5), and no `\\boxed{` left open after it was starting another.
+    Anything else may be a sentence cut mid-way."""
     text = without_thinking(text)
     spans = _marked_spans(text)
     if not spans:
         return False
-    start = max(spans, key=lambda s: s[0])[0]
-    return "\n" in text[start:]
+    start, span = max(spans, key=lambda s: s[0])
+    opened = (m.end() - 1 for m in _BOXED.finditer(text, start + 1))
+    if "\n" not in text[start:] or any(_balanced_end(text, at) is None for at in opened):
+        return False
+    value = _COPULA.split(_refine(span))[-1]  # "2 + 3 = 5": what it equals
+    return _SHORT_KEY.fullmatch(normalize_answer(value)) is not None
 
 
 def wants_short_answer(question: str, *, expect: str | None) -> bool:

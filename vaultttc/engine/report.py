@@ -38,7 +38,7 @@ class QuestionReport:
     cached: bool
     error: str | None = None
     note: str = ""
-    cause: str | None = None  # why it could not be answered: config, budget, provider, internal
+    cause: str | None = None  # why it was left unanswered: an `engine.problems.Problem`
     fix: str | None = None
     quote: Mapping[str, Any] | None = None  # a dry run's estimate (engine.quote.Quote)
     reverified: str | None = None  # re-verification: agrees, disagrees or regression
@@ -97,11 +97,11 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        """2: a note could not be read or configured; 4: a re-verification found a regression
-        (an answer verified by its reference now fails it); 3: some questions could not be
-        answered (provider, network or budget) and were left untouched; 1: a verification
-        failed."""
-        if any(n.error is not None for n in self.notes):
+        """2: a note could not be read or configured (found before any request); 4: a
+        re-verification found a regression (an answer verified by its reference now fails it);
+        3: some questions could not be answered, or their answers not saved, and were left
+        untouched; 1: a verification failed."""
+        if any(n.error is not None and not n.questions for n in self.notes):
             return 2
         if any(n.regressions for n in self.notes):
             return 4

@@ -234,8 +234,10 @@ async def answer(
         spent = "; ".join(filter(None, (sampler.exhausted, judge.exhausted)))
         return replace(base, hash="", error=spent, problem="deferred")
     if not outcome.answer.strip() and outcome.code is None:  # nothing to judge: not a verdict
-        cut = sampler.cut_off  # replies that reached their token limit before their answer
-        why = [f"{cut} of {sampler.drawn} reached the token limit before an answer"] * bool(cut)
+        cut = outcome.cut_off  # samples that reached their token limit before their answer
+        why = [f"{cut} of {outcome.samples_used} reached the token limit before an answer"] * (
+            cut > 0
+        )
         why += [n for n in outcome.note.split("; ") if n and n != NO_USABLE]
         detail = f"no usable answer in {outcome.samples_used} sample(s)"
         detail += f": {'; '.join(why)}" if why else ""

@@ -89,14 +89,12 @@ class Sampler:
 
     `max_samples` caps completions drawn (cached ones count: they are samples the strategy
     used). When a cap stops sampling, `exhausted` says why and the call returns what it has.
-    `cut_off` counts the drawn replies that did not end themselves (`CUT_OFF`).
     """
 
     lane: Lane
     max_samples: int
     meter: CostMeter = field(default_factory=CostMeter)
     drawn: int = 0
-    cut_off: int = 0
     calls: int = 0
     usage: Usage = field(default_factory=Usage)
     cost_usd: float = 0.0
@@ -197,7 +195,6 @@ class Sampler:
 
     def _account(self, completion: Completion, *, cost: float) -> None:
         self.drawn += 1
-        self.cut_off += completion.finish_reason in CUT_OFF
         self.usage = self.usage + completion.usage
         self.cost_usd += cost
 

@@ -135,7 +135,8 @@ class Outcome:
     `answer` is the final answer only (never thinking); `code` the chosen code for code tasks.
     `agreed` counts samples that voted for the answer; `passed` candidates that passed the
     verifier. `note` carries budget exhaustion, tie-breaks and routing reasons. `signal` is
-    the raw evidence calibration learns from (labelled) or maps (unlabelled).
+    the raw evidence calibration learns from (labelled) or maps (unlabelled). `cut_off` counts
+    the samples whose reply reached its token limit before it finished an answer.
     """
 
     task_id: str
@@ -155,6 +156,7 @@ class Outcome:
     model: str = ""
     note: str = ""
     signal: Signal | None = None
+    cut_off: int = 0
 
 
 class Strategy(Protocol):

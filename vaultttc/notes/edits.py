@@ -26,6 +26,7 @@ __all__ = [
     "WriteBack",
     "apply_edits",
     "column_role",
+    "new_changelog",
     "plan_edits",
     "region_lines",
     "rewrite",
@@ -199,13 +200,11 @@ def _changelog_edit(
     templates: Templates,
     style: ChangelogStyle,
 ) -> list[Edit]:
-    if changelog is None or changelog.table is None:
-        columns = style.columns
-        row = templates.changelog_row(_cells(columns, entry))
-        section = templates.changelog_table(columns, row).split("\n")
-        if changelog is None:
-            heading = style.heading or templates.changelog_heading()
-            return [Edit(len(lines), len(lines), ("", heading, "", *section))]
+    if changelog is None:
+        return [Edit(len(lines), len(lines), ("", *new_changelog(style, entry, templates)))]
+    if changelog.table is None:
+        row = templates.changelog_row(_cells(style.columns, entry))
+        section = templates.changelog_table(style.columns, row).split("\n")
         at = changelog.insert_at
         after = ("",) if blank_needed(lines, at) else ()
         return [Edit(at, at, ("", *section, *after))]
@@ -228,6 +227,14 @@ _COLUMN_ROLES = {
     "tokens": ("tokens", "토큰"),
     "cost": ("cost", "비용", "usd"),
 }
+
+
+def new_changelog(style: ChangelogStyle, entry: ChangelogEntry, templates: Templates) -> list[str]:
+    """The lines of a new changelog section in `style` (the templates' heading when it has
+    none), its table holding one row for `entry`."""
+    row = templates.changelog_row(_cells(style.columns, entry))
+    heading = style.heading or templates.changelog_heading()
+    return [heading, "", *templates.changelog_table(style.columns, row).split("\n")]
 
 
 def _cells(columns: Sequence[str], entry: ChangelogEntry) -> list[str]:

@@ -170,8 +170,10 @@ def selection_outcome(
     strategy: str,
     notes: Sequence[str] = (),
     signal: Signal | None = None,
+    cut: Sequence[Candidate] = (),
 ) -> Outcome:
-    """The outcome of a verified selection (best-of-n, and the search strategies' end).
+    """The outcome of a verified selection (best-of-n, and the search strategies' end); `cut`
+    are the candidates left out because their reply reached its token limit first.
 
     An unverified pick's evidence is its group's agreement (`selection`); a checked pick
     carries `signal`, the labelled evidence of what the candidates said without the check."""
@@ -181,7 +183,7 @@ def selection_outcome(
     elif pick.chosen is not None and signal is None:
         signal = examples_signal(verdict, task, agreement=mode_posterior(pick.counts))
     if pick.chosen is None or verdict is None:
-        return no_answer(task, sampler, strategy=strategy, chosen=None, notes=notes)
+        return no_answer(task, sampler, strategy=strategy, notes=notes, candidates=cut)
     said = list(notes)
     if verdict.evidence == "judge":
         said.append("evidence is a judge's grade, not a check")
@@ -235,7 +237,8 @@ class BestOfN:
         request = answer_request(task, sampler.capabilities, max_tokens=settings.max_tokens)
         drawn = await sampler.sample(request, settings.samples)
         # a reply cut off at its token limit is no candidate: it would fail as if it were wrong
-        candidates = [c for c in (candidate(d, task) for d in drawn) if not c.cut]
+        read = [candidate(d, task) for d in drawn]
+        candidates, cut = [c for c in read if not c.cut], [c for c in read if c.cut]
         verdicts = await verify_unique(verifier, candidates, task)
         ran = executed(verifier, verdicts)
         memo = probed(verdicts)  # each program is probed once, for both selections
@@ -254,7 +257,7 @@ class BestOfN:
             ) or await unchecked_signal(
                 candidates, verdicts, task, executed=ran, timeout_s=settings.timeout_s, memo=memo
             )
-        return selection_outcome(task, sampler, pick, strategy=self.name, signal=signal)
+        return selection_outcome(task, sampler, pick, strategy=self.name, signal=signal, cut=cut)
 
 
 async def twin_selection(

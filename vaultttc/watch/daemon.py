@@ -243,7 +243,10 @@ class Daemon:
         line = status_line(report, seconds=time.perf_counter() - started, examples=examples,
                            written=writes > 0)  # fmt: skip
         self._say(line)
-        retry = any(q.status in ("unanswered", "deferred") for q in report.questions)
+        # an edited question or a save given up on runs again once the note is quiet (`again`,
+        # the author's edit): only what the provider or the budget left needs the backoff
+        retry = any(q.status in ("unanswered", "deferred") and q.cause not in ("edited", "unsaved")
+                    for q in report.questions)  # fmt: skip
         if retry and due.path not in self._unanswered:  # log once, not on every retry
             self._unanswered.add(due.path)
             budget = any(q.status == "deferred" for q in report.questions)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from vaultttc.engine.code import extract_code, finished_before_cut
 from vaultttc.engine.extract import (
@@ -41,9 +41,10 @@ __all__ = [
 class Candidate:
     """One sample. `key` is what votes compare (None: nothing usable was found); `check` is the
     text given to the verifier (the program for code, the reply for a question); `confidence`
-    the completion's trace confidence, where the provider gave one. `cut` marks a reply that
-    stopped before its answer was complete (`candidate`): it answers nothing, votes for
-    nothing and is never verified, so that a token limit is never written as a verdict."""
+    the completion's trace confidence, where the provider gave one. `cut` is the finish reason
+    of a reply that stopped before its answer was complete (`candidate`), else "": such a
+    candidate answers nothing, votes for nothing and is never verified, so that a token limit
+    is never written as a verdict."""
 
     index: int
     text: str
@@ -51,7 +52,7 @@ class Candidate:
     key: str | None
     code: str | None = None
     confidence: float | None = None
-    cut: bool = False
+    cut: str = ""
 
     @property
     def check(self) -> str:
@@ -79,7 +80,7 @@ def candidate(completion: Completion, task: Task, *, prefix: str = "") -> Candid
     if completion.finish_reason in CUT_OFF and not _finished(text, task):
         return Candidate(
             completion.sample_index, text, None, None, confidence=completion.trace_confidence,
-            cut=True,
+            cut=completion.finish_reason,
         )  # fmt: skip
     if task.kind == "code":
         code = extract_code(text, stub=task.stub, entry_point=task.entry_point)
@@ -163,12 +164,15 @@ def no_answer(
     strategy: str,
     chosen: Candidate | None = None,
     notes: Sequence[str] = (),
+    candidates: Sequence[Candidate] = (),
 ) -> Outcome:
-    """The outcome when no sample gave a usable answer (the runner reports it unanswered)."""
-    return finish(
+    """The outcome when no sample gave a usable answer (the runner reports it unanswered);
+    `candidates` say how many of the samples reached their token limit first."""
+    done = finish(
         task, sampler, strategy=strategy, chosen=chosen, status="failed", confidence=0.0,
         evidence="none", notes=notes,
     )  # fmt: skip
+    return replace(done, cut_off=sum(c.cut == "length" for c in candidates))
 
 
 def finish(  # noqa: PLR0913 - one keyword per Outcome field it fills

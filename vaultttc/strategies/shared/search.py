@@ -116,7 +116,8 @@ class Search:
 
     async def conclude(self, *, strategy: str, notes: Sequence[str] = ()) -> Outcome:
         """Choose among all rollouts: like best-of-n with a verifier, by vote without one."""
-        candidates = [r.candidate for r in self.rollouts if not r.candidate.cut]
+        every = [r.candidate for r in self.rollouts]
+        candidates = [c for c in every if not c.cut]  # never verified: not in `verdicts`
         if self.verifier is not None and self.verdicts:
             pick = await select(
                 candidates,
@@ -126,12 +127,14 @@ class Search:
                 timeout_s=self.settings.timeout_s,
                 memo=probed(self.verdicts),
             )
-            return selection_outcome(self.task, self.sampler, pick, strategy=strategy, notes=notes)
-        keys = [c.key for c in candidates]
+            cut = [c for c in every if c.cut]
+            return selection_outcome(self.task, self.sampler, pick, strategy=strategy,
+                                     notes=notes, cut=cut)  # fmt: skip
+        keys = [c.key for c in every]  # a cut one votes for nothing, and no verifier sees it
         return await decide(
             self.task,
             self.sampler,
-            candidates=candidates,
+            candidates=every,
             keys=keys,
             vote=tally(keys),
             verifier=None,

@@ -45,7 +45,8 @@ async def answer_once(
         return no_answer(task, sampler, strategy=strategy, chosen=None, notes=notes)
     chosen = candidate(drawn[0], task)
     if chosen.cut or (chosen.key is None and task.kind != "code"):
-        return no_answer(task, sampler, strategy=strategy, chosen=chosen, notes=notes)
+        return no_answer(task, sampler, strategy=strategy, chosen=chosen, notes=notes,
+                         candidates=[chosen])  # fmt: skip
     verdict = await verifier.verify(chosen.check, task) if verifier is not None else None
     label, agreement = label_of(verdict), mode_posterior([1])
     twin = None if label is None else await twin_verdict(verifier, chosen.check, task, runs=True)

@@ -64,7 +64,7 @@ async def decide(
     said = [*notes, vote.describe_tie(_label(candidates, keys))]
     evidence = vote_evidence(candidates, keys, vote)
     if evidence.winner is None:
-        return no_answer(task, sampler, strategy=strategy, chosen=None, notes=said)
+        return no_answer(task, sampler, strategy=strategy, notes=said, candidates=candidates)
     chosen = next(c for c, k in zip(candidates, keys, strict=True) if k == evidence.winner)
     votes = dict(vote.counts).get(evidence.winner, 0)
     said += [evidence.note, f"{votes} of {len(candidates)} samples agree"]
