@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from stub_server import Reply, StubServer, chat_body
 
@@ -26,41 +27,26 @@ def _run(stub: StubServer, vault: Path) -> tuple[int, dict[str, Any], str]:
     return result.exit_code, note, result.stderr
 
 
-def test_a_question_edited_while_it_is_asked_is_left_for_the_next_run(
-    stub: StubServer, tmp_path: Path
+@pytest.mark.parametrize("author", ["edits", "deletes"])
+def test_an_answer_the_note_no_longer_takes_is_no_verdict(
+    stub: StubServer, tmp_path: Path, author: str
 ) -> None:
     note = tmp_path / "sums.md"
     note.write_text(NOTE, encoding="utf-8")
 
-    def edit_then_answer(body: dict[str, Any]) -> Reply:
-        note.write_text(EDITED, encoding="utf-8")  # the author, while the model answers
+    def meanwhile_then_answer(body: dict[str, Any]) -> Reply:  # while the model answers
+        note.write_text(EDITED, encoding="utf-8") if author == "edits" else note.unlink()
         return Reply(body=chat_body("The answer is 144."))  # wrong for the old question too
 
-    stub.enqueue("chat", edit_then_answer)
+    stub.enqueue("chat", meanwhile_then_answer)
     code, report, stderr = _run(stub, tmp_path)
     [question] = report["questions"]
-    assert (question["status"], question["cause"], question["verified"]) == (
-        "unanswered", "edited", None,
+    cause = "edited" if author == "edits" else "unsaved"
+    assert (question["status"], question["cause"], question["verified"], question["answer"]) == (
+        "unanswered", cause, None, None,
     )  # fmt: skip
-    assert question["answer"] is None and "next run" in question["fix"]
-    assert code == 3 and "failed verification" not in stderr
-    assert note.read_text(encoding="utf-8") == EDITED
-
-
-def test_a_note_deleted_while_it_is_asked_reports_no_verdict(
-    stub: StubServer, tmp_path: Path
-) -> None:
-    note = tmp_path / "sums.md"
-    note.write_text(NOTE, encoding="utf-8")
-
-    def delete_then_answer(body: dict[str, Any]) -> Reply:
-        note.unlink()
-        return Reply(body=chat_body("The answer is 144."))
-
-    stub.enqueue("chat", delete_then_answer)
-    code, report, stderr = _run(stub, tmp_path)
-    [question] = report["questions"]
-    assert (question["status"], question["cause"]) == ("unanswered", "unsaved")
-    assert report["error"] and "sums.md" in report["error"]
     assert code == 3 and "failed verification" not in stderr  # asked, and left untouched
-    assert not note.exists()  # nothing recreated it
+    if author == "edits":
+        assert "next run" in question["fix"] and note.read_text(encoding="utf-8") == EDITED
+    else:
+        assert "sums.md" in report["error"] and not note.exists()  # nothing recreated it
