@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+from vaultttc.engine.report import NoteReport, QuestionReport
+from vaultttc.watch.note import needs_backoff
 from vaultttc.watch.schedule import Change, Finished, Scheduler, retry_delay
 
 
@@ -32,3 +36,28 @@ def test_a_success_resets_the_backoff() -> None:
     scheduler.take_due(61.0, 10)
     scheduler.finished("a.md", Finished("h1"), 62.0)
     assert scheduler.retry_failed(10_000.0) == []
+
+
+def _asked(status: str, cause: str | None) -> NoteReport:
+    q = QuestionReport(id="q", line=3, strategy="direct", provider="p", model="m",
+                       samples_used=1, answer=None, verified=None, status=status,
+                       confidence=None, input_tokens=0, output_tokens=0, thinking_tokens=0,
+                       cost_usd=0.0, cached=False, cause=cause)  # fmt: skip
+    return NoteReport("a.md", questions=(q,))
+
+
+@pytest.mark.parametrize(
+    ("status", "cause", "backoff"),
+    [
+        ("unanswered", "provider", True),  # the server was down: try again later
+        ("unanswered", "cut", True),
+        ("deferred", "budget", True),  # the daily budget: tomorrow
+        ("unanswered", "edited", False),  # the author's edit runs the note again by itself
+        ("unanswered", "unsaved", False),  # a save given up on: retried once the note is quiet
+        ("failed", None, False),  # a verdict: nothing to retry
+    ],
+)
+def test_only_what_the_provider_or_the_budget_left_is_retried_with_backoff(
+    status: str, cause: str | None, backoff: bool
+) -> None:
+    assert needs_backoff(_asked(status, cause)) is backoff

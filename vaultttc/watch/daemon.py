@@ -36,7 +36,13 @@ from vaultttc.living.examples import ExamplesReport
 from vaultttc.vault.files import digest
 from vaultttc.vault.session import Vault, VaultSession
 from vaultttc.watch.events import EventSource, Seen, append_state, load_state, save_state, survey
-from vaultttc.watch.note import note_bytes, print_status, run_and_record, status_line
+from vaultttc.watch.note import (
+    needs_backoff,
+    note_bytes,
+    print_status,
+    run_and_record,
+    status_line,
+)
 from vaultttc.watch.reverify import daily_pass, keep_dashboard, pass_due
 from vaultttc.watch.schedule import Change, Due, Finished, Scheduler
 
@@ -243,10 +249,7 @@ class Daemon:
         line = status_line(report, seconds=time.perf_counter() - started, examples=examples,
                            written=writes > 0)  # fmt: skip
         self._say(line)
-        # an edited question or a save given up on runs again once the note is quiet (`again`,
-        # the author's edit): only what the provider or the budget left needs the backoff
-        retry = any(q.status in ("unanswered", "deferred") and q.cause not in ("edited", "unsaved")
-                    for q in report.questions)  # fmt: skip
+        retry = needs_backoff(report)
         if retry and due.path not in self._unanswered:  # log once, not on every retry
             self._unanswered.add(due.path)
             budget = any(q.status == "deferred" for q in report.questions)

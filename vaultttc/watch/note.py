@@ -21,7 +21,7 @@ from vaultttc.living.examples import ExamplesReport
 from vaultttc.living.record import check_examples, may_execute, record_outcome
 from vaultttc.vault.files import read_note
 
-__all__ = ["note_bytes", "print_status", "run_and_record", "status_line"]
+__all__ = ["needs_backoff", "note_bytes", "print_status", "run_and_record", "status_line"]
 
 
 def run_and_record(
@@ -51,6 +51,14 @@ def note_bytes(path: Path, root: Path) -> bytes | None:
         return path.read_bytes() if path.is_file() else None
     except OSError:
         return None
+
+
+def needs_backoff(report: NoteReport) -> bool:
+    """Whether the note is retried with backoff: the provider or the budget left a question
+    unanswered. An edited question, or a save given up on, runs again once the note is quiet
+    (the author's edit is an event of its own), so it waits for no backoff."""
+    return any(q.status in ("unanswered", "deferred") and q.cause not in ("edited", "unsaved")
+               for q in report.questions)  # fmt: skip
 
 
 def status_line(report: NoteReport, *, seconds: float, examples: ExamplesReport | None = None,
