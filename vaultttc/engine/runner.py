@@ -235,10 +235,9 @@ async def answer(
         return replace(base, hash="", error=spent, problem="deferred")
     if not outcome.answer.strip() and outcome.code is None:  # nothing to judge: not a verdict
         cut = outcome.cut_off  # samples that reached their token limit before their answer
-        why = [f"{cut} of {outcome.samples_used} reached the token limit before an answer"] * (
-            cut > 0
-        )
-        why += [n for n in outcome.note.split("; ") if n and n != NO_USABLE]
+        limit = f"{cut} of {outcome.samples_used} reached the token limit before an answer"
+        notes = [n for n in outcome.note.split("; ") if n not in ("", NO_USABLE)]
+        why = ([limit] if cut else []) + notes
         detail = f"no usable answer in {outcome.samples_used} sample(s)"
         detail += f": {'; '.join(why)}" if why else ""
         return replace(base, hash="", error=detail, problem="cut" if cut else "provider")

@@ -150,12 +150,13 @@ def compose(
     """
     at = now or datetime.combine(today, time(), UTC)
     answered = {k: v for k, v in answered.items() if v.outcome is not None}
+    dropped = unsaved(note, answered)
     updates: list[AnswerUpdate] = []
     kinds: list[tuple[Kind, float | None]] = []
     stale = False
     for question in note.questions:
         done = answered.get(question.id)
-        if done is not None and done.question_hash == question.hash:
+        if done is not None and question.id not in dropped:
             callout = render_callout(done, templates=templates, today=today)
             kind, confidence = _kind_of(done)
             if (
